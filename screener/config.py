@@ -1,0 +1,218 @@
+"""One configuration object: defaults in code, overridable from a TOML file and from the CLI.
+
+Sections mirror the pipeline (limits → ocr → logo → match → policy). A TOML file uses the same
+names, e.g.::
+
+    [ocr]
+    engine = "tesseract"
+
+    [policy]
+    suspect_risk = 0.6
+
+``Config.fingerprint()`` hashes every setting; the scan store uses it to decide which stored
+results are still valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """What the loader accepts and how big an image the stages see."""
+
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 100_000_000  # decoded width*height; checked before decoding (bombs)
+    max_side: int = 30_000  # any one side, checked before decoding
+    stage_max_side: int = 1600  # larger photos are downscaled for the stages; boxes mapped back
+    photo_timeout_s: float = 120.0  # per-photo wall-clock limit in a scan worker
+
+
+@dataclass(frozen=True)
+class OcrConfig:
+    """The OCR stage: which engine and how it reads."""
+
+    engine: str = "rapidocr"  # "rapidocr", "tesseract" or "none"
+    min_score: float = 0.5  # drop lines the engine itself doubts
+    languages: tuple[str, ...] = ("eng", "chi_sim")  # tesseract language packs
+    upscale_small: bool = True  # a second pass on an upscaled image for small text
+
+
+@dataclass(frozen=True)
+class LogoConfig:
+    """The CNN logo stage."""
+
+    enabled: bool = True
+    model: str = "logo-embed"  # a name in models/manifest.toml
+    genuine_threshold: float = 0.80  # cosine similarity for a genuine logo match
+    near_threshold: float = 0.68  # [near, genuine) is the imitation band
+    max_candidates: int = 400  # candidate regions embedded per photo
+    use_text_hints: bool = True  # add regions around OCR text boxes as candidates
+    geometric_verification: bool = False  # SIFT + RANSAC on textured logos
+    cache_dir: str = ""  # reference-embedding cache; "" = <registry>/.cache
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Brand-name matching on OCR text."""
+
+    min_near_length: int = 4  # names shorter than this match exactly only
+    max_edit_ratio: float = 0.25  # allowed edits per letter for a near match (after folding)
+    max_edits: int = 2
+    min_text_score: float = 0.5
+    cue_words: tuple[str, ...] = (
+        "replica", "replicas", "1:1", "1 : 1", "aaa", "aaaa", "aaa+", "mirror quality",
+        "mirror image quality", "super copy", "supercopy", "inspired by", "top copy",
+        "high copy", "copy grade", "unbranded replica", "fake", "knockoff", "knock-off",
+        "dupe", "dupes", "first copy", "master copy", "oem original",
+        "高仿", "复刻", "原单", "a货", "仿品", "1比1", "超a", "精仿", "顶级复刻", "莆田",
+    )
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """How evidence becomes flags, a risk score and a verdict."""
+
+    suspect_risk: float = 0.7  # risk at or above this makes a photo suspect on its own
+    weights: Mapping[str, float] = field(default_factory=lambda: {
+        "brand_mark": 0.35, "altered_brand_name": 0.85, "imitation_logo": 0.75,
+        "counterfeit_cue": 0.8, "mixed_marks": 0.9,
+    })
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the screener. Immutable: derive changed copies with :meth:`replace`."""
+
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    ocr: OcrConfig = field(default_factory=OcrConfig)
+    logo: LogoConfig = field(default_factory=LogoConfig)
+    match: MatchConfig = field(default_factory=MatchConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+
+    # --- building -------------------------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Config":
+        """Defaults overridden by a TOML file; unknown keys are an error that names them."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        return cls().merged(data, source=str(path))
+
+    def merged(self, overrides: Mapping[str, Any], source: str = "overrides") -> "Config":
+        """A copy with ``{"section": {"key": value}}`` overrides applied and type-checked."""
+        sections: dict[str, Any] = {}
+        for section_name, values in overrides.items():
+            if section_name not in _SECTIONS:
+                raise ConfigError(f"{source}: unknown config section [{section_name}] "
+                                  f"(known: {', '.join(_SECTIONS)})")
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"{source}: [{section_name}] must be a table")
+            current = getattr(self, section_name)
+            sections[section_name] = _replace_checked(current, values, f"{source}: [{section_name}]")
+        return dataclasses.replace(self, **sections)
+
+    def replace(self, **dotted: Any) -> "Config":
+        """A copy with ``section__key=value`` or ``{"section.key": value}``-style changes."""
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in dotted.items():
+            section, _, name = key.replace("__", ".").partition(".")
+            nested.setdefault(section, {})[name] = value
+        return self.merged(nested)
+
+    def with_dotted(self, pairs: Mapping[str, Any]) -> "Config":
+        """Apply CLI-style ``section.key`` overrides (values already parsed)."""
+        return self.replace(**{k.replace(".", "__"): v for k, v in pairs.items()})
+
+    # --- reading --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    def fingerprint(self) -> str:
+        """A short stable hash of every setting (part of the scan store's key)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _replace_checked(current: Any, values: Mapping[str, Any], where: str) -> Any:
+    known = {f.name: f for f in dataclasses.fields(current)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+        default = getattr(current, key)
+        changes[key] = _coerce(value, default, f"{where} {key}")
+    return dataclasses.replace(current, **changes)
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    """Coerce a TOML/CLI value to the type of the default, or raise a ConfigError."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            if isinstance(value, bool):
+                return value
+            raise ValueError(value)
+        if isinstance(default, int):
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if isinstance(default, float):
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return value
+        if isinstance(default, tuple):
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            return tuple(str(v) for v in value)
+        if isinstance(default, Mapping):
+            if not isinstance(value, Mapping):
+                raise ValueError(value)
+            merged = dict(default)
+            merged.update({str(k): float(v) for k, v in value.items()})
+            return merged
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {type(default).__name__}, got {value!r}") from None
+    return value
+
+
+def parse_cli_value(text: str) -> Any:
+    """Parse the value of a ``--set section.key=value`` option: TOML literal, else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text

@@ -1,0 +1,1 @@
+"""The CNN logo-matching stage (see :mod:`screener.logo.base`)."""
