@@ -70,10 +70,10 @@ class MatchConfig:
     max_edits: int = 2
     min_text_score: float = 0.5
     cue_words: tuple[str, ...] = (
-        "replica", "replicas", "1:1", "1 : 1", "aaa", "aaaa", "aaa+", "mirror quality",
+        "replica", "replicas", "1:1", "aaa", "aaaa", "aaa+", "mirror quality",
         "mirror image quality", "super copy", "supercopy", "inspired by", "top copy",
-        "high copy", "copy grade", "unbranded replica", "fake", "knockoff", "knock-off",
-        "dupe", "dupes", "first copy", "master copy", "oem original",
+        "high copy", "copy grade", "knockoff", "knock-off",
+        "dupe", "dupes", "first copy", "master copy",
         "高仿", "复刻", "原单", "a货", "仿品", "1比1", "超a", "精仿", "顶级复刻", "莆田",
     )
 

@@ -1,0 +1,148 @@
+"""The policy: fuse OCR and logo evidence into brand marks, flags, a risk score and a verdict.
+
+Rules (DESIGN.md, "What counts as suspect"):
+- a registered name or alias in the text, or a logo at or over ``logo.genuine_threshold``
+  → one ``brand_mark`` flag per brand, text and logo evidence merged;
+- a look-alike of a name → ``altered_brand_name``, unless the logo stage confirms the genuine
+  logo of that brand (then the odd letters are OCR noise on a genuine mark);
+- a logo in the near band ``[near_threshold, genuine_threshold)`` → ``imitation_logo``;
+- a cue word → ``counterfeit_cue``;
+- the logo of brand A beside the name of brand B, B's own logo absent → ``mixed_marks``.
+
+Risk is a noisy-OR of the flags' weighted scores: ``1 - prod(1 - weight * score)``. Verdict:
+``suspect`` when any flag other than ``brand_mark`` fires or risk reaches ``policy.suspect_risk``;
+``review`` when only genuine marks are present; ``clear`` otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .brands import BrandRegistry
+from .config import Config
+from .textmatch import BrandNameMatcher, CueMatcher, NameMatch
+from .types import (ALTERED_BRAND_NAME, BRAND_MARK, CLEAR, COUNTERFEIT_CUE, EXACT, IMITATION_LOGO,
+                    MIXED_MARKS, NEAR, REVIEW, SUSPECT, BrandMark, Flag, LogoHit, TextHit)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy concluded about one photo."""
+
+    brands: tuple[BrandMark, ...]
+    flags: tuple[Flag, ...]
+    risk: float
+    verdict: str
+
+
+class Policy:
+    """Turns the stages' evidence into a :class:`Decision`. Settings go to ``__init__``."""
+
+    def __init__(self, registry: BrandRegistry, config: Config = Config()):
+        self.config = config
+        self.names = BrandNameMatcher(registry, config.match)
+        self.cues = CueMatcher(config.match.cue_words)
+
+    def __call__(self, texts: Sequence[TextHit], logos: Sequence[LogoHit] = ()) -> Decision:
+        min_score = self.config.match.min_text_score
+        readable = [t for t in texts if t.score >= min_score]
+        name_matches = self.names(readable)
+        genuine_logos = [h for h in logos if h.score >= self.config.logo.genuine_threshold]
+        near_logos = [h for h in logos if self.config.logo.near_threshold <= h.score
+                      < self.config.logo.genuine_threshold]
+        genuine_logo_brands = {h.brand for h in genuine_logos}
+
+        flags: list[Flag] = []
+        flags += self._brand_mark_flags(name_matches, genuine_logos)
+        flags += self._altered_flags(name_matches, genuine_logo_brands)
+        flags += [Flag(IMITATION_LOGO, h.brand, None, h.score, h.box,
+                       f"logo resembles {h.brand!r} (similarity {h.score:.2f}, under the genuine "
+                       f"threshold {self.config.logo.genuine_threshold:.2f}): an imitation of the mark")
+                  for h in near_logos]
+        flags += [Flag(COUNTERFEIT_CUE, None, c.text, c.score, c.box,
+                       f"counterfeit cue {c.cue!r} in '{c.text}'") for c in self.cues(readable)]
+        flags += self._mixed_flags(name_matches, genuine_logos + near_logos)
+
+        brands = _brand_marks(name_matches, genuine_logos, near_logos)
+        risk = self._risk(flags)
+        verdict = self._verdict(flags, risk)
+        return Decision(brands=brands, flags=tuple(flags), risk=risk, verdict=verdict)
+
+    def _brand_mark_flags(self, names: Sequence[NameMatch], logos: Sequence[LogoHit]) -> list[Flag]:
+        flags = []
+        for brand in sorted({m.brand for m in names if m.exact} | {h.brand for h in logos}):
+            texts = sorted((m for m in names if m.exact and m.brand == brand), key=lambda m: -m.score)
+            hits = sorted((h for h in logos if h.brand == brand), key=lambda h: -h.score)
+            parts = []
+            if texts:
+                parts.append(f"name read as '{texts[0].text}'")
+            if hits:
+                parts.append(f"logo matched (similarity {hits[0].score:.2f})")
+            box = hits[0].box if hits else texts[0].box
+            score = max([m.score for m in texts] + [h.score for h in hits])
+            flags.append(Flag(BRAND_MARK, brand, texts[0].text if texts else None, score, box,
+                              f"registered brand {brand!r}: " + " and ".join(parts)))
+        return flags
+
+    def _altered_flags(self, names: Sequence[NameMatch], genuine_logo_brands: set[str]) -> list[Flag]:
+        return [Flag(ALTERED_BRAND_NAME, m.brand, m.text, m.score, m.box, m.reason)
+                for m in names if not m.exact and m.brand not in genuine_logo_brands]
+
+    def _mixed_flags(self, names: Sequence[NameMatch], logos: Sequence[LogoHit]) -> list[Flag]:
+        logo_brands = {h.brand for h in logos}
+        flags = []
+        for hit in logos:
+            for match in names:
+                if match.brand == hit.brand or match.brand in logo_brands:
+                    continue
+                flags.append(Flag(MIXED_MARKS, hit.brand, match.text, min(hit.score, match.score) ** 0.5,
+                                  hit.box, f"logo of {hit.brand!r} beside the name of "
+                                  f"{match.brand!r} ('{match.text}')"))
+        return _unique(flags)
+
+    def _risk(self, flags: Sequence[Flag]) -> float:
+        weights = self.config.policy.weights
+        keep = 1.0
+        for flag in flags:
+            keep *= 1.0 - min(1.0, weights.get(flag.kind, 0.5) * max(0.0, min(1.0, flag.score)))
+        return round(1.0 - keep, 4)
+
+    def _verdict(self, flags: Sequence[Flag], risk: float) -> str:
+        if any(f.kind != BRAND_MARK for f in flags) or risk >= self.config.policy.suspect_risk:
+            return SUSPECT
+        if flags:
+            return REVIEW
+        return CLEAR
+
+
+def _brand_marks(names: Sequence[NameMatch], genuine: Sequence[LogoHit],
+                 near: Sequence[LogoHit]) -> tuple[BrandMark, ...]:
+    """Every brand whose mark, genuine or imitated, is in the photo; genuine evidence wins."""
+    marks: dict[str, dict] = {}
+
+    def add(brand: str, match: str, source: str, score: float) -> None:
+        entry = marks.setdefault(brand, {"exact": False, "evidence": set(), "score": 0.0})
+        entry["exact"] = entry["exact"] or match == EXACT
+        entry["evidence"].add(source)
+        entry["score"] = max(entry["score"], score)
+
+    for m in names:
+        add(m.brand, EXACT if m.exact else NEAR, "text", m.score)
+    for h in genuine:
+        add(h.brand, EXACT, "logo", h.score)
+    for h in near:
+        add(h.brand, NEAR, "logo", h.score)
+    return tuple(BrandMark(brand, e["score"], EXACT if e["exact"] else NEAR,
+                           tuple(sorted(e["evidence"], key=("text", "logo").index)))
+                 for brand, e in sorted(marks.items()))
+
+
+def _unique(flags: list[Flag]) -> list[Flag]:
+    seen, kept = set(), []
+    for flag in flags:
+        key = (flag.kind, flag.brand, flag.text)
+        if key not in seen:
+            seen.add(key)
+            kept.append(flag)
+    return kept

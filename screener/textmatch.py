@@ -1,0 +1,351 @@
+"""Brand names and counterfeit cue words in OCR text.
+
+Three foldings of a string do the work:
+
+- ``fold``: NFKC, case-folded, letters and digits only. Two strings with the same fold are the
+  *same* name written with other case, spacing or punctuation ("Vel-tora" = "VELTORA").
+- ``skeleton``: ``fold`` after mapping look-alikes to one letter: Cyrillic/Greek homoglyphs,
+  leetspeak digits and symbols (0→o, 1→l, 3→e, 4/@→a, 5/$→s, 7→t, 8→b), i/l/1, rn→m, vv→w,
+  cl→d. Same skeleton but different fold means *looks like* the name: an altered mark.
+- edit distance between skeletons (Damerau-Levenshtein, so swapped neighbours cost one), with a
+  budget scaled to the name's length. Names under 4 letters match exactly only; 4-5 letter names
+  allow only edits a buyer's eye skips (swapped neighbours, a doubled or dropped double letter),
+  since any other one-letter change of a short name is usually another word ("Nike"/"Mike").
+
+Ordinary English words never count as altered names through an edit (a dictionary guard), only
+through look-alike characters: "velvet" or "spirit" must not flag, "5PR1TE" must.
+
+Matching runs on every OCR word and on joins of neighbouring words (engines split words, and
+sellers write "GUC CI"), and finds exact names inside run-together words ("GUCCIbag").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .brands import BrandRegistry
+from .config import MatchConfig
+from .types import Box, TextHit
+
+# Look-alike characters → the Latin letter a reader takes them for (after case-folding).
+_HOMOGLYPHS = {
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d",
+    "ɡ": "g", "һ": "h", "ԛ": "q", "ԝ": "w", "ь": "b", "п": "n", "г": "r", "л": "n", "и": "u",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "ζ": "z", "η": "n", "ι": "i", "κ": "k", "μ": "u", "ν": "v",
+    "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ς": "s", "σ": "o",
+    # Latin look-alikes outside ASCII
+    "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe",
+    # leetspeak and symbols
+    "0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "2": "z",
+    "@": "a", "$": "s", "!": "l", "|": "l", "€": "e", "£": "l", "¡": "i",
+}
+# Letter groups a glance (or an OCR engine) cannot tell apart: all become the first letter.
+# Order matters: i→l first, so "GUCCl" and "Gucci" both reach "gucd" through cl→d.
+_SEQUENCES = (("i", "l"), ("rn", "m"), ("vv", "w"), ("cl", "d"))
+
+_WORD_SPLIT = re.compile(r"[\s,;:/\\()\[\]{}<>\"'“”‘’·•|_+]+")
+_MAX_JOIN = 3  # neighbouring words joined when looking for split names
+
+
+def fold(text: str) -> str:
+    """NFKC, case-folded, letters and digits only: spelling-preserving normal form."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def skeleton(text: str) -> str:
+    """What the text looks like: look-alikes, leetspeak and letter groups mapped to one form."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(_strip_accent(_HOMOGLYPHS.get(ch, ch)) for ch in text)
+    text = "".join(ch for ch in text if ch.isalnum())
+    for group, letter in _SEQUENCES:
+        text = text.replace(group, letter)
+    return text
+
+
+def _strip_accent(ch: str) -> str:
+    if ch.isascii():
+        return ch
+    decomposed = unicodedata.normalize("NFD", ch)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return base or ch
+
+
+def damerau_levenshtein(a: str, b: str, limit: int = 3) -> int:
+    """Optimal-string-alignment distance (swap of neighbours costs 1), capped at ``limit + 1``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+@functools.lru_cache(maxsize=1)
+def _dictionary() -> frozenset[str]:
+    """Common English words (lower-case), or an empty set when the word list is not installed."""
+    try:
+        from english_words import get_english_words_set
+    except ImportError:
+        return frozenset()
+    return frozenset(get_english_words_set(["gcide"], lower=True, alpha=True))
+
+
+def is_dictionary_word(text: str) -> bool:
+    word = fold(text)
+    return len(word) > 2 and word.isalpha() and word in _dictionary()
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """A brand name (or a look-alike of it) found in OCR text."""
+
+    brand: str
+    exact: bool  # True: the registered name or an alias; False: an altered imitation of it
+    text: str  # the text as read
+    box: Box
+    score: float  # similarity in [0, 1] times the OCR confidence
+    reason: str
+
+
+@dataclass(frozen=True)
+class CueMatch:
+    """A counterfeit cue word or phrase found in OCR text."""
+
+    cue: str
+    text: str
+    box: Box
+    score: float
+
+
+@dataclass(frozen=True)
+class _Name:
+    brand: str
+    written: str  # the name or alias as registered
+    folded: str
+    skeleton: str
+
+
+@dataclass(frozen=True)
+class _Span:
+    """One candidate piece of text: a word, or a join of neighbouring words of one line."""
+
+    text: str
+    box: Box
+    score: float
+    words: int  # how many OCR words were joined
+
+
+class BrandNameMatcher:
+    """Finds registered names, their aliases and altered imitations in OCR text hits."""
+
+    def __init__(self, registry: BrandRegistry | Iterable[tuple[str, Sequence[str]]],
+                 config: MatchConfig = MatchConfig()):
+        """``registry``: a :class:`BrandRegistry`, or ``(name, aliases)`` pairs."""
+        self.config = config
+        pairs = ([(b.name, b.names) for b in registry] if isinstance(registry, BrandRegistry)
+                 else [(name, (name, *aliases)) for name, aliases in registry])
+        self._names = [_Name(brand, written, fold(written), skeleton(written))
+                       for brand, names in pairs for written in names if fold(written)]
+
+    def __call__(self, texts: Sequence[TextHit]) -> tuple[NameMatch, ...]:
+        best: dict[tuple[str, Box, bool], NameMatch] = {}
+        for span in _spans(texts):
+            for match in self._match_span(span):
+                key = (match.brand, match.box, match.exact)
+                if key not in best or match.score > best[key].score:
+                    best[key] = match
+        return _drop_covered(tuple(best.values()))
+
+    # A span can carry several names ("VELTORA x NOVALUX"), so yield every one.
+    def _match_span(self, span: _Span) -> Iterable[NameMatch]:
+        folded, skel = fold(span.text), skeleton(span.text)
+        if not folded:
+            return
+        in_dictionary = span.words == 1 and is_dictionary_word(span.text)
+        for name in self._names:
+            match = self._compare(span, folded, skel, name, in_dictionary)
+            if match is not None:
+                yield match
+
+    def _compare(self, span: _Span, folded: str, skel: str, name: _Name,
+                 in_dictionary: bool) -> NameMatch | None:
+        config = self.config
+        joined = span.words > 1
+        if folded == name.folded:
+            if joined and len(name.folded) < config.min_near_length:
+                return None  # "H P" is two letters, not a split short name
+            if joined and not _has_space_inside(name.written):
+                return NameMatch(name.brand, False, span.text, span.box, 0.9 * span.score,
+                                 f"'{span.text}' is the name {name.written!r} split into pieces")
+            return NameMatch(name.brand, True, span.text, span.box, span.score,
+                             f"registered name {name.written!r} read as '{span.text}'")
+        if not joined and len(name.folded) >= 5 and not in_dictionary and folded.isalpha() and (
+                folded.startswith(name.folded) or folded.endswith(name.folded)):
+            # Run-together words ("GUCCIbag"): the name at either end of a longer word.
+            return NameMatch(name.brand, True, span.text, span.box, 0.95 * span.score,
+                             f"registered name {name.written!r} inside '{span.text}'")
+        if len(name.skeleton) < config.min_near_length:
+            return None  # short names: exact only
+        if skel == name.skeleton:
+            return NameMatch(name.brand, False, span.text, span.box, 0.95 * span.score,
+                             f"'{span.text}' imitates {name.written!r} with look-alike characters "
+                             f"({_describe_difference(span.text, name.written)})")
+        if in_dictionary or joined and span.words > 2:
+            return None
+        distance = damerau_levenshtein(skel, name.skeleton, limit=config.max_edits)
+        budget = self._edit_budget(name.skeleton)
+        if distance == 0 or distance > budget:
+            return None
+        if len(name.skeleton) < 6 and not _is_visual_edit(skel, name.skeleton):
+            return None
+        similarity = 1.0 - distance / max(len(name.skeleton), 1)
+        return NameMatch(name.brand, False, span.text, span.box, similarity * span.score,
+                         f"'{span.text}' is {distance} edit(s) from {name.written!r} "
+                         f"({_describe_difference(span.text, name.written)})")
+
+    def _edit_budget(self, name_skeleton: str) -> int:
+        return min(self.config.max_edits, int(len(name_skeleton) * self.config.max_edit_ratio))
+
+
+def _has_space_inside(text: str) -> bool:
+    return len(text.split()) > 1
+
+
+def _is_visual_edit(a: str, b: str) -> bool:
+    """One edit a glance skips: swapped neighbours, or a doubled/dropped repeated letter."""
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and \
+            a[diff[1]] == b[diff[0]]
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    if len(longer) != len(shorter) + 1:
+        return False
+    for i in range(len(longer)):
+        if longer[:i] + longer[i + 1:] == shorter:
+            # the removed letter must repeat a neighbour ("Niike", "Gucci" → "Guci")
+            if (i > 0 and longer[i - 1] == longer[i]) or (i + 1 < len(longer) and longer[i + 1] == longer[i]):
+                return True
+    return False
+
+
+def _describe_difference(seen: str, name: str) -> str:
+    seen_fold = unicodedata.normalize("NFKC", seen).casefold()
+    odd = sorted({ch for ch in seen_fold if ch.isalnum() and not ch.isascii() or ch in "0123456789@$!|"})
+    if odd:
+        return "look-alike characters: " + " ".join(repr(ch) for ch in odd)
+    return f"spelling differs: {fold(seen)} vs {fold(name)}"
+
+
+def _split_words(hit: TextHit) -> list[TextHit]:
+    """Split a line into words with boxes estimated from character positions."""
+    parts = [(m.start(), m.end()) for m in re.finditer(r"[^\s]+", hit.text)]
+    if len(parts) <= 1:
+        return [hit]
+    x1, y1, x2, y2 = hit.box
+    per_char = (x2 - x1) / max(len(hit.text), 1)
+    return [TextHit(hit.text[s:e], (int(x1 + s * per_char), y1, int(x1 + e * per_char), y2), hit.score)
+            for s, e in parts]
+
+
+def _spans(texts: Sequence[TextHit]) -> Iterable[_Span]:
+    """Words, and joins of 2-3 neighbouring words, of every OCR line."""
+    for hit in texts:
+        words = [w for w in _split_words(hit) if fold(w.text)]
+        for i in range(len(words)):
+            for n in range(1, _MAX_JOIN + 1):
+                group = words[i:i + n]
+                if len(group) < n:
+                    break
+                text = " ".join(w.text for w in group)
+                box = (min(w.box[0] for w in group), min(w.box[1] for w in group),
+                       max(w.box[2] for w in group), max(w.box[3] for w in group))
+                yield _Span(text, box, min(w.score for w in group), n)
+        # Engines that read a line with no spaces at all: also try punctuation-split pieces.
+        for piece in _WORD_SPLIT.split(hit.text):
+            if piece and piece != hit.text and " " not in piece and len(words) == 1:
+                yield _Span(piece, hit.box, hit.score, 1)
+
+
+def _drop_covered(matches: tuple[NameMatch, ...]) -> tuple[NameMatch, ...]:
+    """Prefer exact names; drop an altered match of a brand whose box an exact match contains."""
+    exact = [m for m in matches if m.exact]
+    kept = list(exact)
+    for match in matches:
+        if match.exact:
+            continue
+        if any(e.brand == match.brand and _overlap(e.box, match.box) > 0.5 for e in exact):
+            continue
+        kept.append(match)
+    # One match per (brand, exactness, box region): keep the best of overlapping ones.
+    kept.sort(key=lambda m: (-m.score, m.text))
+    result: list[NameMatch] = []
+    for match in kept:
+        if any(r.brand == match.brand and r.exact == match.exact and _overlap(r.box, match.box) > 0.5
+               for r in result):
+            continue
+        result.append(match)
+    return tuple(result)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area."""
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return (ix * iy) / smaller if smaller > 0 else 0.0
+
+
+class CueMatcher:
+    """Finds counterfeit cue words and phrases (English and Chinese) in OCR lines."""
+
+    def __init__(self, cues: Sequence[str]):
+        self._patterns: list[tuple[str, re.Pattern[str]]] = []
+        for cue in cues:
+            normal = _normal_text(cue)
+            if not normal:
+                continue
+            if normal.isascii():
+                body = r"\s*".join(re.escape(part) for part in normal.split())
+                body = body.replace(":", r"\s*:\s*")  # "1:1", "1 : 1"
+                pattern = re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
+            else:  # CJK: no word boundaries
+                pattern = re.compile(re.escape(normal).replace(r"\ ", r"\s*"))
+            self._patterns.append((cue, pattern))
+
+    def __call__(self, texts: Sequence[TextHit]) -> tuple[CueMatch, ...]:
+        found: list[CueMatch] = []
+        for hit in texts:
+            line = _normal_text(hit.text)
+            for cue, pattern in self._patterns:
+                if pattern.search(line):
+                    found.append(CueMatch(cue=cue, text=hit.text, box=hit.box, score=hit.score))
+        # A line that matched "aaa" and "aaaa" is one piece of evidence: keep the longest cue.
+        best: dict[Box, CueMatch] = {}
+        for match in found:
+            current = best.get(match.box)
+            if current is None or len(match.cue) > len(current.cue):
+                best[match.box] = match
+        return tuple(best.values())
+
+
+def _normal_text(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = text.replace("：", ":")
+    return " ".join(text.split())

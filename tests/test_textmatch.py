@@ -1,0 +1,120 @@
+"""Brand-name and cue-word matching, table-driven: what must flag, how, and what must not."""
+
+from __future__ import annotations
+
+import pytest
+
+from screener.config import MatchConfig
+from screener.textmatch import (BrandNameMatcher, CueMatcher, damerau_levenshtein, fold,
+                                skeleton)
+from screener.types import TextHit
+
+BRANDS = [("Veltora", ["Veltora Paris"]), ("Gucci", []), ("Nike", []), ("HP", []),
+          ("McDonalds", []), ("Lumenza", []), ("Sprite", []), ("Intel", [])]
+
+
+def read(*lines: str) -> list[TextHit]:
+    """OCR-like hits, one per line, stacked down the photo."""
+    return [TextHit(text, (10, 10 + 40 * i, 10 + 20 * len(text), 40 + 40 * i), 0.95)
+            for i, text in enumerate(lines)]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> BrandNameMatcher:
+    return BrandNameMatcher(BRANDS, MatchConfig())
+
+
+@pytest.mark.parametrize("line, brand, exact", [
+    # exact: case, spacing and punctuation folded; aliases count
+    ("VELTORA", "Veltora", True),
+    ("veltora", "Veltora", True),
+    ("Vel-tora", "Veltora", True),
+    ("VELTORA PARIS", "Veltora", True),
+    ("New season VELTORA bags", "Veltora", True),
+    ("GUCCIbag", "Gucci", True),                  # words run together by the engine
+    ("HP", "HP", True),
+    ("Nike", "Nike", True),
+    # altered: leetspeak, homoglyphs, confusable letter groups
+    ("VELT0RA", "Veltora", False),
+    ("GUCCl", "Gucci", False),
+    ("V3LTORA", "Veltora", False),
+    ("VELTOR@", "Veltora", False),
+    ("Mcdona1ds", "McDonalds", False),
+    ("VЕLTОRA", "Veltora", False),                # Cyrillic Е and О
+    ("Lurnenza", "Lumenza", False),               # rn for m
+    ("5PR1TE", "Sprite", False),
+    ("N1KE", "Nike", False),
+    # altered: edits
+    ("VELTROA", "Veltora", False),                # swapped neighbours
+    ("VELTORRA", "Veltora", False),               # doubled letter
+    ("VELTOA", "Veltora", False),                 # dropped letter (long name)
+    ("Niike", "Nike", False),                     # doubled letter in a short name
+    ("Nkie", "Nike", False),                      # swap in a short name
+    ("McDonaldz", "McDonalds", False),
+    # altered: a split name
+    ("GUC CI", "Gucci", False),
+    ("VEL TORA", "Veltora", False),
+])
+def test_names_found(matcher, line, brand, exact):
+    matches = matcher(read(line))
+    assert any(m.brand == brand and m.exact == exact for m in matches), matches
+    if exact:
+        assert not any(m.brand == brand and not m.exact for m in matches)
+
+
+@pytest.mark.parametrize("line", [
+    "Mike", "Nice", "bike", "Like new",            # one letter from Nike: ordinary words
+    "velvet", "Velcro", "voltage", "VELOCITY",     # near Veltora to the eye, far in spelling
+    "spirit", "SPRINT", "intelligent", "Intl",     # near Sprite / Intel
+    "Gucchi", "Guava",                              # three-letter-plus changes
+    "HPE", "H P",                                   # short name: exact only
+    "free shipping", "50% off", "",
+])
+def test_hard_negatives_do_not_flag(matcher, line):
+    assert [m for m in matcher(read(line)) if not m.exact] == []
+
+
+def test_short_names_never_near(matcher):
+    assert matcher(read("HB")) == ()
+    assert matcher(read("H.P.")) and all(m.exact for m in matcher(read("H.P.")))
+
+
+def test_box_points_at_the_word(matcher):
+    [match] = [m for m in matcher(read("Genuine VELT0RA leather")) if m.brand == "Veltora"]
+    x1, _, x2, _ = match.box
+    line_box = read("Genuine VELT0RA leather")[0].box
+    assert line_box[0] < x1 < x2 < line_box[2]  # narrower than the line, inside it
+    assert "look-alike" in match.reason
+
+
+def test_foldings():
+    assert fold("Vel-TORA ®") == "veltora"
+    assert skeleton("VELT0RA") == skeleton("Veltora")
+    assert skeleton("rn") == skeleton("m")
+    assert damerau_levenshtein("veltora", "veltroa") == 1
+    assert damerau_levenshtein("abc", "xyz", limit=1) == 2
+
+
+@pytest.mark.parametrize("line, cue", [
+    ("Top replica handbag", "replica"),
+    ("1:1 quality", "1:1"),
+    ("AAA grade", "aaa"),
+    ("AAAA+ quality", "aaaa"),
+    ("mirror quality!!", "mirror quality"),
+    ("Super Copy", "super copy"),
+    ("Inspired by the classic", "inspired by"),
+    ("高仿包包", "高仿"),
+    ("经典复刻款", "复刻"),
+    ("原单出口", "原单"),
+    ("A货 手表", "a货"),
+    ("1比1 品质", "1比1"),
+    ("1：1 quality", "1:1"),                      # full-width colon
+])
+def test_cue_words(line, cue):
+    matches = CueMatcher(MatchConfig().cue_words)(read(line))
+    assert [m.cue for m in matches] == [cue]
+
+
+@pytest.mark.parametrize("line", ["Replicant", "batteryAAA1", "2:15 pm", "copyright 2024", "Grade A"])
+def test_cue_lookalikes_do_not_flag(line):
+    assert CueMatcher(MatchConfig().cue_words)(read(line)) == ()
