@@ -1,0 +1,5 @@
+"""`python -m screener` runs the CLI."""
+
+from .cli import run
+
+run()
