@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Set up screener on a fresh Debian/Ubuntu machine: system packages, then a virtualenv in .venv.
+#
+#   scripts/install.sh          the screener itself (tesseract, fonts, Python packages)
+#   scripts/install.sh --test   also what the tests need (pytest, hypothesis, Ray, Chromium)
+#
+# Nothing downloads model weights: the OCR models come inside the rapidocr_onnxruntime wheel and
+# the logo model is shipped in models/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=0
+[ "${1:-}" = "--test" ] && with_test=1
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
+              fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-lato
+              fonts-open-sans fonts-roboto-unhinted fonts-wqy-microhei fonts-crosextra-carlito
+              fonts-cantarell fonts-comic-neue)
+[ $with_test = 1 ] && apt_packages+=(chromium)
+
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" != 0 ] && sudo=sudo
+  echo "install.sh: apt-get install ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+# torch first, at the release this machine serves from disk (a CUDA build that runs on the CPU).
+"$VENV/bin/python" -c "import torch, torchvision" 2>/dev/null || "${pip[@]}" torch==2.14.1 torchvision==0.29.1
+extras="ocr-deps"
+if [ $with_test = 1 ]; then extras="test,ray"; fi
+if [ "$extras" = "ocr-deps" ]; then "${pip[@]}" -e .; else "${pip[@]}" -e ".[$extras]"; fi
+# rapidocr_onnxruntime declares the GUI `opencv-python`, which would share the `cv2` folder with
+# opencv-python-headless (installed above) and break it on removal. Its other needs are in
+# pyproject.toml, so it goes in without its declared dependencies.
+"${pip[@]}" --no-deps rapidocr_onnxruntime==1.4.4
+
+"$VENV/bin/python" - <<'PY'
+import importlib.metadata as md, sys
+cv = [d.metadata["Name"] for d in md.distributions() if d.metadata["Name"].lower().startswith("opencv")]
+if cv != ["opencv-python-headless"]:
+    sys.exit(f"install.sh: expected exactly opencv-python-headless, found {cv}")
+import cv2, rapidocr_onnxruntime  # noqa: F401  (both must import)
+PY
+echo "install.sh: ready ($VENV)" >&2
