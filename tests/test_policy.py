@@ -1,0 +1,71 @@
+"""The policy on hand-made evidence: the stages' outputs are plain data, so no model is needed
+to pin how evidence becomes flags, risk and a verdict."""
+
+from __future__ import annotations
+
+import pytest
+
+from screener.brands import Brand, BrandRegistry
+from screener.config import Config
+from screener.policy import Policy
+from screener.types import LogoHit, TextHit
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory) -> Policy:
+    registry = BrandRegistry(tmp_path_factory.mktemp("reg"), [
+        Brand("Veltora", aliases=("Veltora Paris",)), Brand("Novalux"), Brand("Kestrel")])
+    return Policy(registry, Config())
+
+
+def text(s: str, y: int = 10, score: float = 0.95) -> TextHit:
+    return TextHit(s, (10, y, 10 + 20 * len(s), y + 30), score)
+
+
+def logo(brand: str, score: float) -> LogoHit:
+    return LogoHit(brand, (300, 300, 420, 380), score, f"logos/{brand.lower()}/logo.png")
+
+
+@pytest.mark.parametrize("texts, logos, verdict, kinds", [
+    ([], [], "clear", set()),
+    ([text("Genuine leather tote")], [], "clear", set()),
+    ([text("VELTORA")], [], "review", {"brand_mark"}),
+    ([], [logo("Veltora", 0.93)], "review", {"brand_mark"}),
+    ([text("VELT0RA")], [], "suspect", {"altered_brand_name"}),
+    ([text("Novalux replica")], [], "suspect", {"brand_mark", "counterfeit_cue"}),
+    ([text("高仿 包包")], [], "suspect", {"counterfeit_cue"}),
+    ([], [logo("Veltora", 0.72)], "suspect", {"imitation_logo"}),
+    ([text("NOVALUX")], [logo("Veltora", 0.93)], "suspect", {"brand_mark", "mixed_marks"}),
+    # OCR noise on a genuine mark that the logo stage confirms is not an altered name
+    ([text("VELT0RA")], [logo("Veltora", 0.93)], "review", {"brand_mark"}),
+    # under the near band: no evidence at all
+    ([], [logo("Veltora", 0.30)], "clear", set()),
+    # text the engine itself doubts is ignored
+    ([text("replica", score=0.2)], [], "clear", set()),
+])
+def test_verdicts_and_flags(policy, texts, logos, verdict, kinds):
+    decision = policy(texts, logos)
+    assert decision.verdict == verdict
+    assert {f.kind for f in decision.flags} == kinds
+    assert 0.0 <= decision.risk <= 1.0
+    assert all(f.reason for f in decision.flags)
+
+
+def test_text_and_logo_of_one_brand_merge(policy):
+    decision = policy([text("VELTORA")], [logo("Veltora", 0.91)])
+    [mark] = decision.brands
+    assert (mark.brand, mark.match, mark.evidence) == ("Veltora", "exact", ("text", "logo"))
+    assert len([f for f in decision.flags if f.kind == "brand_mark"]) == 1
+
+
+def test_risk_ranks_suspects_above_genuine_marks(policy):
+    genuine = policy([text("VELTORA")], []).risk
+    altered = policy([text("VELT0RA")], []).risk
+    altered_and_cue = policy([text("VELT0RA"), text("1:1 replica", y=60)], []).risk
+    assert genuine < altered < altered_and_cue
+
+
+def test_thresholds_come_from_config(tmp_path):
+    registry = BrandRegistry(tmp_path, [Brand("Veltora")])
+    strict = Policy(registry, Config().replace(logo__genuine_threshold=0.95))
+    assert {f.kind for f in strict([], [logo("Veltora", 0.93)]).flags} == {"imitation_logo"}
