@@ -11,8 +11,13 @@ Photos come from strangers, so the loader is the one place that distrusts input:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
+import re
+import stat
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +30,8 @@ from .errors import ImageTooLargeError, InputError, UnsupportedFormatError
 
 # The formats the screener reads (Pillow names) and the file suffixes a scan picks up.
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
+SUPPORTED_TEXT = "JPEG, PNG, WebP, GIF, BMP, TIFF"
+_OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # Pillow opens MPO via its JPEG parser
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif")
 
 ImageInput = Union[str, Path, bytes, bytearray, memoryview, np.ndarray, "PIL.Image.Image"]  # noqa: F821
@@ -44,29 +51,49 @@ class LoadedImage:
 
 
 def read_file(path: str | Path, limits: LimitsConfig = LimitsConfig()) -> bytes:
-    """Read a photo file's bytes with clear errors for missing, unreadable, empty or huge files."""
+    """Read a photo file's bytes with clear errors for missing, unreadable, empty or huge files.
+
+    Only regular files are read: a FIFO or device named ``x.jpg`` would otherwise block a scan
+    worker forever or stream without end.
+    """
     path = Path(path)
+    shown = _show(path)
     try:
-        if path.is_dir():
-            raise InputError(f"{_show(path)} is a folder, not an image file")
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError:
         if path.is_symlink():
-            raise InputError(f"{_show(path)} is a broken symbolic link") from None
-        raise InputError(f"{_show(path)} does not exist (moved or deleted?)") from None
+            raise InputError(f"{shown} is a broken symbolic link (its target does not exist)") from None
+        raise InputError(f"{shown} does not exist (moved or deleted?)") from None
     except OSError as exc:
-        raise InputError(f"cannot read {_show(path)}: {exc.strerror or exc}") from None
-    if size > limits.max_file_bytes:
-        raise ImageTooLargeError(f"{_show(path)} is {size / 1e6:.1f} MB, over the "
+        raise InputError(_os_message(shown, exc)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{shown} is a folder, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{shown} is not a regular file (a device, pipe or socket); not read")
+    if info.st_size > limits.max_file_bytes:
+        raise ImageTooLargeError(f"{shown} is {info.st_size / 1e6:.1f} MB, over the "
                                  f"{limits.max_file_bytes / 1e6:.0f} MB limit (limits.max_file_bytes)")
     try:
         with open(path, "rb") as handle:
             data = handle.read(limits.max_file_bytes + 1)
+    except FileNotFoundError:
+        raise InputError(f"{shown} vanished while it was being read (moved or deleted?)") from None
     except OSError as exc:
-        raise InputError(f"cannot read {_show(path)}: {exc.strerror or exc}") from None
+        raise InputError(_os_message(shown, exc)) from None
     if len(data) > limits.max_file_bytes:  # grew while we read it
-        raise ImageTooLargeError(f"{_show(path)} is over the {limits.max_file_bytes / 1e6:.0f} MB limit")
+        raise ImageTooLargeError(f"{shown} is over the {limits.max_file_bytes / 1e6:.0f} MB limit "
+                                 "(limits.max_file_bytes)")
     return data
+
+
+def _os_message(shown: str, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return f"{shown} is a symbolic link loop (it points back at itself)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{shown} cannot be read: permission denied"
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"{shown} cannot be read: the name is too long"
+    return f"cannot read {shown}: {exc.strerror or exc}"
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -82,10 +109,15 @@ def load_image(source: ImageInput, limits: LimitsConfig = LimitsConfig()) -> Loa
     from PIL import Image
 
     if isinstance(source, np.ndarray):
+        if source.ndim >= 2:
+            _check_dimensions((int(source.shape[1]), int(source.shape[0])), limits, "the array")
         return LoadedImage(pixels=_array_to_rgb(source), sha256="")
     if isinstance(source, Image.Image):
         _check_dimensions(source.size, limits, "image")
-        pixels, notes = _pil_to_rgb(source)
+        try:
+            pixels, notes = _pil_to_rgb(source)
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise InputError(f"the PIL image cannot be converted to RGB: {_short(exc)}") from None
         return LoadedImage(pixels=pixels, sha256="", notes=notes)
     if isinstance(source, (str, Path)):
         data = read_file(source, limits)
@@ -98,49 +130,81 @@ def load_image(source: ImageInput, limits: LimitsConfig = LimitsConfig()) -> Loa
 
 def decode_bytes(data: bytes, limits: LimitsConfig = LimitsConfig(), name: str = "image") -> LoadedImage:
     """Decode file bytes (see :func:`load_image`)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     if not data:
         raise InputError(f"{name} is empty (0 bytes)")
     if len(data) > limits.max_file_bytes:
-        raise ImageTooLargeError(f"{name} is over the {limits.max_file_bytes / 1e6:.0f} MB limit")
+        raise ImageTooLargeError(f"{name} is over the {limits.max_file_bytes / 1e6:.0f} MB limit "
+                                 "(limits.max_file_bytes)")
     digest = sha256_bytes(data)
     try:
-        with warnings.catch_warnings():
-            # Pillow's own bomb check warns or raises at its own limit; ours comes first.
+        with warnings.catch_warnings(record=True) as caught:
+            # Pillow warns about what it could repair (corrupt EXIF, odd chunks): recorded as
+            # notes on this photo rather than printed into a scan's progress output. Its bomb
+            # warning fires at its own limit; ours (below) is the one that counts.
+            warnings.simplefilter("always")
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            # Only the supported formats' parsers ever see the bytes: Pillow would otherwise try
+            # every plugin it has (EPS even runs Ghostscript when loaded).
+            image = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
             fmt = image.format or "unknown"
-            if fmt not in SUPPORTED_FORMATS:
-                raise UnsupportedFormatError(
-                    f"{name} is a {fmt} image; supported formats: {', '.join(SUPPORTED_FORMATS)}")
+            # Only the header is read so far: huge images are refused before any pixel is decoded.
             _check_dimensions(image.size, limits, name)
             notes: list[str] = []
-            frames = getattr(image, "n_frames", 1)
-            if frames > 1:
-                notes.append(f"animated {fmt} with {frames} frames: screened the first frame")
+            if getattr(image, "is_animated", False):
+                frames = getattr(image, "n_frames", 2)
+                what = "multi-picture" if fmt in ("MPO", "TIFF") else "animated"
+                notes.append(f"{what} {fmt} with {frames} frames: screened the first frame")
                 image.seek(0)
             image.load()
-            image = ImageOps.exif_transpose(image) or image
+            image, exif_notes = _upright(image)
             pixels, more_notes = _pil_to_rgb(image)
+        warned = tuple(dict.fromkeys(f"decoder warning: {_short(w.message)}" for w in caught
+                                     if issubclass(w.category, UserWarning)))
     except InputError:
         raise
     except UnidentifiedImageError:
-        raise UnsupportedFormatError(
-            f"{name} is not an image ({_sniff(data)}); supported formats: "
-            f"{', '.join(SUPPORTED_FORMATS)}") from None
+        raise _unidentified(data, name) from None
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{name} refused as a decompression bomb: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError,
-            ZeroDivisionError, struct_error(), MemoryError) as exc:
-        raise InputError(f"{name} is corrupt or truncated: {_short(exc)}") from None
-    return LoadedImage(pixels=pixels, sha256=digest, notes=tuple(notes) + more_notes)
+        # Pillow's own guard (at twice Image.MAX_IMAGE_PIXELS) fires inside open(), before ours.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)) / 1e6:g} megapixels" if found else "too many pixels"
+        raise ImageTooLargeError(
+            f"{name} has {size}, over the limit of {limits.max_pixels / 1e6:g} megapixels "
+            "(limits.max_pixels); refused before decoding as a possible decompression bomb") from None
+    except MemoryError:
+        raise ImageTooLargeError(f"{name} needs more memory to decode than is available") from None
+    except _DECODER_ERRORS as exc:
+        raise InputError(f"{name} is corrupt or truncated ({_short(exc)})") from None
+    except Exception as exc:  # noqa: BLE001
+        # A decoder fed hostile bytes can fail in ways no list anticipates; one photo's bad
+        # bytes must become that photo's error row, never a crashed scan. The type stays in the
+        # message so that a genuine bug remains visible.
+        raise InputError(f"{name} could not be decoded ({type(exc).__name__}: {_short(exc)})") from None
+    return LoadedImage(pixels=pixels, sha256=digest,
+                       notes=tuple(notes) + exif_notes + more_notes + warned)
 
 
-def struct_error() -> type[Exception]:
-    import struct
+# What Pillow raises on bad bytes (struct.error: short binary headers; UnicodeDecodeError is a
+# ValueError; RecursionError is a RuntimeError).
+_DECODER_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError,
+    OverflowError, RuntimeError, AttributeError, struct.error)
 
-    return struct.error
+
+def _upright(image: "PIL.Image.Image") -> tuple["PIL.Image.Image", tuple[str, ...]]:  # noqa: F821
+    """Apply the EXIF orientation, so boxes refer to the upright image.
+
+    Broken EXIF is common in the wild and does not make the pixels unusable: the image is then
+    used as stored, with a note.
+    """
+    from PIL import ImageOps
+
+    try:
+        return (ImageOps.exif_transpose(image) or image), ()
+    except _DECODER_ERRORS as exc:
+        return image, (f"EXIF orientation unreadable ({_short(exc)}); used the image as stored",)
 
 
 def _check_dimensions(size: tuple[int, int], limits: LimitsConfig, name: str) -> None:
@@ -149,7 +213,7 @@ def _check_dimensions(size: tuple[int, int], limits: LimitsConfig, name: str) ->
         raise InputError(f"{name} has no pixels ({width}x{height})")
     if width > limits.max_side or height > limits.max_side or width * height > limits.max_pixels:
         raise ImageTooLargeError(
-            f"{name} is {width}x{height} pixels, over the limit of {limits.max_pixels / 1e6:.0f} "
+            f"{name} is {width}x{height} pixels, over the limit of {limits.max_pixels / 1e6:g} "
             f"megapixels or {limits.max_side} px a side (limits.max_pixels, limits.max_side); "
             "refused before decoding")
 
@@ -160,11 +224,12 @@ def _pil_to_rgb(image: "PIL.Image.Image") -> tuple[np.ndarray, tuple[str, ...]]:
     notes: list[str] = []
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16/32-bit greyscale: scale to 8 bits by the image's own range.
+        # 16-bit greyscale maps 0..65535 to 0..255 (a dark 16-bit photo stays dark). Mode "I"
+        # (32-bit) is what some decoders give for 16-bit data too, and what an 8-bit image
+        # becomes after arithmetic: values over 255 mean a 16-bit range.
         arr = np.asarray(image, dtype=np.float64)
-        top = max(float(arr.max()), 1.0)
-        scale = 255.0 / (65535.0 if top > 255 else 255.0)
-        grey = np.clip(arr * scale, 0, 255).astype(np.uint8)
+        sixteen = mode != "I" or float(arr.max(initial=0.0)) > 255.0
+        grey = np.clip(arr / (257.0 if sixteen else 1.0), 0, 255).round().astype(np.uint8)
         return np.ascontiguousarray(np.stack([grey] * 3, axis=-1)), tuple(notes)
     if mode == "F":
         arr = np.asarray(image, dtype=np.float64)
@@ -192,6 +257,12 @@ def _array_to_rgb(array: np.ndarray) -> np.ndarray:
         raise InputError(f"an image array must be HxW, HxWx3 or HxWx4, got shape {array.shape}")
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    elif array.dtype.kind not in "uif":
+        raise InputError(f"an image array must hold numbers, got dtype {array.dtype}")
+    if array.dtype == np.uint16:  # 16-bit pixels (OpenCV's IMREAD_ANYDEPTH): keep the tones
+        array = (array.astype(np.float32) / 257.0).round()
     if array.dtype != np.uint8:
         if np.issubdtype(array.dtype, np.floating):
             top = float(np.nanmax(array)) if array.size else 1.0
@@ -203,19 +274,66 @@ def _array_to_rgb(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+# Magic bytes of the formats the screener reads, to tell "corrupt PNG" from "not an image".
+_SUPPORTED_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
+                    (b"GIF89a", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+# Formats people send that the screener does not read, named so the message can say which.
+_OTHER_MAGIC = (
+    (b"%PDF", "a PDF document"), (b"%!PS", "a PostScript/EPS file"),
+    (b"\xc5\xd0\xd3\xc6", "an EPS file"), (b"8BPS", "a Photoshop PSD file"),
+    (b"\x00\x00\x01\x00", "an ICO icon"), (b"PK\x03\x04", "a ZIP archive"),
+    (b"\x1f\x8b", "a gzip archive"), (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
+    (b"\xffO\xffQ", "a JPEG 2000 image"), (b"\xff\x0a", "a JPEG XL image"),
+    (b"\x00\x00\x00\x0cJXL ", "a JPEG XL image"), (b"qoif", "a QOI image"),
+    (b"v/1\x01", "an OpenEXR image"), (b"DDS ", "a DDS texture"), (b"icns", "an ICNS icon"),
+    (b"\x7fELF", "a program (ELF executable)"), (b"MZ", "a Windows program"),
+)
+
+
+def _unidentified(data: bytes, name: str) -> InputError:
+    """The error for bytes no supported parser accepted: corrupt, or which other format."""
+    head = data[:64]
+    for magic, fmt in _SUPPORTED_MAGIC:
+        if head.startswith(magic):
+            return InputError(f"{name} is corrupt or truncated (it starts like a {fmt} file, but "
+                              "its header cannot be read)")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return InputError(f"{name} is corrupt or truncated (it starts like a WebP file, but its "
+                          "header cannot be read)")
+    return UnsupportedFormatError(f"{name} is not an image the screener reads ({_sniff(data)}); "
+                                  f"supported formats: {SUPPORTED_TEXT}")
+
+
 def _sniff(data: bytes) -> str:
-    head = data[:16]
-    for magic, what in ((b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive"),
-                        (b"\x00\x00\x00\x1cftypavif", "an AVIF image"), (b"<", "markup text"),
-                        (b"{", "JSON text"), (b"\x1f\x8b", "a gzip archive")):
+    """What unreadable bytes look like, in words."""
+    head = data[:64]
+    for magic, what in _OTHER_MAGIC:
         if head.startswith(magic):
             return f"looks like {what}"
-    if b"ftypheic" in head or b"ftypheix" in head or b"ftypmif1" in head:
-        return "looks like a HEIC image, which is not supported"
+    if head[4:8] == b"ftyp":  # ISO media: HEIC/AVIF photos or MP4/MOV video
+        brand = head[8:12]
+        if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
+            return "looks like a HEIC/HEIF photo (convert it to JPEG)"
+        if brand in (b"avif", b"avis"):
+            return "looks like an AVIF image"
+        return "looks like a video (MP4/MOV)"
+    if head[:4] == b"RIFF":
+        return "looks like a RIFF media file (audio or video)"
+    if len(head) > 2 and head[:1] == b"P" and head[1:2] in b"1234567" and head[2:3].isspace():
+        return "looks like a PNM/PPM image"
+    stripped = head.lstrip()
+    if stripped[:4].lower() == b"<svg" or (stripped.startswith(b"<?xml") and b"<svg" in data[:2048].lower()):
+        return "looks like an SVG drawing"
+    if stripped[:1] == b"<":
+        return "looks like markup text (HTML/XML)"
+    if stripped[:1] in (b"{", b"["):
+        return "looks like JSON text"
     try:
         data[:512].decode("utf-8")
         return "looks like text"
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if exc.start >= 508:  # a multi-byte character cut by the 512-byte window
+            return "looks like text"
         return "unrecognised bytes"
 
 
@@ -224,9 +342,12 @@ def _short(exc: BaseException) -> str:
     return text if len(text) < 200 else text[:200] + "…"
 
 
-def _show(path: Path) -> str:
-    """A printable form of a path, even when its name is not valid UTF-8."""
-    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+def _show(path: str | os.PathLike[str]) -> str:
+    """A printable form of a path: bytes that are not UTF-8 show as ``\\xNN``, control characters
+    (a newline in a file name) as escapes, so messages stay on one line and valid UTF-8."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def resize_for_stages(pixels: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
