@@ -73,7 +73,7 @@ class BrandRegistry:
         try:
             data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
-            raise RegistryError(f"{toml_path} is not valid TOML: {exc}") from exc
+            raise RegistryError(f"{toml_path} is not valid TOML: {_toml_where(exc, toml_path)}") from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise RegistryError(f"cannot read {toml_path}: {exc}") from exc
         entries = data.get("brand", [])
@@ -85,7 +85,8 @@ class BrandRegistry:
             if registry.get(brand.name) is not None:
                 raise RegistryError(f"{toml_path}: brand {brand.name!r} is registered twice")
             for logo in brand.logos:
-                registry.logo_path(logo, brand=brand.name)  # validates containment and existence
+                # Containment and existence, then that it is an image (a stranger's registry).
+                _check_logo_readable(registry.logo_path(logo, brand=brand.name), brand.name)
             registry._insert(brand)
         return registry
 
@@ -132,7 +133,7 @@ class BrandRegistry:
         full = (self.root / rel)
         try:
             resolved = full.resolve(strict=True)
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, ValueError) as exc:  # ValueError: a NUL byte in the path
             raise RegistryError(f"brand {brand!r}: logo file {relative!r} is missing or unreadable") from exc
         if not resolved.is_relative_to(root):
             raise RegistryError(f"brand {brand!r}: logo {relative!r} links outside the registry folder")
@@ -230,6 +231,19 @@ def _check_logo_readable(path: Path, brand: str) -> None:
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise RegistryError(f"brand {brand!r}: logo {path} is not a readable image: {exc}") from exc
+
+
+def _toml_where(exc: Exception, toml_path: Path) -> str:
+    """tomllib's message, with the line named even when it says "at end of document"."""
+    text = str(exc)
+    if "line" in text:
+        return text
+    try:
+        lines = toml_path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return text
+    last = max((i for i, line in enumerate(lines, 1) if line.strip()), default=1)
+    return f"{text}; the file ends at line {last} (an unclosed bracket or quote above it?)"
 
 
 def _parse_brand(entry: Any, where: str) -> Brand:
