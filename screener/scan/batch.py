@@ -1,0 +1,212 @@
+"""A batch scan: walk paths → hash files → look up the store → screen what is missing → write rows.
+
+Memory stays flat however many photos there are: paths are walked lazily, at most
+``engine.free_slots()`` photos are in flight, and every finished row goes straight to the store
+and the output files. Identical bytes under several names are screened once (the other names wait
+for that result, or take it from the store) and each name still gets its own row.
+
+Counts in :class:`ScanStats`: ``screened`` rows were computed in this run (including files that
+could not be read), ``reused`` rows came from the store or from an identical photo screened in
+this run, ``errors`` is the number of error rows among both.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+from ..config import Config
+from ..errors import InputError
+from ..files import display_path, iter_photo_paths
+from ..io import read_file, sha256_bytes
+from ..types import ERROR, REVIEW, SUSPECT, ScreenResult
+from .outputs import ResultSink
+from .store import FileStamp, ResultStore
+from .worker import Outcome
+
+
+class Engine(Protocol):
+    """What :func:`run_scan` needs from an engine (local process pool or Ray)."""
+
+    name: str
+    workers: int
+    startup_seconds: float
+
+    def start(self) -> str: ...
+
+    def free_slots(self) -> int: ...
+
+    def busy(self) -> int: ...
+
+    def submit(self, key: str, path: Path) -> None: ...
+
+    def poll(self, timeout: float) -> list[Outcome]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class ScanStats:
+    """What a scan did; ``summary_line()`` is the last line a scan prints on stderr."""
+
+    screened: int = 0
+    reused: int = 0
+    errors: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    startup_seconds: float = 0.0
+    interrupted: bool = False
+    scan_id: int = 0
+    fingerprint: str = ""
+
+    @property
+    def total(self) -> int:
+        return self.screened + self.reused
+
+    @property
+    def suspects(self) -> int:
+        return self.verdicts.get(SUSPECT, 0)
+
+    def count(self, result: ScreenResult, reused: bool) -> None:
+        if reused:
+            self.reused += 1
+        else:
+            self.screened += 1
+        if result.verdict == ERROR or not result.ok:
+            self.errors += 1
+        self.verdicts[result.verdict] = self.verdicts.get(result.verdict, 0) + 1
+
+    def summary_line(self) -> str:
+        return (f"screened={self.screened} reused={self.reused} errors={self.errors} "
+                f"seconds={self.seconds:.1f}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"screened": self.screened, "reused": self.reused, "errors": self.errors,
+                "verdicts": dict(self.verdicts), "seconds": round(self.seconds, 3),
+                "interrupted": self.interrupted}
+
+
+Progress = Callable[[ScreenResult, ScanStats], None]
+
+
+@dataclass
+class _Waiting:
+    """Paths waiting for the result of one sha256 being screened now."""
+
+    entries: list[tuple[Path, str, FileStamp | None]]
+
+
+def run_scan(paths: Sequence[str | os.PathLike[str]], *, config: Config, store: ResultStore,
+             engine: Engine, sinks: Iterable[ResultSink] = (),
+             progress: Progress | None = None) -> ScanStats:
+    """Scan ``paths`` with ``engine``; every row goes to the store and the sinks as it finishes.
+
+    ``KeyboardInterrupt`` stops the scan cleanly: finished rows are kept (store and outputs),
+    photos in flight are dropped, and the stats come back with ``interrupted=True``.
+    """
+    sinks = list(sinks)
+    stats = ScanStats()
+    started = time.monotonic()
+    waiting: dict[str, _Waiting] = {}
+
+    def emit(result: ScreenResult, reused: bool) -> None:
+        stats.count(result, reused)
+        for sink in sinks:
+            sink.write(result)
+        if progress is not None:
+            progress(result, stats)
+
+    def finish(outcome: Outcome) -> None:
+        result = ScreenResult.from_dict(outcome.result)
+        stored = outcome.cacheable and bool(result.sha256)
+        if stored:
+            store.put(result, fingerprint)
+        group = waiting.pop(outcome.key, None)
+        for index, (path, display, stamp) in enumerate(group.entries if group else ()):
+            row = result.with_path(display)
+            store.record_path(path, display, scan_id, fingerprint, result.sha256 or outcome.key,
+                              stamp, error=None if stored else (result.error or "not stored"))
+            emit(row, reused=index > 0)
+
+    def drain(timeout: float) -> None:
+        for outcome in engine.poll(timeout):
+            finish(outcome)
+
+    try:
+        fingerprint = engine.start()
+        stats.fingerprint = fingerprint
+        stats.startup_seconds = engine.startup_seconds
+        scan_id = store.begin_scan(fingerprint)
+        stats.scan_id = scan_id
+        for path in iter_photo_paths(paths):
+            display = display_path(path)
+            try:
+                sha256, stamp = _hash(path, store, config)
+            except InputError as exc:
+                # Unreadable (missing, a folder, a broken link, over the size limit): an error
+                # row now, not stored as a result, so the next scan looks at the file again.
+                store.record_path(path, display, scan_id, fingerprint, None, None, error=str(exc))
+                emit(ScreenResult.failed(display, "", str(exc)), reused=False)
+                drain(0.0)
+                continue
+            cached = store.get(sha256, fingerprint)
+            if cached is not None:
+                store.record_path(path, display, scan_id, fingerprint, sha256, stamp)
+                emit(cached.with_path(display), reused=True)
+            elif sha256 in waiting:
+                waiting[sha256].entries.append((path, display, stamp))
+            else:
+                while engine.free_slots() <= 0:
+                    drain(0.5)
+                waiting[sha256] = _Waiting([(path, display, stamp)])
+                engine.submit(sha256, path)
+            drain(0.0)
+        while engine.busy():
+            drain(0.5)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    finally:
+        engine.close()
+        stats.seconds = time.monotonic() - started
+        store.commit()
+        if stats.scan_id and not stats.interrupted:
+            store.finish_scan(stats.scan_id, stats.to_dict())
+    return stats
+
+
+def _hash(path: Path, store: ResultStore, config: Config) -> tuple[str, FileStamp | None]:
+    """The sha256 of a photo's bytes, from the store when the file is unchanged since last time."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    stamp = FileStamp.of(info) if info is not None and _is_regular(info) else None
+    if stamp is not None:
+        known = store.known_sha(path, stamp)
+        if known:
+            return known, stamp
+    data = read_file(path, config.limits)  # raises InputError with the loader's own message
+    return sha256_bytes(data), stamp
+
+
+def _is_regular(info: os.stat_result) -> bool:
+    import stat
+
+    return stat.S_ISREG(info.st_mode)
+
+
+def fail_on_triggered(stats: ScanStats, fail_on: Iterable[str]) -> list[str]:
+    """The ``--fail-on`` conditions a scan met (``review`` also fires on suspects)."""
+    met = []
+    for condition in fail_on:
+        if condition == ERROR and stats.errors:
+            met.append(f"{stats.errors} error row(s)")
+        elif condition == SUSPECT and stats.verdicts.get(SUSPECT, 0):
+            met.append(f"{stats.verdicts[SUSPECT]} suspect photo(s)")
+        elif condition == REVIEW and (stats.verdicts.get(REVIEW, 0) or stats.verdicts.get(SUSPECT, 0)):
+            met.append(f"{stats.verdicts.get(REVIEW, 0) + stats.verdicts.get(SUSPECT, 0)} "
+                       "photo(s) to review or suspect")
+    return met
