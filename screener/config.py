@@ -45,6 +45,7 @@ class OcrConfig:
     min_score: float = 0.5  # drop lines the engine itself doubts
     languages: tuple[str, ...] = ("eng", "chi_sim")  # tesseract language packs
     upscale_small: bool = True  # a second pass on an upscaled image for small text
+    glyph_check: bool = True  # re-check exactly-read brand names for look-alike digits (0 for O)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from .errors import InputError
 from .io import ImageInput, LoadedImage, load_image, read_file, resize_for_stages, sha256_bytes, decode_bytes
 from .logo.base import LogoStage, NoLogoStage
 from .ocr.base import OcrEngine, build_ocr_engine
+from .ocr.glyphs import GlyphChecker
 from .policy import Policy
 from .types import Box, LogoHit, ScreenResult, TextHit
 
@@ -40,6 +41,8 @@ class Screener:
         self.ocr = ocr if ocr is not None else build_ocr_engine(self.config.ocr)
         self.logo = logo if logo is not None else _build_logo_stage(registry, self.config)
         self.policy = policy if policy is not None else Policy(registry, self.config)
+        self.glyphs = (GlyphChecker([n for b in registry for n in b.names])
+                       if self.config.ocr.glyph_check else None)
 
     @classmethod
     def from_registry(cls, path: str | Path, config: Config | None = None) -> "Screener":
@@ -92,6 +95,8 @@ class Screener:
 
         started = time.perf_counter()
         texts = tuple(self.ocr(pixels))
+        if self.glyphs is not None:
+            texts = self.glyphs(pixels, texts)
         timings["ocr"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -137,4 +142,7 @@ def _scale_logos(logos: tuple[LogoHit, ...], scale: float, pixels: np.ndarray) -
 
 
 def _show(path: str | Path) -> str:
-    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    # Non-UTF-8 bytes of a name show as \xNN (the bytes on disk), not as \udcNN surrogates.
+    from .files import display_path
+
+    return display_path(path)

@@ -29,6 +29,9 @@ def screener(tmp_path_factory) -> Screener:
     (["Soft leather tote", "Free shipping"], "clear", set()),
     (["VELTORA", "Leather tote"], "review", {"brand_mark"}),
     (["V3LTORA", "Leather tote"], "suspect", {"altered_brand_name"}),
+    # both OCR engines read this zero as an O; the glyph check sees the narrower zero
+    (["VELT0RA", "Leather tote"], "suspect", {"altered_brand_name"}),
+    (["N0VALUX"], "suspect", {"altered_brand_name"}),
     (["Novalux bag", "1:1 replica"], "suspect", {"brand_mark", "counterfeit_cue"}),
     (["高仿 包包", "Leather tote"], "suspect", {"counterfeit_cue"}),
 ])
