@@ -329,12 +329,14 @@ def _sniff(data: bytes) -> str:
     if stripped[:1] in (b"{", b"["):
         return "looks like JSON text"
     try:
-        data[:512].decode("utf-8")
-        return "looks like text"
+        text = data[:512].decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start >= 508:  # a multi-byte character cut by the 512-byte window
-            return "looks like text"
-        return "unrecognised bytes"
+        if exc.start < 508:  # not a multi-byte character cut by the 512-byte window
+            return "unrecognised bytes"
+        text = data[:exc.start].decode("utf-8")
+    if any(c < " " and c not in "\t\n\r\f" for c in text):
+        return "unrecognised bytes"  # control bytes: binary that happens to be valid UTF-8
+    return "looks like text"
 
 
 def _short(exc: BaseException) -> str:
