@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Quality gate on the labelled sample images: scan them, then `screener eval` with thresholds set
+# just under today's measured quality (see BENCHMARKS.md). A drop below any gate exits 1.
+# Usage: scripts/ci_gate.sh [OUT_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-out/ci}
+mkdir -p "$out"
+.venv/bin/screener scan sample_images/listings --registry sample_images/brands \
+  --out "$out/results.jsonl" --csv "$out/results.csv" --report "$out/report.html" \
+  --db "$out/store.sqlite" --quiet
+.venv/bin/screener eval "$out/results.jsonl" --labels sample_images/labels.csv \
+  --junit "$out/junit.xml" \
+  --min-accuracy 0.85 \
+  --min-recall altered_brand_name=0.80 --min-precision altered_brand_name=0.85 \
+  --min-recall counterfeit_cue=0.85 --min-precision counterfeit_cue=0.90 \
+  --min-recall brand_mark=0.80 --min-precision brand_mark=0.85
