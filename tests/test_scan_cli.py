@@ -1,0 +1,250 @@
+"""`screener scan` end to end: real OCR (rapidocr) on rendered listings, real worker processes.
+
+The registry has brand names but no logos, so the logo stage is not built: these tests are about
+the scan machinery (store, resume, dedupe, outputs, workers), and every photo costs seconds of
+real OCR on a shared 2-core machine. The default pipeline with the logo model runs in
+``test_scan_default_pipeline_on_samples``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from screener.brands import BrandRegistry
+from screener.cli import main
+
+from helpers import REPO, render_listing
+
+SUMMARY = re.compile(r"^screened=(\d+) reused=(\d+) errors=(\d+) seconds=[\d.]+$")
+
+LISTINGS = {
+    "clear.jpg": ["Soft leather tote"],
+    "mark.jpg": ["VELTORA", "Leather tote"],
+    "altered.jpg": ["V3LTORA bag"],
+    "cue.jpg": ["Novalux", "1:1 replica"],
+    "sub/other.jpg": ["Handmade wallet"],
+    "sub/mark2.jpg": ["Novalux belt"],
+}
+
+
+def _make_photos(folder: Path) -> Path:
+    for seed, (name, lines) in enumerate(LISTINGS.items()):
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        render_listing(lines, path, size=(720, 320), seed=seed)
+    shutil.copyfile(folder / "mark.jpg", folder / "sub" / "same-bytes-as-mark.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return folder
+
+
+def _registry(root: Path) -> Path:
+    registry = BrandRegistry(root)
+    registry.add("Veltora")
+    registry.add("Novalux")
+    registry.save()
+    return root
+
+
+def _summary(stderr: str) -> tuple[int, int, int]:
+    last = stderr.strip().splitlines()[-1]
+    match = SUMMARY.match(last)
+    assert match, f"last stderr line is {last!r}"
+    return tuple(int(g) for g in match.groups())  # type: ignore[return-value]
+
+
+def _rows(jsonl: Path) -> dict[str, dict]:
+    rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    by_path = {r["path"]: r for r in rows}
+    assert len(by_path) == len(rows), "one row per photo"
+    return by_path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Photos, a registry and one uninterrupted reference scan (shared: each costs real OCR)."""
+    root = tmp_path_factory.mktemp("scan")
+    photos = _make_photos(root / "photos")
+    registry = _registry(root / "brands")
+    return root, photos, registry
+
+
+@pytest.fixture(scope="module")
+def reference(world):
+    root, photos, registry = world
+    out = root / "reference.jsonl"
+    code = main(["scan", str(photos), "--registry", str(registry), "--out", str(out),
+                 "--workers", "2", "--quiet"])
+    assert code == 0
+    return _rows(out)
+
+
+def test_scan_writes_one_row_per_photo_and_reuses_the_store(world, reference, capsys, tmp_path):
+    root, photos, registry = world
+    assert len(reference) == len(LISTINGS) + 2
+    verdicts = {Path(p).name: r["verdict"] for p, r in reference.items()}
+    assert verdicts["clear.jpg"] == "clear"
+    assert verdicts["mark.jpg"] == verdicts["same-bytes-as-mark.jpg"] == "review"
+    assert verdicts["altered.jpg"] == verdicts["cue.jpg"] == "suspect"
+    assert verdicts["broken.jpg"] == "error"
+    assert reference[str(photos / "broken.jpg")]["error"]
+
+    # Same folder, same pipeline: nothing is screened again; outputs still hold every photo.
+    out, table = tmp_path / "again.jsonl", tmp_path / "again.csv"
+    capsys.readouterr()
+    code = main(["scan", str(photos), "--registry", str(registry), "--out", str(out),
+                 "--csv", str(table), "--db", str(root / "reference.db"), "--workers", "1"])
+    assert code == 0
+    screened, reused, errors = _summary(capsys.readouterr().err)
+    assert (screened, reused, errors) == (0, len(reference), 1)
+    again = _rows(out)
+    assert {p: r["verdict"] for p, r in again.items()} == {p: r["verdict"] for p, r in reference.items()}
+    with open(table, encoding="utf-8-sig", newline="") as handle:
+        assert sorted(r["path"] for r in csv.DictReader(handle)) == sorted(reference)
+
+    # The store can be exported at any time, with the same rows.
+    capsys.readouterr()
+    assert main(["export", "--db", str(root / "reference.db"), "--out", str(tmp_path / "e.jsonl")]) == 0
+    assert _rows(tmp_path / "e.jsonl").keys() == reference.keys()
+
+
+def test_identical_photos_are_screened_once(world, reference):
+    root, photos, registry = world
+    with sqlite3.connect(root / "reference.db") as db:
+        results = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        paths = db.execute("SELECT COUNT(*) FROM paths").fetchone()[0]
+    # 8 files: one duplicate shares a result, broken.jpg is stored as a (deterministic) error.
+    assert paths == len(reference) == 8
+    assert results == 7
+    mark, same = reference[str(photos / "mark.jpg")], reference[str(photos / "sub" / "same-bytes-as-mark.jpg")]
+    assert mark["sha256"] == same["sha256"] and mark["flags"] == same["flags"]
+
+
+def test_registry_change_rescreens(world, reference, tmp_path, capsys):
+    root, photos, registry = world
+    changed = shutil.copytree(registry, tmp_path / "brands")
+    reg = BrandRegistry.load(changed)
+    reg.add("Handmade")
+    reg.save()
+    db = tmp_path / "r.db"
+    shutil.copyfile(root / "reference.db", db)
+    out = tmp_path / "r.jsonl"
+    capsys.readouterr()
+    assert main(["scan", str(photos / "sub"), "--registry", str(changed), "--out", str(out),
+                 "--db", str(db), "--workers", "1", "--quiet"]) == 0
+    screened, reused, errors = _summary(capsys.readouterr().err)
+    assert (screened, reused) == (3, 0)  # every photo again, under the new fingerprint
+    rows = {Path(p).name: r for p, r in _rows(out).items()}
+    assert rows["other.jpg"]["verdict"] == "review"  # "Handmade wallet" now names a brand
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _count(db: Path, table: str) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    except sqlite3.OperationalError:  # the table is being created
+        return 0
+
+
+def _scan_process(photos: Path, registry: Path, out: Path, db: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "-m", "screener", "scan", str(photos), "--registry", str(registry),
+         "--out", str(out), "--db", str(db), "--workers", "1", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True)  # its own process group, like a terminal job: kill it whole
+
+
+def test_kill_9_mid_scan_then_resume(world, reference, tmp_path, capsys):
+    root, photos, registry = world
+    out, db = tmp_path / "k.jsonl", tmp_path / "k.db"
+    process = _scan_process(photos, registry, out, db)
+    try:
+        _wait_for(lambda: _count(db, "results") >= 2 or process.poll() is not None, 240,
+                  "two stored results")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the scan and its worker, no chance to clean up
+        process.communicate()
+    kept = _count(db, "results")
+    assert 2 <= kept < 7, "the kill must land mid-scan"
+
+    capsys.readouterr()
+    assert main(["scan", str(photos), "--registry", str(registry), "--out", str(out),
+                 "--db", str(db), "--workers", "2", "--quiet"]) == 0
+    screened, reused, errors = _summary(capsys.readouterr().err)
+    assert reused >= kept and screened + reused == len(reference)
+    resumed = _rows(out)
+    assert {p: r["verdict"] for p, r in resumed.items()} == {p: r["verdict"] for p, r in reference.items()}
+    assert _count(db, "results") == 7  # nothing written twice
+
+
+def test_ctrl_c_stops_cleanly_keeping_finished_rows(world, tmp_path):
+    root, photos, registry = world
+    out, db = tmp_path / "c.jsonl", tmp_path / "c.db"
+    process = _scan_process(photos, registry, out, db)
+    _wait_for(lambda: (out.exists() and out.read_text().count("\n") >= 3) or process.poll() is not None,
+              240, "three finished rows")
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "run the same command again to resume" in stderr
+    screened, reused, errors = _summary(stderr)
+    rows = _rows(out)
+    assert len(rows) == screened + reused < 8
+    with sqlite3.connect(db) as conn:  # every row written out is in the store
+        assert conn.execute("SELECT COUNT(*) FROM paths").fetchone()[0] == len(rows)
+
+
+def test_a_stalled_photo_gets_an_error_row_and_the_scan_goes_on(world, tmp_path, capsys):
+    root, photos, registry = world
+    one = tmp_path / "two"
+    one.mkdir()
+    shutil.copyfile(photos / "mark.jpg", one / "a.jpg")
+    shutil.copyfile(photos / "clear.jpg", one / "b.jpg")
+    out = tmp_path / "t.jsonl"
+    args = ["scan", str(one), "--registry", str(registry), "--out", str(out), "--workers", "1",
+            "--quiet", "--set", "limits.photo_timeout_s=0.01"]  # real OCR takes far longer
+    assert main(args + ["--fail-on", "error"]) == 1
+    assert _summary(capsys.readouterr().err) == (2, 0, 2)
+    for row in _rows(out).values():
+        assert row["verdict"] == "error" and "limits.photo_timeout_s" in row["error"]
+    # Timeouts are not stored: the next scan tries those photos again.
+    assert main(args) == 0
+    assert _summary(capsys.readouterr().err)[:2] == (2, 0)
+
+
+def test_fail_on_and_usage_errors(world, reference, tmp_path, capsys):
+    root, photos, registry = world
+    base = ["scan", str(photos), "--registry", str(registry), "--db", str(root / "reference.db"),
+            "--quiet", "--workers", "1"]
+    assert main(base + ["--out", str(tmp_path / "a.jsonl"), "--fail-on", "suspect"]) == 1
+    assert "--fail-on" in capsys.readouterr().err
+    assert main(["scan", str(photos / "clear.jpg"), "--registry", str(registry), "--db",
+                 str(root / "reference.db"), "--quiet", "--fail-on", "review"]) == 0
+    assert main(["scan", str(photos), "--registry", str(registry), "--quiet"]) == 2  # no output
+    assert main(base + ["--set", "policy.nope=1"]) == 2
+    assert main(base + ["--workers", "0"]) == 2
+    assert main(base + ["--registry", str(tmp_path / "missing")]) == 2
+    assert main(base + ["--ray-address", "auto"]) == 2  # needs --engine ray
+    capsys.readouterr()
