@@ -228,7 +228,8 @@ class ResultStore:
                 return
         order_sql = {
             "path": "p.path",
-            "risk": "CASE WHEN r.result IS NULL THEN 1 ELSE 0 END, r.risk DESC, p.path",
+            "risk": "CASE WHEN r.result IS NULL OR r.verdict = 'error' THEN 1 ELSE 0 END, "
+                    "r.risk DESC, p.path",
         }[order]
         # A second connection: the caller may keep writing through this one while reading.
         reader = sqlite3.connect(str(self.path), timeout=30.0)
