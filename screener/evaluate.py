@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -43,6 +43,11 @@ class Label:
     verdict: str
     brands: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()  # flag kinds
+    extra: Mapping[str, str] = field(default_factory=dict)  # other columns (kind, evidence, ...)
+
+    def has(self, column: str, value: str) -> bool:
+        """True when ``value`` is one of the ``;``-separated items of the column's cell."""
+        return value.casefold() in {v.casefold() for v in _split(self.extra.get(column, ""))}
 
 
 def load_results(path: str | Path) -> list[ScreenResult]:
@@ -109,8 +114,9 @@ def load_labels(path: str | Path) -> list[Label]:
         if unknown:
             raise EvaluationError(f"{where}: unknown flag kind(s) {', '.join(unknown)} "
                                   f"(known: {', '.join(FLAG_KINDS)})")
+        extra = {k: v for k, v in row.items() if k and k not in LABEL_COLUMNS}
         labels.append(Label(path=photo, verdict=verdict, brands=_split(row.get("brands", "")),
-                            flags=flags))
+                            flags=flags, extra=extra))
     return labels
 
 
@@ -234,6 +240,10 @@ class EvalReport:
     per_flag: Mapping[str, Counts]
     per_brand: Mapping[str, Counts]
     unlabelled: int = 0  # results with no label (ignored)
+    # Verdict accuracy per value of the labels columns asked for (``--by evidence``):
+    # column -> value -> (correct, photos). A photo counts under each of its ``;``-items.
+    groups: Mapping[str, Mapping[str, tuple[int, int]]] = field(default_factory=dict)
+    selection: str = ""  # the --where filter that chose the photos, "" for all
 
     @property
     def total(self) -> int:
@@ -261,11 +271,24 @@ class EvalReport:
             "per_flag": {k: c.to_dict() for k, c in self.per_flag.items()},
             "per_brand": {k: c.to_dict() for k, c in self.per_brand.items()},
             "wrong": [p.to_dict() for p in self.wrong],
+            "groups": {c: {v: {"correct": n, "photos": t, "accuracy": _r(n / t if t else None)}
+                           for v, (n, t) in g.items()} for c, g in self.groups.items()},
+            "selection": self.selection,
         }
 
 
-def evaluate(pairs: Iterable[tuple[Label, ScreenResult]], unlabelled: int = 0) -> EvalReport:
-    """Score labelled (label, result) pairs."""
+def evaluate(pairs: Iterable[tuple[Label, ScreenResult]], unlabelled: int = 0,
+             group_by: Sequence[str] = (), selection: str = "") -> EvalReport:
+    """Score labelled (label, result) pairs; ``group_by`` names labels columns to break down by."""
+    pairs = list(pairs)
+    groups: dict[str, dict[str, tuple[int, int]]] = {}
+    for column in group_by:
+        table: dict[str, tuple[int, int]] = {}
+        for label, result in pairs:
+            for value in _split(label.extra.get(column, "")) or ("(empty)",):
+                right, total = table.get(value, (0, 0))
+                table[value] = (right + (label.verdict == result.verdict), total + 1)
+        groups[column] = dict(sorted(table.items()))
     photos: list[PhotoOutcome] = []
     for label, result in pairs:
         found_brands: list[str] = []
@@ -302,16 +325,48 @@ def evaluate(pairs: Iterable[tuple[Label, ScreenResult]], unlabelled: int = 0) -
                                         lambda p: _fold(p.found_brands), key)
                  for key in sorted(spelling, key=str.casefold)}
     return EvalReport(photos=tuple(photos), confusion=confusion, per_verdict=per_verdict,
-                      per_flag=per_flag, per_brand=per_brand, unlabelled=unlabelled)
+                      per_flag=per_flag, per_brand=per_brand, unlabelled=unlabelled,
+                      groups=groups, selection=selection)
 
 
-def evaluate_files(results_path: str | Path, labels_path: str | Path) -> EvalReport:
-    """Read, match and score; raises :class:`EvaluationError` for unreadable or unmatched input."""
+def evaluate_files(results_path: str | Path, labels_path: str | Path, group_by: Sequence[str] = (),
+                   where: Sequence[str] = ()) -> EvalReport:
+    """Read, match and score; raises :class:`EvaluationError` for unreadable or unmatched input.
+
+    ``where`` holds ``COLUMN=VALUE`` filters (all must hold): only labelled photos whose column
+    has VALUE among its ``;``-separated items are scored, e.g. ``evidence=text``.
+    """
     results = load_results(results_path)
     labels = load_labels(labels_path)
+    columns = set(LABEL_COLUMNS) | {k for label in labels for k in label.extra}
+    for column in group_by:
+        if column not in columns:
+            raise EvaluationError(f"--by {column}: the labels have no such column "
+                                  f"(columns: {', '.join(sorted(columns))})")
+    for condition in where:
+        column, sep, value = condition.partition("=")
+        column, value = column.strip(), value.strip()
+        if not sep or not column or not value:
+            raise EvaluationError(f"--where expects COLUMN=VALUE, got {condition!r}")
+        if column not in columns:
+            raise EvaluationError(f"--where {column}: the labels have no such column "
+                                  f"(columns: {', '.join(sorted(columns))})")
+        labels = [lb for lb in labels if _cell_has(lb, column, value)]
     pairs = match_labels(labels, results, Path(labels_path).parent)
     matched = {id(r) for _, r in pairs}
-    return evaluate(pairs, unlabelled=sum(1 for r in results if id(r) not in matched))
+    return evaluate(pairs, unlabelled=sum(1 for r in results if id(r) not in matched),
+                    group_by=group_by, selection=" and ".join(where))
+
+
+def _cell_has(label: Label, column: str, value: str) -> bool:
+    if column in ("verdict",):
+        return label.verdict == value.lower()
+    if column in ("brands", "flags"):
+        items = label.brands if column == "brands" else label.flags
+        return value.casefold() in {i.casefold() for i in items}
+    if column == "path":
+        return label.path == _normal_path(value)
+    return label.has(column, value)
 
 
 # --- gates --------------------------------------------------------------------------------------
@@ -412,9 +467,15 @@ def _target_counts(report: EvalReport, target: str) -> Counts:
 def format_report(report: EvalReport, gates: Sequence[GateResult] = ()) -> str:
     """The readable table ``screener eval`` prints by default."""
     lines = [f"labelled photos: {report.total}"
+             + (f" where {report.selection}" if report.selection else "")
              + (f" ({report.unlabelled} results without a label ignored)" if report.unlabelled else "")]
     acc = report.accuracy
     lines.append(f"verdict accuracy: {_fmt(acc)} ({report.correct}/{report.total})")
+    for column, table in report.groups.items():
+        lines.append("")
+        lines.append(_table([f"by {column}", "photos", "correct", "accuracy"],
+                            [[v, str(t), str(n), _fmt(n / t if t else None)]
+                             for v, (n, t) in table.items()]))
     lines.append("")
     verdicts = list(report.confusion)
     lines.append("confusion matrix (rows: expected verdict, columns: found)")

@@ -266,3 +266,30 @@ def test_labels_with_bom_and_spaces(tmp_path: Path) -> None:
     (label,) = load_labels(labels)
     assert label == Label("listings/a.jpg", "suspect", ("Veltora", "Orvane"),
                           ("mixed_marks", "counterfeit_cue"))
+
+
+def test_by_and_where(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Extra labels columns: accuracy per value (--by) and scoring a subset (--where)."""
+    labels_dir = tmp_path / "sample_images"
+    labels_dir.mkdir()
+    labels = labels_dir / "labels.csv"
+    labels.write_text("path,verdict,brands,flags,evidence\n"
+                      "listings/a.jpg,suspect,Veltora,altered_brand_name,text\n"
+                      "listings/b.jpg,review,Veltora,brand_mark,text;logo\n"
+                      "listings/c.jpg,clear,,,\n"
+                      "listings/d.jpg,suspect,,counterfeit_cue,text\n"
+                      "listings/e.jpg,clear,,,\n", encoding="utf-8")
+    out = tmp_path / "r.jsonl"
+    out.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in RESULTS), encoding="utf-8")
+    report = evaluate_files(out, labels, group_by=["evidence"])
+    assert report.groups["evidence"] == {"(empty)": (1, 2), "logo": (0, 1), "text": (1, 3)}
+    subset = evaluate_files(out, labels, where=["evidence=text"])
+    assert subset.total == 3 and subset.correct == 1 and subset.selection == "evidence=text"
+    assert evaluate_files(out, labels, where=["evidence=text", "verdict=suspect"]).total == 2
+    assert main(["eval", str(out), "--labels", str(labels), "--where", "evidence=logo",
+                 "--min-accuracy", "0.1"]) == 1  # b is wrong: 0/1
+    assert "where evidence=logo" in capsys.readouterr().out
+    assert main(["eval", str(out), "--labels", str(labels), "--by", "evidence"]) == 0
+    assert "by evidence" in capsys.readouterr().out
+    assert main(["eval", str(out), "--labels", str(labels), "--by", "nosuch"]) == 2
+    assert main(["eval", str(out), "--labels", str(labels), "--where", "evidence"]) == 2

@@ -28,6 +28,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                              "verdict or brand:NAME (repeatable)")
     parser.add_argument("--min-recall", action="append", default=[], metavar="KIND=X",
                         help="fail when recall of KIND is below X (repeatable)")
+    parser.add_argument("--by", action="append", default=[], metavar="COLUMN",
+                        help="also show verdict accuracy per value of a labels column, e.g. "
+                             "--by evidence (repeatable)")
+    parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                        help="score only labelled photos whose column holds VALUE (among its "
+                             "';'-separated items), e.g. --where evidence=text (repeatable; gates "
+                             "then apply to that subset)")
     parser.add_argument("--junit", metavar="FILE",
                         help="also write JUnit XML: one test case per gate and per labelled photo")
     parser.set_defaults(func=run)
@@ -41,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         gates = ([parse_gate("accuracy", args.min_accuracy)] if args.min_accuracy is not None else [])
         gates += [parse_gate("precision", spec) for spec in args.min_precision]
         gates += [parse_gate("recall", spec) for spec in args.min_recall]
-        report = evaluate_files(args.results, args.labels)
+        report = evaluate_files(args.results, args.labels, group_by=args.by, where=args.where)
     except EvaluationError as exc:
         if args.junit:
             _write_error_junit(args.junit, str(exc))
