@@ -97,3 +97,15 @@ def test_generator_reproduces_the_committed_photos(rows, case):
     stored = np.asarray(Image.open(ROOT / row["path"]).convert("RGB"), dtype=np.int16)
     assert made.shape == stored.shape
     assert np.abs(made - stored).mean() < 2.0
+
+
+def test_marks_do_not_hide_each_other(rows):
+    # A tag or caption laid over a print would make the label promise text nobody can read.
+    for row in rows:
+        boxes = [m["box"] for m in json.loads(row["marks"])]
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                w = min(a[2], b[2]) - max(a[0], b[0])
+                h = min(a[3], b[3]) - max(a[1], b[1])
+                smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+                assert max(0, w) * max(0, h) < 0.2 * smaller, row["path"]

@@ -170,8 +170,7 @@ class _Photo:
 
     def caption(self, lines: Sequence[str], position: str | None = None) -> None:
         font = self.font("".join(lines))
-        self.builder.add_caption(lines, font, position or self.rng.choice(("top", "bottom")),
-                                 cap_height=self.rng.randint(26, 34))
+        self.builder.add_caption(lines, font, position, cap_height=self.rng.randint(26, 34))
 
     def tag(self, lines: Sequence[str]) -> None:
         self.builder.add_tag(lines, self.font("".join(lines)), cap_height=self.rng.randint(26, 34))

@@ -493,9 +493,13 @@ class SceneBuilder:
         return best
 
     # --- overlays typed by the seller -----------------------------------------------------
-    def add_caption(self, lines: Sequence[str], font_path: str, position: str = "bottom",
+    def add_caption(self, lines: Sequence[str], font_path: str, position: str | None = None,
                     cap_height: int = 30, band: RGB | None = None) -> None:
-        """Caption text over the photo (after the camera warp: sellers type on the photo)."""
+        """Caption text over the photo (after the camera warp: sellers type on the photo).
+
+        ``position`` is "top" or "bottom"; by default the edge whose strip covers less of the
+        prints already placed, so a caption never hides the marks a label promises.
+        """
         rng = self.rng
         band = band if band is not None else rng.choice([(255, 255, 255), (20, 20, 20), (200, 30, 40),
                                                          (250, 210, 60), (30, 60, 140)])
@@ -514,6 +518,10 @@ class SceneBuilder:
             strip.paste(Image.new("RGBA", m.size, ink + (255,)), (x, y), m)
             pend.append(_Pending("text", line, _rect_quad(x, y, x + m.width, y + m.height), "caption"))
             y += m.height + gap
+        if position is None:
+            cover = {edge: sum(_intersection((0, oy, bw, oy + bh), r) for r in self._reserved)
+                     for edge, oy in (("top", 0), ("bottom", self.size[1] - bh))}
+            position = min(("top", "bottom"), key=lambda e: (cover[e], rng.random()))
         oy = 0 if position == "top" else self.size[1] - bh
         self._reserved.append((0, oy, bw, oy + bh))
         for p in pend:
