@@ -66,6 +66,8 @@ def read_file(path: str | Path, limits: LimitsConfig = LimitsConfig()) -> bytes:
         raise InputError(f"{shown} does not exist (moved or deleted?)") from None
     except OSError as exc:
         raise InputError(_os_message(shown, exc)) from None
+    except ValueError:  # a NUL byte in the path
+        raise InputError(f"{shown} is not a valid file name") from None
     if stat.S_ISDIR(info.st_mode):
         raise InputError(f"{shown} is a folder, not an image file")
     if not stat.S_ISREG(info.st_mode):
@@ -115,10 +117,11 @@ def load_image(source: ImageInput, limits: LimitsConfig = LimitsConfig()) -> Loa
     if isinstance(source, Image.Image):
         _check_dimensions(source.size, limits, "image")
         try:
-            pixels, notes = _pil_to_rgb(source)
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            upright, exif_notes = _upright(source)  # as for files: boxes refer to the upright image
+            pixels, notes = _pil_to_rgb(upright)
+        except _DECODER_ERRORS as exc:
             raise InputError(f"the PIL image cannot be converted to RGB: {_short(exc)}") from None
-        return LoadedImage(pixels=pixels, sha256="", notes=notes)
+        return LoadedImage(pixels=pixels, sha256="", notes=exif_notes + notes)
     if isinstance(source, (str, Path)):
         data = read_file(source, limits)
         return decode_bytes(data, limits, name=_show(Path(source)))

@@ -311,6 +311,17 @@ def test_path_bytes_and_pil_inputs_agree(tmp_path: Path) -> None:
     assert np.array_equal(load_image(Image.open(io.BytesIO(data))).pixels, from_bytes.pixels)
 
 
+def test_pil_input_is_made_upright() -> None:
+    image = Image.open(io.BytesIO(with_orientation(marker_image(64, 32), 6)))
+    loaded = load_image(image)
+    assert loaded.size == (64, 32) and mostly(loaded.pixels[:8, :16], RED)
+
+
+def test_nul_in_path() -> None:
+    with pytest.raises(InputError, match="not a valid file name"):
+        load_image("photo\x00.jpg")
+
+
 @pytest.mark.parametrize("array, shape", [
     (np.zeros((4, 5), np.uint8), (4, 5, 3)),
     (np.zeros((4, 5, 1), np.uint8), (4, 5, 3)),
