@@ -12,7 +12,7 @@ A folder of listing photos comes from strangers and from sync tools, so the walk
 - the order is deterministic (sorted by the raw bytes of each name), and names that are not
   valid UTF-8 pass through unchanged (Python's surrogate escapes), so the file still opens.
 
-Each path is yielded once per scan even when it is named twice (``scan a a/b``).
+Each path is yielded once per scan even when it is named twice (``scan a a/b``, ``scan a/x.jpg a``).
 """
 
 from __future__ import annotations
@@ -43,28 +43,32 @@ def display_path(path: str | os.PathLike[str]) -> str:
 def iter_photo_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
     """Yield every photo path under ``paths`` (files and folders), recursively, in a stable order.
 
-    Nothing is opened or decoded here; bad entries are yielded for the loader to report.
+    Nothing is opened or decoded here; bad entries are yielded for the loader to report. Memory
+    grows with the number of folders and of paths named on the command line, never with the
+    number of photos (a scan of 100,000 photos does not hold their names).
     """
-    seen_paths: set[str] = set()
     seen_dirs: set[tuple[int, int]] = set()
+    named: set[tuple[object, str]] = set()  # files named on the command line, by (folder, name)
     for root in paths:
         root_path = Path(root)
         if _dir_key(root_path) is not None:
-            yield from _walk(root_path, seen_dirs, seen_paths)
-        else:  # a file, a broken link or a missing path: the loader says what is wrong
-            yield from _once(root_path, seen_paths)
+            yield from _walk(root_path, seen_dirs, named)
+            continue
+        # A file, a broken link or a missing path: the loader says what is wrong with it.
+        parent = _dir_key(root_path.parent)
+        if (parent is not None and parent in seen_dirs and is_photo_name(root_path.name)
+                and os.path.lexists(root_path)):
+            continue  # a folder walk already yielded it
+        key = (parent if parent is not None else os.path.normpath(os.fspath(root_path.parent)),
+               root_path.name)
+        if key not in named:
+            named.add(key)
+            yield root_path
 
 
 def count_photo_paths(paths: Iterable[str | os.PathLike[str]]) -> int:
     """How many paths :func:`iter_photo_paths` yields (a cheap walk for a progress bar's total)."""
     return sum(1 for _ in iter_photo_paths(paths))
-
-
-def _once(path: Path, seen_paths: set[str]) -> Iterator[Path]:
-    key = os.path.normpath(os.fspath(path))
-    if key not in seen_paths:
-        seen_paths.add(key)
-        yield path
 
 
 def _dir_key(path: Path) -> tuple[int, int] | None:
@@ -76,7 +80,8 @@ def _dir_key(path: Path) -> tuple[int, int] | None:
     return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
 
 
-def _walk(folder: Path, seen_dirs: set[tuple[int, int]], seen_paths: set[str]) -> Iterator[Path]:
+def _walk(folder: Path, seen_dirs: set[tuple[int, int]], named: set[tuple[object, str]]
+          ) -> Iterator[Path]:
     # An explicit stack, not recursion: deep trees must not hit Python's recursion limit.
     stack = [folder]
     while stack:
@@ -95,16 +100,16 @@ def _walk(folder: Path, seen_dirs: set[tuple[int, int]], seen_paths: set[str]) -
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            path = current / entry.name
             if is_photo_name(entry.name):
                 # Yield even when it is a folder or a broken link: the user sees an error row.
-                yield from _once(path, seen_paths)
+                if (key, entry.name) not in named:
+                    yield current / entry.name
                 continue
             try:
                 is_dir = entry.is_dir(follow_symlinks=True)
             except OSError:
                 is_dir = False
             if is_dir:
-                subfolders.append(path)
+                subfolders.append(current / entry.name)
         # Reversed so that popping walks subfolders in sorted order (depth first).
         stack.extend(reversed(subfolders))

@@ -69,3 +69,10 @@ def test_names_that_are_not_utf8_survive(tmp_path):
     shown = display_path(found)
     shown.encode("utf-8")  # printable in UTF-8 outputs
     assert shown.endswith("caf\\xe9-\\xff.jpg")
+
+
+def test_overlapping_roots_give_each_photo_once(tmp_path):
+    a = _touch(tmp_path / "a.jpg")
+    b = _touch(tmp_path / "sub" / "b.jpg")
+    found = list(iter_photo_paths([a, tmp_path, tmp_path / "sub", b, a]))
+    assert found == [a, b]
