@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 
 from .fonts import find_font
 from .logos import LogoSpec, imitate, random_spec, render_logo
-from .scenes import (PRODUCTS, Scene, SceneBuilder, chinese_font, luminance, product_colour,
+from .scenes import (PRINT_STYLES, PRODUCTS, Scene, SceneBuilder, chinese_font, luminance, product_colour,
                      text_fonts)
 
 SEED = 20240601
@@ -163,9 +163,23 @@ class _Photo:
 
     def product(self, prints: Sequence[tuple[str, object, str]] = (), light: bool | None = None,
                 kind: str | None = None) -> str:
-        kind = kind or self.rng.choice(PRODUCTS)
-        colour = product_colour(self.rng, light=light)
-        self.builder.add_product(kind, colour=colour, prints=prints)
+        rng = self.rng
+        if rng.random() < 0.3:
+            # Something else on the table, partly behind the product: plain, no marks.
+            w, h = self.size
+            bw, bh = int(w * rng.uniform(0.25, 0.4)), int(h * rng.uniform(0.25, 0.4))
+            x, y = rng.randint(0, w - bw), rng.randint(0, h - bh)
+            self.builder.add_product(rng.choice(PRODUCTS), colour=product_colour(rng),
+                                     box=(x, y, x + bw, y + bh))
+        kind = kind or rng.choice(PRODUCTS)
+        style = "flat"
+        if any(p[0] == "logo" for p in prints):
+            # Most marks are printed; some pressed, foiled, stitched or on a sewn label.
+            style = rng.choices(PRINT_STYLES, weights=(12, 2, 2, 2, 2))[0]
+            if style == "foil":
+                light = False  # foil reads on dark material, not on cream
+        colour = product_colour(rng, light=light)
+        self.builder.add_product(kind, colour=colour, prints=prints, print_style=style)
         return kind
 
     def caption(self, lines: Sequence[str], position: str | None = None) -> None:

@@ -32,6 +32,8 @@ RGB = tuple[int, int, int]
 Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
 
 BACKGROUNDS = ("studio", "wall", "wood", "fabric", "marble", "tiles", "clutter")
+# How a mark is applied to a product: ink, pressed into leather, metal foil, thread, a sewn label.
+PRINT_STYLES = ("flat", "emboss", "foil", "embroidery", "patch")
 PRODUCTS = ("tote", "handbag", "tshirt", "sneaker", "box", "bottle", "cap", "wallet")
 
 # Fonts a seller or a print shop would use for readable text (script and hairline cuts left out).
@@ -336,12 +338,16 @@ class SceneBuilder:
     # --- products -------------------------------------------------------------------------
     def add_product(self, kind: str | None = None, colour: RGB | None = None,
                     box: tuple[int, int, int, int] | None = None,
-                    prints: Sequence[tuple[str, object, str]] = ()) -> list[_Surface]:
+                    prints: Sequence[tuple[str, object, str]] = (),
+                    print_style: str = "flat") -> list[_Surface]:
         """Draw a product, put ``prints`` on its first surface, and shade it all together.
 
         ``prints`` are ``("logo", rgba_image, label)`` or ``("text", text, font_path)``
-        items, stacked vertically on the print surface.
+        items, stacked vertically on the print surface, applied in ``print_style`` (one of
+        :data:`PRINT_STYLES`).
         """
+        if print_style not in PRINT_STYLES:
+            raise ValueError(f"unknown print style {print_style!r}; expected one of {PRINT_STYLES}")
         rng = self.rng
         kind = kind or rng.choice(PRODUCTS)
         colour = colour or product_colour(rng)
@@ -365,7 +371,7 @@ class SceneBuilder:
         layer.alpha_composite(detail)
         pendings = []
         if prints and surfaces:
-            pendings = self._print_on(layer, surfaces[0], prints, "product")
+            pendings = self._print_on(layer, surfaces[0], prints, "product", print_style)
         layer = _shade(layer, mask, rng)
         layer.putalpha(mask)
         # a soft contact shadow under the product, offset away from the light
@@ -377,11 +383,11 @@ class SceneBuilder:
         self._pending += pendings
         self._reserved += [_quad_box(p.quad, *self.size) for p in pendings]
         self.surfaces += surfaces
-        self.notes.append(f"product={kind}")
+        self.notes.append(f"product={kind}" + (f" print={print_style}" if prints else ""))
         return surfaces
 
     def _print_on(self, layer: Image.Image, surface: _Surface, prints: Sequence[tuple[str, object, str]],
-                  where: str) -> list[_Pending]:
+                  where: str, style: str = "flat") -> list[_Pending]:
         """Stack prints inside a surface quad (axis-aligned here; the camera warps later)."""
         (qx0, qy0), _, (qx1, qy1), _ = surface.quad
         qw, qh = qx1 - qx0, qy1 - qy0
@@ -412,7 +418,7 @@ class SceneBuilder:
                 tw, th = int(qw), max(8, int(im.height * qw / im.width))
             resized = im.resize((tw, th), Image.LANCZOS)
             x = int(qx0 + (qw - tw) / 2)
-            layer.alpha_composite(resized, (x, int(y)))
+            _apply_print(layer, resized, (x, int(y)), style, surface.colour, self.rng)
             out.append(_Pending(kind, label, _rect_quad(x, int(y), x + tw, int(y) + th), where))
             y += th + gap * scale
         return out
@@ -536,7 +542,8 @@ class SceneBuilder:
 
         rng = self.rng
         w, h = self.size
-        tilt = rng.uniform(0.0, 0.07) if tilt is None else tilt
+        if tilt is None:  # most photos nearly square-on, some taken at a clear angle
+            tilt = rng.uniform(0.0, 0.05) if rng.random() < 0.65 else rng.uniform(0.05, 0.12)
         src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
         jitter = [(rng.uniform(-1, 1) * tilt * w, rng.uniform(-1, 1) * tilt * h) for _ in range(4)]
         # Pull corners inward only so the warped photo has no empty borders.
@@ -591,6 +598,76 @@ def _quad_box(quad: Sequence[Sequence[float]], w: int, h: int) -> tuple[int, int
     ys = [p[1] for p in quad]
     return (max(0, int(math.floor(min(xs)))), max(0, int(math.floor(min(ys)))),
             min(w, int(math.ceil(max(xs)))), min(h, int(math.ceil(max(ys)))))
+
+
+def _apply_print(layer: Image.Image, mark: Image.Image, at: tuple[int, int], style: str,
+                 surface: RGB, rng: random.Random) -> None:
+    """Put an RGBA mark on the product layer as ink, deboss, foil, thread or a sewn label."""
+    x, y = at
+    if style == "flat":
+        layer.alpha_composite(mark, (x, y))
+        return
+    alpha = np.asarray(mark.getchannel("A"), dtype=np.float32) / 255.0
+    h, w = alpha.shape
+    if style == "patch":
+        # A woven label sewn on: a light or dark rectangle with a stitched border, mark on it.
+        pad = max(6, h // 6)
+        fill = rng.choice([(245, 243, 236), (25, 25, 28), (230, 220, 200)])
+        label = Image.new("RGBA", (w + 2 * pad, h + 2 * pad), fill + (255,))
+        stitch = contrasting(fill, rng) + (255,)
+        draw = ImageDraw.Draw(label)
+        for k in range(0, label.width, 8):
+            draw.line((k, 3, k + 4, 3), fill=stitch, width=1)
+            draw.line((k, label.height - 4, k + 4, label.height - 4), fill=stitch, width=1)
+        mark_on = mark
+        if abs(luminance(fill) - _mean_colour_luminance(mark)) < 0.3:
+            # the mark would vanish on its label: print it in the stitch colour instead
+            mark_on = Image.new("RGBA", mark.size, stitch[:3] + (0,))
+            mark_on.putalpha(mark.getchannel("A"))
+        label.alpha_composite(mark_on, (pad, pad))
+        layer.alpha_composite(label, (x - pad, y - pad))
+        return
+    region = np.asarray(layer.crop((x, y, x + w, y + h)), dtype=np.float32).copy()
+    rh, rw = region.shape[:2]
+    alpha = alpha[:rh, :rw]
+    rgb = region[..., :3]
+    if style == "emboss":
+        # Pressed into the material: darker inside, a lit lower edge and a shadowed upper edge.
+        shifted_up = np.zeros_like(alpha)
+        shifted_up[:-2, :] = alpha[2:, :]
+        shifted_down = np.zeros_like(alpha)
+        shifted_down[2:, :] = alpha[:-2, :]
+        gain = 1.0 - 0.32 * alpha + 0.22 * np.clip(shifted_up - alpha, 0, 1) \
+            - 0.25 * np.clip(shifted_down - alpha, 0, 1)
+        rgb *= gain[..., None]
+    elif style == "foil":
+        # Metal foil: gold or silver with a sheen that runs across the mark.
+        metal = np.array(rng.choice([(212, 175, 55), (192, 192, 200), (183, 110, 80)]), np.float32)
+        yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
+        sheen = 0.75 + 0.45 * np.abs(np.sin((xx + yy) / max(rw, 1) * math.pi * rng.uniform(1.0, 2.0)))
+        colour = np.clip(metal[None, None, :] * sheen[..., None], 0, 255)
+        rgb[:] = rgb * (1 - alpha[..., None]) + colour * alpha[..., None]
+    elif style == "embroidery":
+        # Thread: the mark's colours, slanted stitches, a darker satin edge.
+        ink = np.asarray(mark.convert("RGB"), dtype=np.float32)[:rh, :rw]
+        yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
+        period = max(2.5, h / 40)
+        thread = 0.82 + 0.22 * (0.5 + 0.5 * np.sin((xx - yy) * 2 * math.pi / period))
+        edge = np.clip(alpha - np.asarray(mark.getchannel("A").filter(ImageFilter.MinFilter(3)),
+                                          dtype=np.float32)[:rh, :rw] / 255.0, 0, 1)
+        colour = ink * thread[..., None] * (1 - 0.35 * edge[..., None])
+        rgb[:] = rgb * (1 - alpha[..., None]) + np.clip(colour, 0, 255) * alpha[..., None]
+    region[..., :3] = rgb
+    layer.paste(Image.fromarray(np.clip(region, 0, 255).astype(np.uint8), "RGBA"), (x, y))
+
+
+def _mean_colour_luminance(mark: Image.Image) -> float:
+    arr = np.asarray(mark, dtype=np.float32)
+    weights = arr[..., 3] / 255.0
+    if weights.sum() == 0:
+        return 0.5
+    mean = (arr[..., :3] * weights[..., None]).sum(axis=(0, 1)) / weights.sum()
+    return luminance(mean)
 
 
 def _intersection(a: Sequence[float], b: Sequence[float]) -> float:
@@ -650,5 +727,5 @@ def font_for(text: str, rng: random.Random, fonts: Sequence[FontInfo] | None = N
     return rng.choice(candidates)
 
 
-__all__ = ["BACKGROUNDS", "PRODUCTS", "Mark", "Scene", "SceneBuilder", "background", "chinese_font",
+__all__ = ["BACKGROUNDS", "PRINT_STYLES", "PRODUCTS", "Mark", "Scene", "SceneBuilder", "background", "chinese_font",
            "contrasting", "font_for", "luminance", "product_colour", "text_fonts"]
