@@ -1,0 +1,231 @@
+"""Logo recognition on real photos (FlickrLogos-27 dev): the CNN logo stage against a SIFT floor.
+
+Usage::
+
+    python benchmarks/logo_flickr.py ../shared/data/flickrlogos27-dev
+        [--icdar ../shared/data/icdar2015-dev] [--refs 5] [--threads 1] [--sift] [--limit N]
+        [--ocr] [--json out.json]
+
+Protocol (``../shared/data/README.md``): every brand is registered from at most ``--refs``
+reference crops cut from its boxes (seeded choice among boxes at least 24 px on each side); the
+screener then screens every photo the references were not cut from and the network never trained
+on (the model manifest records the brand-disjoint split: trained brands' training photos are
+skipped, held-out brands' photos were never trained on). Per photo, the set of reported brands
+(logo hits at or over ``logo.genuine_threshold``) is scored: recall = logo photos whose brand is
+reported; precision = correct brands / reported brands. ICDAR 2015 dev photos (street and mall
+scenes) count false brand marks per 100 logo-free photos.
+
+Reported separately for photos of brands the network trained on and brands it never saw, with a
+threshold sweep (so thresholds are chosen by measurement), the SIFT + RANSAC floor on the same
+photos (``--sift``), and, with ``--ocr``, the screener with both stages (brands marked ``exact``
+by text or logo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from screener.brands import BrandRegistry  # noqa: E402
+from screener.config import Config  # noqa: E402
+from screener.logo.data import flickr_split, read_boxes  # noqa: E402
+from screener.logo.weights import MODELS_DIR, manifest_entry  # noqa: E402
+
+
+def read_rgb(path: Path) -> np.ndarray | None:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def choose_references(boxes, brands, refs: int, seed: int, allowed_photos=None):
+    """Up to ``refs`` boxes per brand (seeded), each from a different photo."""
+    rng = random.Random(seed)
+    chosen = {}
+    for brand in brands:
+        pool = [b for b in boxes if b.brand == brand and min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 24
+                and (allowed_photos is None or b.image in allowed_photos)]
+        rng.shuffle(pool)
+        picked, photos = [], set()
+        for b in pool:
+            if b.image not in photos:
+                picked.append(b)
+                photos.add(b.image)
+            if len(picked) == refs:
+                break
+        chosen[brand] = picked
+    return chosen
+
+
+def score(reported: dict[str, set[str]], truth: dict[str, set[str]], photos) -> dict[str, float]:
+    tp = found = n_reported = 0
+    for photo in photos:
+        got, true = reported.get(photo, set()), truth.get(photo, set())
+        n_reported += len(got)
+        tp += len(got & true)
+        found += bool(got & true) if true else 0
+    n_logo = sum(1 for p in photos if truth.get(p))
+    return {"photos": len(photos), "recall": found / max(1, n_logo),
+            "precision": tp / n_reported if n_reported else 1.0, "reported": n_reported}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--icdar", type=Path, default=None, help="logo-free photos (ICDAR 2015 dev)")
+    parser.add_argument("--refs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models", type=Path, default=MODELS_DIR)
+    parser.add_argument("--limit", type=int, default=0, help="at most N photos of each group")
+    parser.add_argument("--sift", action="store_true", help="also run the SIFT + RANSAC floor")
+    parser.add_argument("--no-logo", action="store_true", help="skip the CNN stage (SIFT floor only)")
+    parser.add_argument("--ocr", action="store_true", help="also run the full screener (OCR + logo)")
+    parser.add_argument("--json", type=Path, default=None, help="write per-photo scores here")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from screener.logo.matcher import build_logo_stage
+
+    config = Config()
+    entry = manifest_entry(config.logo.model, args.models)
+    split_info = entry.get("split", {})
+    split = flickr_split(args.data, int(split_info.get("heldout", 5)), float(split_info.get("test_fraction", 0.3)),
+                         int(split_info.get("seed", 0)))
+    boxes = read_boxes(args.data)
+    brands = sorted({b.brand for b in boxes})
+    # References of trained brands come from training photos (the network saw them anyway);
+    # held-out brands' references from their own photos, which are then not screened.
+    trained_refs = choose_references(boxes, split.train_brands, args.refs, args.seed, split.train_photos)
+    held_refs = choose_references(boxes, split.heldout_brands, args.refs, args.seed)
+    references = {**trained_refs, **held_refs}
+    ref_photos = {b.image for picks in references.values() for b in picks}
+    truth: dict[str, set[str]] = defaultdict(set)
+    for b in boxes:
+        truth[b.image].add(b.brand)
+    test = sorted(p for p in truth if p not in split.train_photos and p not in ref_photos)
+    trained_photos = [p for p in test if truth[p] & set(split.train_brands)]
+    held_photos = [p for p in test if truth[p] & set(split.heldout_brands)]
+    free = sorted((args.icdar / "images").glob("*.jpg")) if args.icdar else []
+    if args.limit:
+        trained_photos, held_photos, free = trained_photos[:args.limit], held_photos[:args.limit], free[:args.limit]
+    print(f"held-out brands: {', '.join(split.heldout_brands)}; photos: {len(trained_photos)} trained-brand, "
+          f"{len(held_photos)} held-out-brand, {len(free)} logo-free", file=sys.stderr)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        registry = BrandRegistry(Path(tmp) / "registry")
+        ref_crops = []
+        for brand in brands:
+            files = []
+            for i, b in enumerate(references[brand]):
+                rgb = read_rgb(args.data / "images" / b.image)
+                x1, y1, x2, y2 = b.box
+                crop = rgb[y1:y2, x1:x2]
+                ref_crops.append((brand, crop))
+                path = Path(tmp) / f"{brand}-{i}.png"
+                cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+                files.append(path)
+            registry.add(brand, logos=files)
+        registry.save()
+        registry = BrandRegistry.load(registry.root)
+        low = config.replace(logo__near_threshold=0.0)  # keep every brand's best score; sweep later
+        stage = None if args.no_logo else build_logo_stage(registry, low, models_dir=args.models)
+
+        photos = [(p, args.data / "images" / p) for p in sorted(set(trained_photos) | set(held_photos))]
+        photos += [(f"icdar/{p.name}", p) for p in free]
+        scores: dict[str, dict[str, float]] = {}
+        sift_scores: dict[str, dict[str, int]] = {}
+        times, sift_times = [], []
+        sift = None
+        if args.sift:
+            from screener.logo.sift import SiftMatcher
+
+            sift = SiftMatcher(ref_crops)
+        combined: dict[str, set[str]] = {}
+        screener = None
+        if args.ocr:
+            from screener.pipeline import Screener
+
+            screener = Screener(registry, config, logo=build_logo_stage(registry, config, models_dir=args.models))
+        for n, (name, path) in enumerate(photos, 1):
+            rgb = read_rgb(path)
+            if rgb is None:
+                continue
+            from screener.io import resize_for_stages
+
+            pixels, _ = resize_for_stages(rgb, config.limits.stage_max_side)
+            if not args.no_logo:
+                started = time.perf_counter()
+                hits = stage(pixels)
+                times.append(time.perf_counter() - started)
+                scores[name] = {h.brand: round(h.score, 4) for h in hits}
+            if sift is not None:
+                started = time.perf_counter()
+                sift_scores[name] = sift.inliers(rgb)
+                sift_times.append(time.perf_counter() - started)
+            if screener is not None:
+                result = screener.screen(rgb)
+                combined[name] = {m.brand for m in result.brands if m.match == "exact"}
+            if n % 50 == 0:
+                print(f"{n}/{len(photos)} photos, {np.mean(times or [0]):.2f} s/photo (logo), "
+                      f"{np.mean(sift_times or [0]):.2f} s/photo (sift)", file=sys.stderr)
+
+    groups = {"trained brands": trained_photos, "held-out brands": held_photos}
+    free_names = [f"icdar/{p.name}" for p in free]
+    report: dict[str, object] = {"model": entry.get("sha256", "")[:12], "refs": args.refs,
+                                 "heldout_brands": list(split.heldout_brands),
+                                 "logo_seconds_per_photo": round(float(np.mean(times or [0])), 3)}
+
+    def reported_at(threshold: float) -> dict[str, set[str]]:
+        return {p: {b for b, s in got.items() if s >= threshold} for p, got in scores.items()}
+
+    sweep = []
+    for threshold in np.arange(0.5, 0.96, 0.025):
+        rep = reported_at(float(threshold))
+        row = {"threshold": round(float(threshold), 3)}
+        for label, group in groups.items():
+            m = score(rep, truth, group)
+            row[label] = {"recall": round(m["recall"], 3), "precision": round(m["precision"], 3)}
+        row["false marks per 100 logo-free"] = round(100 * sum(len(rep.get(p, ())) for p in free_names)
+                                                     / max(1, len(free_names)), 1)
+        sweep.append(row)
+    report["sweep"] = sweep
+    genuine = config.logo.genuine_threshold
+    rep = reported_at(genuine)
+    report["at_genuine_threshold"] = {"threshold": genuine, **{
+        label: score(rep, truth, group) for label, group in groups.items()},
+        "false marks per 100 logo-free": 100 * sum(len(rep.get(p, ())) for p in free_names) / max(1, len(free_names))}
+    if sift is not None:
+        rows = []
+        for min_inliers in (8, 10, 12, 15, 20, 25, 30, 40, 60):
+            srep = {p: {b for b, c in got.items() if c >= min_inliers} for p, got in sift_scores.items()}
+            rows.append({"min_inliers": min_inliers, **{
+                label: {k: round(v, 3) for k, v in score(srep, truth, group).items()} for label, group in groups.items()},
+                "false marks per 100 logo-free": round(100 * sum(len(srep.get(p, ())) for p in free_names)
+                                                       / max(1, len(free_names)), 1)})
+        report["sift"] = {"seconds_per_photo": round(float(np.mean(sift_times)), 3), "sweep": rows}
+    if screener is not None:
+        report["logo+ocr"] = {**{label: score(combined, truth, group) for label, group in groups.items()},
+                              "false marks per 100 logo-free": 100 * sum(len(combined.get(p, ())) for p in free_names)
+                              / max(1, len(free_names))}
+    print(json.dumps(report, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps({"report": report, "scores": scores, "sift": sift_scores,
+                                         "truth": {p: sorted(truth.get(p, ())) for p in scores}}, indent=0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

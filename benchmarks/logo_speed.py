@@ -1,0 +1,117 @@
+"""Logo stage speed per 1024 px photo and how it grows with the number of registered brands.
+
+Usage::
+
+    python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1 2]
+
+Registers N fictional brands (``screener.synth.logos``) with ``--refs`` reference logos each,
+screens the same ``--photos`` rendered 1024 x 768 listings with every registry, and prints the
+median milliseconds per photo with the stage's own breakdown (cutting candidates, the network,
+similarity with every reference, refinement) and the cost of building the reference set (cold
+and from the on-disk cache). All sizes run interleaved photo by photo, so a busy machine slows
+them alike: compare the ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from screener.brands import BrandRegistry  # noqa: E402
+from screener.config import Config  # noqa: E402
+
+
+def make_registry(root: Path, brands: int, refs: int, seed: int) -> tuple[BrandRegistry, list]:
+    from screener.synth import logos
+
+    rng = random.Random(seed)
+    registry = BrandRegistry(root)
+    specs = []
+    for i in range(brands):
+        spec = logos.random_spec(logos.random_brand_name(rng), rng)
+        specs.append(spec)
+        files = []
+        for r in range(refs):
+            variant = spec if r == 0 else logos.imitate(spec, rng, parts=["style"])
+            path = root.parent / f"src-{root.name}-{i}-{r}.png"
+            logos.render_logo(variant, rng.choice((96, 128, 160))).save(path)
+            files.append(path)
+        registry.add(spec.name, logos=files)
+    registry.save()
+    return BrandRegistry.load(root), specs
+
+
+def make_photo(spec, seed: int) -> np.ndarray:
+    from screener.synth import logos
+
+    rng = random.Random(seed)
+    scene = Image.new("RGB", (1024, 768), tuple(rng.randint(150, 240) for _ in range(3)))
+    scene.paste(tuple(rng.randint(20, 200) for _ in range(3)), (rng.randint(300, 500), 100, 980, 700))
+    logo = logos.render_logo(spec, rng.randint(60, 160))
+    scene.paste(logo, (rng.randint(0, 1024 - logo.width), rng.randint(0, 768 - logo.height)), logo)
+    return np.asarray(scene.filter(ImageFilter.GaussianBlur(0.7)))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--brands", type=int, nargs="+", default=[10, 30, 100])
+    parser.add_argument("--refs", type=int, default=5)
+    parser.add_argument("--photos", type=int, default=10)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from screener.logo.matcher import build_logo_stage
+    from screener.logo.weights import load_embedder
+
+    embedder = load_embedder("logo-embed")
+    with tempfile.TemporaryDirectory() as tmp:
+        stages, build = {}, {}
+        photos = None
+        for n in args.brands:
+            registry, specs = make_registry(Path(tmp) / f"reg{n}", n, args.refs, seed=n)
+            config = Config().replace(logo__cache_dir=str(Path(tmp) / f"cache{n}"))
+            started = time.perf_counter()
+            build_logo_stage(registry, config, embedder=embedder)
+            cold = time.perf_counter() - started
+            started = time.perf_counter()
+            stages[n] = build_logo_stage(registry, config, embedder=embedder)
+            build[n] = (cold, time.perf_counter() - started)
+            if photos is None:
+                photos = [make_photo(specs[i % len(specs)], i) for i in range(args.photos)]
+        print(f"torch {torch.__version__}, {args.photos} photos 1024x768, {args.refs} references per brand, "
+              f"{stages[args.brands[0]].references.vectors.shape[0] // (args.brands[0] * args.refs)} "
+              "variants per reference")
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            times: dict[int, list[dict[str, float]]] = {n: [] for n in args.brands}
+            counts: dict[int, list[int]] = {n: [] for n in args.brands}
+            for photo in photos:
+                for n in args.brands:  # interleaved: the machine's load hits every size alike
+                    stages[n](photo)
+                    times[n].append(stages[n].last_timings)
+                    counts[n].append(stages[n].last_candidates)
+            for n in args.brands:
+                med = {k: 1000 * statistics.median(t[k] for t in times[n]) for k in times[n][0]}
+                parts = ", ".join(f"{k} {v:.0f}" for k, v in med.items() if k != "total")
+                print(f"threads={threads} brands={n:>3}: {med['total']:.0f} ms/photo ({parts}); "
+                      f"{statistics.median(counts[n]):.0f} windows; "
+                      f"reference set build {build[n][0]:.1f} s cold, {build[n][1]:.2f} s cached; "
+                      f"x{med['total'] / (1000 * statistics.median(t['total'] for t in times[args.brands[0]])):.2f} "
+                      f"vs {args.brands[0]} brands")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""On-disk cache of reference-logo embeddings.
+
+Each reference logo is embedded at several scales and augmentations once per model: the entry is
+keyed by the model's sha256, the reference file's sha256 and the variant recipe version, so a
+scan (and every scan worker) embeds each reference once, and a retrained model or an edited logo
+file never reuses stale vectors. Entries are plain ``.npy`` files written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+class EmbeddingCache:
+    """A folder of ``<key>.npy`` arrays; ``hits`` / ``misses`` count lookups since creation."""
+
+    def __init__(self, folder: str | Path | None) -> None:
+        self.folder = Path(folder) if folder else None
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(model_sha256: str, reference_sha256: str, recipe: str) -> str:
+        return hashlib.sha256(f"{model_sha256}:{reference_sha256}:{recipe}".encode()).hexdigest()[:32]
+
+    def get(self, key: str) -> np.ndarray | None:
+        if self.folder is None:
+            self.misses += 1
+            return None
+        path = self.folder / f"{key}.npy"
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):  # absent, or a torn/corrupt file: recompute it
+            self.misses += 1
+            return None
+        self.hits += 1
+        return array
+
+    def put(self, key: str, array: np.ndarray) -> None:
+        if self.folder is None:
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.folder / f".{key}.{os.getpid()}.tmp.npy"
+            np.save(tmp, array.astype(np.float32), allow_pickle=False)
+            os.replace(tmp, self.folder / f"{key}.npy")
+        except OSError:  # a read-only registry still screens; it just embeds every time
+            pass

@@ -1,0 +1,379 @@
+"""The CNN logo stage: candidate regions → embeddings → cosine similarity with every reference.
+
+How a photo is matched:
+
+1. **Candidates.** Windows at several sizes and aspect ratios slide over a working copy of the
+   photo (long side ``WORK_SIDE``). There are too many to embed them all within the time budget,
+   so they are ranked by edge density (logos are compact, high-contrast regions; plain walls and
+   sky are not) and the best of each size are kept, big windows first. OCR text boxes add their
+   own neighbourhoods (the text itself and the space an emblem beside or above it would use).
+2. **Embedding.** Every candidate is squashed to the network's input size (as in training) and
+   embedded in batches.
+3. **Similarity.** Cosine similarity with every reference variant (each reference logo is embedded
+   at several margins, backgrounds and resolutions; cached on disk per model and file); a brand's
+   score in a window is its best variant.
+4. **Refinement.** The best windows of each promising brand are re-tried shifted and rescaled, so
+   the box fits the mark better and the score is not lost to a coarse grid.
+5. **Per-brand best box** with cross-brand non-maximum suppression: one region carries one brand.
+
+Every brand scoring at least ``config.logo.near_threshold`` gives a :class:`LogoHit`; the policy
+decides genuine (``>= genuine_threshold``) versus imitation (the band below).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ..brands import BrandRegistry
+from ..config import Config, LogoConfig
+from ..errors import ModelError, RegistryError
+from ..types import LogoHit, TextHit
+from .base import LogoStage, NoLogoStage
+from .cache import EmbeddingCache
+from .model import Embedder
+
+WORK_SIDE = 640  # long side of the working copy candidates are cut from
+SIZES = (0.13, 0.19, 0.27, 0.38, 0.54, 0.76, 1.0)  # window side (sqrt of area) / short side
+ASPECTS = (1.0, 2.2, 0.55, 4.0)  # width / height
+VARIANT_RECIPE = "v1:margins(0,.08,.2)+bg(white,grey,black if alpha)+lowres"
+
+
+@dataclass(frozen=True)
+class ReferenceSet:
+    """Embeddings of every reference variant with the brand and file each came from."""
+
+    vectors: np.ndarray  # M x dim, unit length
+    brand_index: np.ndarray  # M, index into ``brands``
+    file_index: np.ndarray  # M, index into ``files``
+    brands: tuple[str, ...]
+    files: tuple[str, ...]  # reference path relative to the registry folder
+
+
+# --- references --------------------------------------------------------------------------------
+def reference_variants(image: np.ndarray, alpha: np.ndarray | None, size: int) -> np.ndarray:
+    """The reference logo as the network may meet it in photos: tight and with margins, on light,
+    grey and dark backgrounds when the file has transparency, and at a lower resolution."""
+    if alpha is not None:
+        ys, xs = np.nonzero(alpha > 16)
+        if len(xs):
+            image = image[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+            alpha = alpha[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    else:
+        image = _trim_uniform_border(image)
+    backgrounds = [255] if alpha is None else [255, 128, 0]
+    variants = []
+    for level in backgrounds:
+        if alpha is not None:
+            a = alpha.astype(np.float32)[..., None] / 255.0
+            flat = (image.astype(np.float32) * a + level * (1 - a)).astype(np.uint8)
+        else:
+            flat = image
+        for margin in (0.0, 0.08, 0.2):
+            if alpha is None and margin > 0:
+                padded = cv2.copyMakeBorder(flat, *(int(flat.shape[0] * margin),) * 2,
+                                            *(int(flat.shape[1] * margin),) * 2, cv2.BORDER_REPLICATE)
+            elif margin > 0:
+                padded = cv2.copyMakeBorder(flat, *(int(flat.shape[0] * margin),) * 2,
+                                            *(int(flat.shape[1] * margin),) * 2, cv2.BORDER_CONSTANT,
+                                            value=(level, level, level))
+            else:
+                padded = flat
+            variants.append(_square(padded, size))
+    low = _square(flat if alpha is None else variants[0], max(12, size // 3))
+    variants.append(cv2.resize(low, (size, size), interpolation=cv2.INTER_LINEAR))
+    return np.stack(variants)
+
+
+def _trim_uniform_border(image: np.ndarray) -> np.ndarray:
+    """Cut away a flat border (a logo file on a white canvas) so the reference is tight."""
+    corner = image[0, 0].astype(np.int16)
+    diff = np.abs(image.astype(np.int16) - corner).max(axis=2) > 24
+    ys, xs = np.nonzero(diff)
+    if len(xs) < 16:
+        return image
+    pad = 1
+    return image[max(0, ys.min() - pad):ys.max() + 1 + pad, max(0, xs.min() - pad):xs.max() + 1 + pad]
+
+
+def _square(image: np.ndarray, size: int) -> np.ndarray:
+    interp = cv2.INTER_AREA if max(image.shape[:2]) > size else cv2.INTER_LINEAR
+    return cv2.resize(np.ascontiguousarray(image), (size, size), interpolation=interp)
+
+
+def read_logo(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode a reference logo file to RGB and its alpha channel (None when opaque)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as img:
+        img = ImageOps.exif_transpose(img)
+        has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+        rgba = np.asarray(img.convert("RGBA"))
+    alpha = rgba[..., 3] if has_alpha and rgba[..., 3].min() < 250 else None
+    return np.ascontiguousarray(rgba[..., :3]), alpha
+
+
+def embed_references(embedder: Embedder, logos: Sequence[tuple[str, str, bytes]],
+                     cache: EmbeddingCache) -> ReferenceSet:
+    """Embed ``(brand, relative path, file bytes)`` references, reusing cached vectors."""
+    import hashlib
+
+    brands: list[str] = []
+    files: list[str] = []
+    vectors, brand_index, file_index = [], [], []
+    for brand, rel, data in logos:
+        if brand not in brands:
+            brands.append(brand)
+        key = cache.key(embedder.sha256, hashlib.sha256(data).hexdigest(), f"{VARIANT_RECIPE}:{embedder.size}")
+        vecs = cache.get(key)
+        if vecs is None:
+            try:
+                rgb, alpha = read_logo(data)
+            except Exception as exc:  # PIL raises many types for a bad file
+                raise RegistryError(f"brand {brand!r}: reference logo {rel} cannot be read: {exc}") from exc
+            vecs = embedder.embed(reference_variants(rgb, alpha, embedder.size))
+            cache.put(key, vecs)
+        files.append(rel)
+        vectors.append(vecs)
+        brand_index += [brands.index(brand)] * len(vecs)
+        file_index += [len(files) - 1] * len(vecs)
+    dim = embedder.spec.dim
+    return ReferenceSet(np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32),
+                        np.asarray(brand_index, np.int64), np.asarray(file_index, np.int64),
+                        tuple(brands), tuple(files))
+
+
+# --- candidates --------------------------------------------------------------------------------
+def window_candidates(image: np.ndarray, budget: int) -> np.ndarray:
+    """Sliding windows ranked by edge density; returns K x 4 float boxes (x1, y1, x2, y2)."""
+    h, w = image.shape[:2]
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    small = cv2.resize(grey, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    edges = np.minimum(np.sqrt(gx * gx + gy * gy), 255.0)
+    integral = cv2.integral(edges)  # (h/2+1) x (w/2+1)
+    short = min(h, w)
+    per_size: list[tuple[np.ndarray, np.ndarray]] = []
+    for size in SIZES:
+        boxes = []
+        for aspect in ASPECTS:
+            bw = size * short * np.sqrt(aspect)
+            bh = size * short / np.sqrt(aspect)
+            if bw > w * 1.02 or bh > h * 1.02 or bw < 12 or bh < 12:
+                continue
+            xs = np.arange(0, max(1.0, w - bw) + 1e-6, max(4.0, bw * 0.4))
+            ys = np.arange(0, max(1.0, h - bh) + 1e-6, max(4.0, bh * 0.4))
+            if xs[-1] < w - bw - 2:
+                xs = np.append(xs, w - bw)
+            if ys[-1] < h - bh - 2:
+                ys = np.append(ys, h - bh)
+            gx_, gy_ = np.meshgrid(xs, ys)
+            x1, y1 = gx_.ravel(), gy_.ravel()
+            boxes.append(np.stack([x1, y1, np.minimum(w, x1 + bw), np.minimum(h, y1 + bh)], axis=1))
+        if not boxes:
+            continue
+        b = np.concatenate(boxes)
+        # Edge density inside each window, on the half-resolution integral image.
+        q = np.clip((b / 2).round().astype(np.int64), 0, [integral.shape[1] - 1, integral.shape[0] - 1] * 2)
+        total = (integral[q[:, 3], q[:, 2]] - integral[q[:, 1], q[:, 2]] - integral[q[:, 3], q[:, 0]]
+                 + integral[q[:, 1], q[:, 0]])
+        area = np.maximum(1, (q[:, 2] - q[:, 0]) * (q[:, 3] - q[:, 1]))
+        per_size.append((b, total / area))
+    # Share the budget: every big window (few, cheap insurance), then the densest small ones.
+    chosen: list[np.ndarray] = []
+    remaining = budget
+    for i, (b, density) in enumerate(reversed(per_size)):
+        share = max(1, remaining // (len(per_size) - i))
+        order = np.argsort(-density)[:share]
+        chosen.append(b[order])
+        remaining -= len(order)
+    return np.concatenate(chosen) if chosen else np.zeros((0, 4))
+
+
+def text_candidates(texts: Sequence[TextHit], scale: float, w: int, h: int, limit: int = 16) -> np.ndarray:
+    """Neighbourhoods of OCR text boxes: the text, a margin around it, and room for an emblem to
+    its left or above it."""
+    out = []
+    for hit in sorted(texts, key=lambda t: -(t.box[2] - t.box[0]) * (t.box[3] - t.box[1]))[:limit]:
+        x1, y1, x2, y2 = (v * scale for v in hit.box)
+        bw, bh = max(2.0, x2 - x1), max(2.0, y2 - y1)
+        out += [(x1, y1, x2, y2),
+                (x1 - 0.1 * bw, y1 - 0.3 * bh, x2 + 0.1 * bw, y2 + 0.3 * bh),
+                (x1 - 1.5 * bh, y1 - 0.4 * bh, x2 + 0.1 * bw, y2 + 0.4 * bh),
+                (x1 - 0.1 * bw, y1 - 2.5 * bh, x2 + 0.1 * bw, y2 + 0.3 * bh)]
+    if not out:
+        return np.zeros((0, 4))
+    b = np.asarray(out, dtype=np.float64)
+    b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
+    b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
+    return b[(b[:, 2] - b[:, 0] >= 8) & (b[:, 3] - b[:, 1] >= 8)]
+
+
+def jitter_boxes(box: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Shifted and rescaled versions of a box, for refinement."""
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    out = []
+    for sx, sy in ((0.8, 0.8), (1.0, 0.75), (0.75, 1.0), (1.2, 1.2), (0.65, 0.65)):
+        for dx, dy in ((0, 0), (-0.15, 0), (0.15, 0), (0, -0.15), (0, 0.15)):
+            if (dx or dy) and sx > 0.9:
+                continue
+            nw, nh = bw * sx, bh * sy
+            ncx, ncy = cx + dx * bw, cy + dy * bh
+            out.append((ncx - nw / 2, ncy - nh / 2, ncx + nw / 2, ncy + nh / 2))
+    b = np.asarray(out)
+    b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
+    b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
+    return b[(b[:, 2] - b[:, 0] >= 8) & (b[:, 3] - b[:, 1] >= 8)]
+
+
+def cut(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """Crops of ``boxes`` squashed to ``size`` x ``size``."""
+    out = np.empty((len(boxes), size, size, 3), np.uint8)
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        a, b = int(x1), int(y1)
+        c, d = max(a + 2, int(round(x2))), max(b + 2, int(round(y2)))
+        crop = image[b:d, a:c]
+        interp = cv2.INTER_AREA if crop.shape[0] > size or crop.shape[1] > size else cv2.INTER_LINEAR
+        out[i] = cv2.resize(crop, (size, size), interpolation=interp)
+    return out
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of box ``a`` with each row of ``b``."""
+    x1, y1 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
+    x2, y2 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    return inter / np.maximum(area, 1e-6)
+
+
+# --- the stage -----------------------------------------------------------------------------------
+class CnnLogoStage:
+    """Finds registered brands' logos in a photo with the embedding network (see module doc)."""
+
+    def __init__(self, embedder: Embedder, references: ReferenceSet, config: LogoConfig,
+                 model_name: str = "logo-embed") -> None:
+        if len(references.vectors) == 0:
+            raise RegistryError("the CNN logo stage needs at least one reference logo")
+        self.embedder = embedder
+        self.references = references
+        self.config = config
+        self.fingerprint = f"{model_name}:{embedder.sha256[:16]}"
+        self.last_candidates = 0  # how many windows the last call embedded (for benchmarks)
+        self.last_timings: dict[str, float] = {}  # seconds per step of the last call (benchmarks)
+
+    def _scores(self, crops_embedded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per window and brand: best similarity and the row of the reference variant giving it."""
+        refs = self.references
+        sim = crops_embedded @ refs.vectors.T  # N x M
+        n_brands = len(refs.brands)
+        best = np.full((len(sim), n_brands), -1.0, np.float32)
+        arg = np.zeros((len(sim), n_brands), np.int64)
+        for b in range(n_brands):
+            cols = np.nonzero(refs.brand_index == b)[0]
+            sub = sim[:, cols]
+            j = sub.argmax(axis=1)
+            best[:, b] = sub[np.arange(len(sub)), j]
+            arg[:, b] = cols[j]
+        return best, arg
+
+    def __call__(self, image: np.ndarray, texts: tuple[TextHit, ...] = ()) -> tuple[LogoHit, ...]:
+        if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 8 or image.shape[1] < 8:
+            return ()
+        cfg = self.config
+        clock = time.perf_counter
+        t0 = clock()
+        h0, w0 = image.shape[:2]
+        scale = min(1.0, WORK_SIDE / max(h0, w0))
+        work = image if scale == 1.0 else cv2.resize(image, (max(8, int(w0 * scale)), max(8, int(h0 * scale))),
+                                                     interpolation=cv2.INTER_AREA)
+        h, w = work.shape[:2]
+        hint = text_candidates(texts, scale, w, h) if cfg.use_text_hints else np.zeros((0, 4))
+        budget = max(16, cfg.max_candidates - len(hint))
+        boxes = np.concatenate([window_candidates(work, budget), hint])
+        size = self.embedder.size
+        crops = cut(work, boxes, size)
+        t1 = clock()
+        vectors = self.embedder.embed(crops)
+        t2 = clock()
+        best, arg = self._scores(vectors)
+        t3 = clock()
+        embedded = len(boxes)
+        # Refine the top windows of every brand that comes within reach of the near band.
+        floor = cfg.near_threshold - 0.08
+        extra = []
+        for b in np.nonzero(best.max(axis=0) >= floor)[0]:
+            for i in np.argsort(-best[:, b])[:2]:
+                if best[i, b] >= floor:
+                    extra.append(jitter_boxes(boxes[i], w, h))
+        if extra:
+            more = np.concatenate(extra)
+            mb, ma = self._scores(self.embedder.embed(cut(work, more, size)))
+            boxes, best, arg = np.concatenate([boxes, more]), np.concatenate([best, mb]), np.concatenate([arg, ma])
+            embedded += len(more)
+        self.last_candidates = embedded
+        hits = self._pick(boxes, best, arg, scale)
+        self.last_timings = {"candidates": t1 - t0, "embed": t2 - t1, "similarity": t3 - t2,
+                             "refine": clock() - t3, "total": clock() - t0}
+        return hits
+
+    def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float) -> tuple[LogoHit, ...]:
+        """Greedy cross-brand NMS: strongest (window, brand) first; one brand per region."""
+        refs = self.references
+        threshold = self.config.near_threshold
+        rows, cols = np.nonzero(best >= threshold)
+        order = np.argsort(-best[rows, cols])
+        taken: list[tuple[int, np.ndarray]] = []
+        hits: list[LogoHit] = []
+        done: set[int] = set()
+        for k in order:
+            i, b = int(rows[k]), int(cols[k])
+            if b in done:
+                continue
+            box = boxes[i]
+            if any(other != b and iou(box, prev[None])[0] > 0.3 for other, prev in taken):
+                continue
+            done.add(b)
+            taken.append((b, box))
+            x1, y1, x2, y2 = (float(v) / scale for v in box)
+            hits.append(LogoHit(brand=refs.brands[b], box=(int(x1), int(y1), int(round(x2)), int(round(y2))),
+                                score=float(best[i, b]), reference=refs.files[refs.file_index[arg[i, b]]]))
+        return tuple(sorted(hits, key=lambda hit: -hit.score))
+
+
+def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
+                     models_dir: str | Path | None = None, threads: int | None = None,
+                     embedder: Embedder | None = None) -> LogoStage:
+    """The logo stage for ``registry``: :class:`NoLogoStage` when disabled or no brand has a logo,
+    else a :class:`CnnLogoStage` with the manifest model and cached reference embeddings."""
+    from .weights import MODELS_DIR, load_embedder
+
+    config = config or Config()
+    if not config.logo.enabled or not any(b.logos for b in registry):
+        return NoLogoStage()
+    if embedder is None:
+        embedder = load_embedder(config.logo.model, models_dir or MODELS_DIR, threads=threads)
+    cache_dir = Path(config.logo.cache_dir) if config.logo.cache_dir else registry.root / ".cache" / "logo-embeddings"
+    cache = EmbeddingCache(cache_dir)
+    logos = []
+    for brand, rel, path in registry.logo_files():
+        try:
+            logos.append((brand, rel, path.read_bytes()))
+        except OSError as exc:
+            raise RegistryError(f"brand {brand!r}: cannot read reference logo {rel}: {exc}") from exc
+    references = embed_references(embedder, logos, cache)
+    stage = CnnLogoStage(embedder, references, config.logo, config.logo.model)
+    stage.cache = cache  # type: ignore[attr-defined]  # exposed so callers can see hits/misses
+    return stage
+
+
+__all__ = ["CnnLogoStage", "ReferenceSet", "build_logo_stage", "embed_references", "ModelError"]

@@ -1,0 +1,99 @@
+"""Shipped model weights: ``models/manifest.toml`` and checked loading.
+
+The manifest has one ``[[model]]`` table per model: name, file, sha256, architecture, input size,
+normalisation, how it was trained (command, data recipe, seed) and its validation metrics.
+Loading checks the file's sha256 against the manifest before torch reads a byte of it and uses
+``torch.load(weights_only=True)``, so a tampered or truncated file is a clear :class:`ModelError`
+and never executes anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError
+from .model import Embedder, ModelSpec, build_network
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MANIFEST = "manifest.toml"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(models_dir: str | Path = MODELS_DIR) -> list[dict[str, Any]]:
+    path = Path(models_dir) / MANIFEST
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"model manifest {path} does not exist (train a model with "
+                         "`screener train-logo` or reinstall the package)") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ModelError(f"model manifest {path} cannot be read: {exc}") from exc
+    models = data.get("model", [])
+    if not isinstance(models, list):
+        raise ModelError(f"{path}: `model` must be an array of tables ([[model]])")
+    return models
+
+
+def manifest_entry(name: str, models_dir: str | Path = MODELS_DIR) -> dict[str, Any]:
+    for entry in read_manifest(models_dir):
+        if entry.get("name") == name:
+            return entry
+    known = ", ".join(str(e.get("name")) for e in read_manifest(models_dir)) or "none"
+    raise ModelError(f"model {name!r} is not in {Path(models_dir) / MANIFEST} (known: {known})")
+
+
+def update_manifest(path: str | Path, entry: dict[str, Any]) -> None:
+    """Add ``entry`` to the manifest, replacing a model of the same name (atomic write)."""
+    import tomli_w
+
+    path = Path(path)
+    models = read_manifest(path.parent) if path.exists() else []
+    models = [m for m in models if m.get("name") != entry["name"]] + [entry]
+    tmp = path.with_suffix(".toml.tmp")
+    header = ("# Shipped models. Written by `screener train-logo` / `python -m screener.logo.train`;\n"
+              "# loading checks each file's sha256 against this manifest.\n")
+    tmp.write_text(header + tomli_w.dumps({"model": models}), encoding="utf-8")
+    tmp.replace(path)
+
+
+def spec_of(entry: dict[str, Any]) -> ModelSpec:
+    try:
+        return ModelSpec(arch=str(entry["arch"]), dim=int(entry["dim"]), input_size=int(entry["input_size"]),
+                         mean=tuple(float(v) for v in entry["mean"]),  # type: ignore[arg-type]
+                         std=tuple(float(v) for v in entry["std"]))  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"manifest entry {entry.get('name')!r} is incomplete: {exc}") from exc
+
+
+def load_embedder(name: str = "logo-embed", models_dir: str | Path = MODELS_DIR,
+                  threads: int | None = None) -> Embedder:
+    """Load a manifest model after checking its sha256; raises :class:`ModelError` on any problem."""
+    import torch
+
+    entry = manifest_entry(name, models_dir)
+    path = Path(models_dir) / str(entry.get("file", ""))
+    if not path.is_file():
+        raise ModelError(f"model file {path} for {name!r} is missing")
+    digest = sha256_file(path)
+    if digest != entry.get("sha256"):
+        raise ModelError(f"model file {path} does not match its manifest (sha256 {digest[:12]}... "
+                         f"instead of {str(entry.get('sha256'))[:12]}...): it was changed or damaged; "
+                         "reinstall it or retrain with `screener train-logo`")
+    spec = spec_of(entry)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        network = build_network(spec)
+        network.load_state_dict(state)
+    except Exception as exc:  # torch raises many types for a bad file: one clear error instead
+        raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc
+    return Embedder(network, spec, sha256=digest, threads=threads)

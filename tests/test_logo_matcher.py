@@ -1,0 +1,127 @@
+"""The CNN logo stage on whole photos: registered logos are found where they are, the reference
+cache is reused, and the stage is only built when there is something to match."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from helpers import SAMPLES
+from screener.brands import BrandRegistry
+from screener.config import Config
+from screener.logo.base import NoLogoStage
+from screener.logo.matcher import CnnLogoStage, build_logo_stage
+from screener.logo.weights import load_embedder
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return load_embedder("logo-embed", threads=1)
+
+
+def _overlap(a, b) -> float:
+    """Intersection over the smaller box: the hit covers the mark or sits inside it."""
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, x2 - x1) * max(0, y2 - y1)
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return inter / max(1, smaller)
+
+
+def _registry_of_synthetic_brands(root: Path, count: int, seed: int):
+    from screener.synth import logos
+
+    rng = random.Random(seed)
+    registry = BrandRegistry(root / "brands")
+    specs = []
+    for i in range(count):
+        spec = logos.random_spec(logos.random_brand_name(rng), rng)
+        path = root / f"logo{i}.png"
+        logos.render_logo(spec, 128).save(path)
+        registry.add(spec.name, logos=[path])
+        specs.append(spec)
+    registry.save()
+    return BrandRegistry.load(registry.root), specs
+
+
+def test_rendered_logo_is_found_in_a_scene_with_its_box(tmp_path, embedder):
+    from screener.synth import logos
+
+    registry, specs = _registry_of_synthetic_brands(tmp_path, 5, seed=11)
+    target = specs[3]
+    scene = Image.new("RGB", (1024, 768), (214, 206, 190))
+    scene.paste((90, 60, 40), (540, 120, 960, 640))  # a product
+    logo = logos.render_logo(target, 110)
+    scene.paste(logo, (600, 300), logo)
+    scene = scene.filter(ImageFilter.GaussianBlur(0.8))
+    true_box = (600, 300, 600 + logo.width, 300 + logo.height)
+    stage = build_logo_stage(registry, Config(), embedder=embedder)
+    hits = {h.brand: h for h in stage(np.asarray(scene))}
+    assert target.name in hits, hits
+    assert _overlap(hits[target.name].box, true_box) > 0.5
+    assert hits[target.name].reference.startswith("logos/")
+    assert max(hits.values(), key=lambda h: h.score).brand == target.name
+
+
+def _sample_rows(kind: str):
+    with open(SAMPLES / "labels.csv", newline="", encoding="utf-8") as handle:
+        return [r for r in csv.DictReader(handle) if r["kind"] == kind]
+
+
+@pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
+def test_registered_sample_brand_is_found_in_logo_listings(embedder):
+    """Most genuine-logo sample listings give a hit of the labelled brand over the true mark."""
+    registry = BrandRegistry.load(SAMPLES / "brands")
+    config = Config().replace(logo__cache_dir="")  # the sample registry's own cache folder
+    stage = build_logo_stage(registry, config, embedder=embedder)
+    rows = _sample_rows("genuine-logo")
+    assert rows
+    found = 0
+    for row in rows:
+        image = np.asarray(Image.open(SAMPLES / row["path"]).convert("RGB"))
+        marks = [m for m in json.loads(row["marks"]) if m["kind"] == "logo"]
+        hits = {h.brand: h for h in stage(image)}
+        hit = hits.get(row["brands"])
+        if hit and hit.score >= config.logo.genuine_threshold and any(_overlap(hit.box, m["box"]) > 0.3 for m in marks):
+            found += 1
+    assert found >= 0.75 * len(rows), f"{found} of {len(rows)}"
+
+
+def test_reference_cache_is_reused(tmp_path, embedder):
+    registry, _ = _registry_of_synthetic_brands(tmp_path, 3, seed=5)
+    config = Config().replace(logo__cache_dir=str(tmp_path / "cache"))
+    first = build_logo_stage(registry, config, embedder=embedder)
+    assert (first.cache.hits, first.cache.misses) == (0, 3)
+    second = build_logo_stage(registry, config, embedder=embedder)
+    assert (second.cache.hits, second.cache.misses) == (3, 0)  # nothing embedded again
+    assert np.array_equal(first.references.vectors, second.references.vectors)
+    # An edited logo file is a new key: only that one is embedded again.
+    path = registry.logo_files()[0][2]
+    Image.open(path).rotate(90, expand=True).save(path)
+    third = build_logo_stage(BrandRegistry.load(registry.root), config, embedder=embedder)
+    assert (third.cache.hits, third.cache.misses) == (2, 1)
+
+
+def test_no_stage_without_logos_or_when_disabled(tmp_path, embedder):
+    registry = BrandRegistry(tmp_path / "brands")
+    registry.add("Textonly", aliases=["Text Only"])
+    assert isinstance(build_logo_stage(registry, Config(), embedder=embedder), NoLogoStage)
+    logo_registry, _ = _registry_of_synthetic_brands(tmp_path / "b", 1, seed=1)
+    disabled = Config().replace(logo__enabled=False)
+    assert isinstance(build_logo_stage(logo_registry, disabled, embedder=embedder), NoLogoStage)
+    stage = build_logo_stage(logo_registry, Config(), embedder=embedder)
+    assert isinstance(stage, CnnLogoStage)
+    assert stage.fingerprint.startswith("logo-embed:")
+
+
+def test_tiny_and_odd_images_give_no_hits_and_no_errors(tmp_path, embedder):
+    registry, _ = _registry_of_synthetic_brands(tmp_path, 2, seed=3)
+    stage = build_logo_stage(registry, Config(), embedder=embedder)
+    assert stage(np.zeros((4, 4, 3), np.uint8)) == ()
+    assert stage(np.full((40, 2000, 3), 255, np.uint8)) == ()  # a thin white strip

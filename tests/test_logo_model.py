@@ -1,0 +1,83 @@
+"""The shipped logo network: it loads, a tampered file is refused, and it embeds a damaged logo
+closer to its own reference than to other logos."""
+
+from __future__ import annotations
+
+import random
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from screener.errors import ModelError
+from screener.logo.weights import MODELS_DIR, load_embedder, manifest_entry, read_manifest, sha256_file
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return load_embedder("logo-embed", threads=1)
+
+
+def test_shipped_model_matches_manifest_and_loads(embedder):
+    entry = manifest_entry("logo-embed")
+    path = MODELS_DIR / entry["file"]
+    assert path.suffix == ".pt" and path.stat().st_size < 20 * 1024 * 1024
+    assert sha256_file(path) == entry["sha256"] == embedder.sha256
+    for key in ("arch", "input_size", "mean", "std", "training_command", "data_recipe", "seed", "metrics"):
+        assert key in entry, key
+    crops = np.zeros((3, embedder.size, embedder.size, 3), np.uint8)
+    vectors = embedder.embed(crops)
+    assert vectors.shape == (3, entry["dim"])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    shutil.copy(MODELS_DIR / "manifest.toml", tmp_path / "manifest.toml")
+    entry = manifest_entry("logo-embed")
+    data = bytearray((MODELS_DIR / entry["file"]).read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the weights
+    (tmp_path / entry["file"]).write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        load_embedder("logo-embed", tmp_path)
+
+
+def test_missing_model_file_and_unknown_name_are_clear_errors(tmp_path):
+    shutil.copy(MODELS_DIR / "manifest.toml", tmp_path / "manifest.toml")
+    with pytest.raises(ModelError, match="missing"):
+        load_embedder("logo-embed", tmp_path)
+    with pytest.raises(ModelError, match="not in"):
+        load_embedder("no-such-model", tmp_path)
+    assert read_manifest()  # the shipped manifest itself parses
+
+
+def _damage(rgb: np.ndarray) -> np.ndarray:
+    """A perspective warp, a blur and a darker, lower-contrast light: a logo photographed."""
+    h, w = rgb.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.float32([[0.06 * w, 0.04 * h], [0.97 * w, 0.0], [0.92 * w, 0.96 * h], [0.0, h]])
+    warped = cv2.warpPerspective(rgb, cv2.getPerspectiveTransform(src, dst), (w, h),
+                                 borderMode=cv2.BORDER_REPLICATE)
+    blurred = cv2.GaussianBlur(warped, (5, 5), 1.2)
+    return np.clip(blurred.astype(np.float32) * 0.7 + 20, 0, 255).astype(np.uint8)
+
+
+def test_damaged_logo_is_closer_to_its_reference_than_to_others(embedder):
+    from PIL import Image
+
+    from screener.synth import logos
+
+    rng = random.Random(2024)
+    specs = [logos.random_spec(logos.random_brand_name(rng), rng) for _ in range(8)]
+    references, damaged = [], []
+    for spec in specs:
+        rgba = logos.render_logo(spec, 96)
+        canvas = Image.new("RGB", (rgba.width + 16, rgba.height + 16), (255, 255, 255))
+        canvas.paste(rgba, (8, 8), rgba)
+        rgb = np.asarray(canvas)
+        references.append(cv2.resize(rgb, (embedder.size, embedder.size), interpolation=cv2.INTER_AREA))
+        damaged.append(cv2.resize(_damage(rgb), (embedder.size, embedder.size), interpolation=cv2.INTER_AREA))
+    sim = embedder.embed(np.stack(damaged)) @ embedder.embed(np.stack(references)).T
+    own = np.diag(sim)
+    others = np.where(np.eye(len(specs), dtype=bool), -1.0, sim).max(axis=1)
+    assert (own > others).all(), np.round(sim, 2)

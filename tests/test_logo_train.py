@@ -1,0 +1,36 @@
+"""Training runs end to end on tiny data and writes weights the loader accepts."""
+
+from __future__ import annotations
+
+import pytest
+
+from screener.logo.model import ModelSpec
+from screener.logo.recipe import BatchRecipe
+from screener.logo.train import TrainSettings, supcon_loss, train
+from screener.logo.weights import load_embedder, manifest_entry
+
+
+def test_supcon_loss_prefers_grouped_embeddings():
+    import torch
+
+    labels = torch.tensor([0, 0, 1, 1, -1])
+    grouped = torch.nn.functional.normalize(torch.tensor(
+        [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [-1.0, -1.0]]), dim=1)
+    mixed = torch.nn.functional.normalize(torch.tensor(
+        [[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9], [-1.0, -1.0]]), dim=1)
+    assert supcon_loss(grouped, labels, 0.1) < supcon_loss(mixed, labels, 0.1)
+
+
+@pytest.mark.timeout(120)
+def test_a_few_training_steps_on_tiny_synthetic_data(tmp_path):
+    spec = ModelSpec(input_size=32, dim=16)
+    settings = TrainSettings(steps=3, warmup=1, threads=1, workers=0, eval_synthetic=4)
+    recipe = BatchRecipe(synthetic=3, imitations=1, real=0, views=2, negatives=2)
+    entry = train(spec, settings, None, tmp_path, name="tiny", recipe=recipe, command="test",
+                  log=lambda msg: None)
+    assert entry["metrics"]["steps_done"] == 3
+    assert (tmp_path / "tiny.pt").is_file()
+    assert not list(tmp_path.glob("*.ckpt"))
+    assert manifest_entry("tiny", tmp_path)["sha256"] == entry["sha256"]
+    embedder = load_embedder("tiny", tmp_path, threads=1)
+    assert embedder.size == 32 and embedder.spec.dim == 16
