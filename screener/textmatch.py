@@ -207,13 +207,16 @@ class BrandNameMatcher:
             return NameMatch(name.brand, False, span.text, span.box, 0.95 * span.score,
                              f"'{span.text}' imitates {name.written!r} with look-alike characters "
                              f"({_describe_difference(span.text, name.written)})")
-        if in_dictionary or joined and span.words > 2:
+        if in_dictionary:
             return None
-        distance = damerau_levenshtein(skel, name.skeleton, limit=config.max_edits)
+        # Both spellings: the skeleton's letter groups can hide a swap ("KYARNE": rn→m).
+        distance = min(damerau_levenshtein(skel, name.skeleton, limit=config.max_edits),
+                       damerau_levenshtein(folded, name.folded, limit=config.max_edits))
         budget = self._edit_budget(name.skeleton)
         if distance == 0 or distance > budget:
             return None
-        if len(name.skeleton) < 6 and not _is_visual_edit(skel, name.skeleton):
+        if len(name.skeleton) < 6 and not (_is_visual_edit(skel, name.skeleton)
+                                           or _is_visual_edit(folded, name.folded)):
             return None
         similarity = 1.0 - distance / max(len(name.skeleton), 1)
         return NameMatch(name.brand, False, span.text, span.box, similarity * span.score,
@@ -264,8 +267,33 @@ def _split_words(hit: TextHit) -> list[TextHit]:
             for s, e in parts]
 
 
+def _rows(texts: Sequence[TextHit]) -> list[list[TextHit]]:
+    """Hits on one text row, left to right: engines cut one line into several boxes ("KY R", "RANE")."""
+    rows: list[list[TextHit]] = []
+    for hit in sorted(texts, key=lambda t: (t.box[0], t.box[1])):
+        for row in rows:
+            last = row[-1]
+            height = max(last.box[3] - last.box[1], hit.box[3] - hit.box[1], 1)
+            overlap = min(last.box[3], hit.box[3]) - max(last.box[1], hit.box[1])
+            gap = hit.box[0] - last.box[2]
+            if overlap > 0.6 * height and -0.2 * height <= gap < 1.2 * height:
+                row.append(hit)
+                break
+        else:
+            rows.append([hit])
+    return rows
+
+
 def _spans(texts: Sequence[TextHit]) -> Iterable[_Span]:
-    """Words, and joins of 2-3 neighbouring words, of every OCR line."""
+    """Words, and joins of 2-3 neighbouring words, of every OCR line (and of boxes on one row)."""
+    for row in _rows(texts):
+        if len(row) > 1:
+            words = [w for hit in row for w in _split_words(hit) if fold(w.text)]
+            for i in range(len(words) - 1):
+                for n in (2, 3):
+                    group = words[i:i + n]
+                    if len(group) == n:
+                        yield _join(group)
     for hit in texts:
         words = [w for w in _split_words(hit) if fold(w.text)]
         for i in range(len(words)):
@@ -273,14 +301,17 @@ def _spans(texts: Sequence[TextHit]) -> Iterable[_Span]:
                 group = words[i:i + n]
                 if len(group) < n:
                     break
-                text = " ".join(w.text for w in group)
-                box = (min(w.box[0] for w in group), min(w.box[1] for w in group),
-                       max(w.box[2] for w in group), max(w.box[3] for w in group))
-                yield _Span(text, box, min(w.score for w in group), n)
+                yield _join(group)
         # Engines that read a line with no spaces at all: also try punctuation-split pieces.
         for piece in _WORD_SPLIT.split(hit.text):
             if piece and piece != hit.text and " " not in piece and len(words) == 1:
                 yield _Span(piece, hit.box, hit.score, 1)
+
+
+def _join(group: Sequence[TextHit]) -> _Span:
+    box = (min(w.box[0] for w in group), min(w.box[1] for w in group),
+           max(w.box[2] for w in group), max(w.box[3] for w in group))
+    return _Span(" ".join(w.text for w in group), box, min(w.score for w in group), len(group))
 
 
 def _drop_covered(matches: tuple[NameMatch, ...]) -> tuple[NameMatch, ...]:
@@ -325,8 +356,8 @@ class CueMatcher:
                 body = r"\s*".join(re.escape(part) for part in normal.split())
                 body = body.replace(":", r"\s*:\s*")  # "1:1", "1 : 1"
                 pattern = re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
-            else:  # CJK: no word boundaries
-                pattern = re.compile(re.escape(normal).replace(r"\ ", r"\s*"))
+            else:  # CJK: no word boundaries; engines put stray spaces between characters
+                pattern = re.compile(r"\s*".join(re.escape(ch) for ch in normal if not ch.isspace()))
             self._patterns.append((cue, pattern))
 
     def __call__(self, texts: Sequence[TextHit]) -> tuple[CueMatch, ...]:

@@ -118,3 +118,23 @@ def test_cue_words(line, cue):
 @pytest.mark.parametrize("line", ["Replicant", "batteryAAA1", "2:15 pm", "copyright 2024", "Grade A"])
 def test_cue_lookalikes_do_not_flag(line):
     assert CueMatcher(MatchConfig().cue_words)(read(line)) == ()
+
+
+@pytest.mark.parametrize("hits, brand", [
+    # a swap that the rn→m folding would hide
+    ([TextHit("KYARNE", (0, 0, 120, 30), 0.9)], "Kyrane"),
+    # one split name cut into two boxes on one row by the engine
+    ([TextHit("KY R", (100, 50, 160, 80), 0.9), TextHit("RANE", (175, 50, 250, 80), 0.9)], "Kyrane"),
+])
+def test_altered_names_across_foldings_and_boxes(hits, brand):
+    matches = BrandNameMatcher([("Kyrane", ["Kyrane Sport"])], MatchConfig())(hits)
+    assert any(m.brand == brand and not m.exact for m in matches), matches
+
+
+def test_boxes_on_other_rows_are_not_joined():
+    hits = [TextHit("KY", (100, 50, 140, 80), 0.9), TextHit("RANE", (100, 300, 175, 330), 0.9)]
+    assert BrandNameMatcher([("Kyrane", [])], MatchConfig())(hits) == ()
+
+
+def test_cjk_cue_with_stray_spaces():
+    assert [m.cue for m in CueMatcher(MatchConfig().cue_words)(read("1 比1 女包"))] == ["1比1"]
