@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from screener.synth.fonts import cjk_font, has_glyphs, latin_fonts
+from screener.synth.fonts import STANDARD_STEMS, cjk_font, has_glyphs, latin_fonts, logo_fonts
 from screener.synth.logos import (EMBLEMS, LAYOUTS, LogoSpec, imitate, random_brand_name,
                                   random_spec, render_logo)
 
@@ -14,6 +14,13 @@ def test_fonts_found_in_stable_order():
     assert len(fonts) >= 20
     assert [f.stem for f in fonts] == sorted(f.stem for f in fonts)
     assert has_glyphs(cjk_font(), "高仿复刻原单A货")
+
+
+def test_logo_fonts_are_the_set_up_packages_faces():
+    # Seeded logos depend on this list: it must be exactly what scripts/install.sh installs.
+    installed = {f.stem for f in latin_fonts()}
+    assert STANDARD_STEMS <= installed, sorted(STANDARD_STEMS - installed)
+    assert {f.stem for f in logo_fonts()} <= STANDARD_STEMS
 
 
 def test_same_seed_same_pixels():

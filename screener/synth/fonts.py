@@ -21,6 +21,36 @@ FONT_DIRS: tuple[str, ...] = ("/usr/share/fonts", "/usr/local/share/fonts")
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 CJK_FONT_STEMS = ("wqy-microhei", "wqy-zenhei", "NotoSansCJK-Regular", "DroidSansFallbackFull")
 
+# The faces the set-up's Debian packages install (scripts/install.sh). Logos draw from these
+# only, so a seed makes the same logos on every machine set up that way, whatever else is
+# installed (fonts-dejavu-extra, say, would otherwise shift every later random choice).
+STANDARD_STEMS = frozenset("""
+C059-BdIta C059-Bold C059-Italic C059-Roman Cantarell-Bold Cantarell-ExtraBold Cantarell-Light
+Cantarell-Regular Cantarell-Thin Carlito-Bold Carlito-BoldItalic Carlito-Italic Carlito-Regular
+ComicNeue-Bold ComicNeue-BoldItalic ComicNeue-Italic ComicNeue-Light ComicNeue-LightItalic
+ComicNeue-Regular DejaVuSans DejaVuSans-Bold DejaVuSansMono DejaVuSansMono-Bold DejaVuSerif
+DejaVuSerif-Bold FreeMono FreeMonoBold FreeMonoBoldOblique FreeMonoOblique FreeSans FreeSansBold
+FreeSansBoldOblique FreeSansOblique FreeSerif FreeSerifBold FreeSerifBoldItalic FreeSerifItalic
+Lato-Black Lato-BlackItalic Lato-Bold Lato-BoldItalic Lato-Hairline Lato-HairlineItalic Lato-Heavy
+Lato-HeavyItalic Lato-Italic Lato-Light Lato-LightItalic Lato-Medium Lato-MediumItalic Lato-Regular
+Lato-Semibold Lato-SemiboldItalic Lato-Thin Lato-ThinItalic LiberationMono-Bold
+LiberationMono-BoldItalic LiberationMono-Italic LiberationMono-Regular LiberationSans-Bold
+LiberationSans-BoldItalic LiberationSans-Italic LiberationSans-Regular LiberationSerif-Bold
+LiberationSerif-BoldItalic LiberationSerif-Italic LiberationSerif-Regular NimbusMonoPS-Bold
+NimbusMonoPS-BoldItalic NimbusMonoPS-Italic NimbusMonoPS-Regular NimbusRoman-Bold
+NimbusRoman-BoldItalic NimbusRoman-Italic NimbusRoman-Regular NimbusSans-Bold NimbusSans-BoldItalic
+NimbusSans-Italic NimbusSans-Regular NimbusSansNarrow-Bold NimbusSansNarrow-BoldOblique
+NimbusSansNarrow-Oblique NimbusSansNarrow-Regular OpenSans-Bold OpenSans-BoldItalic OpenSans-CondBold
+OpenSans-CondLight OpenSans-CondLightItalic OpenSans-ExtraBold OpenSans-ExtraBoldItalic OpenSans-Italic
+OpenSans-Light OpenSans-LightItalic OpenSans-Regular OpenSans-Semibold OpenSans-SemiboldItalic P052-Bold
+P052-BoldItalic P052-Italic P052-Roman Roboto-Black Roboto-BlackItalic Roboto-Bold Roboto-BoldItalic
+Roboto-Italic Roboto-Light Roboto-LightItalic Roboto-Medium Roboto-MediumItalic Roboto-Regular
+Roboto-Thin Roboto-ThinItalic RobotoCondensed-Bold RobotoCondensed-BoldItalic RobotoCondensed-Italic
+RobotoCondensed-Light RobotoCondensed-LightItalic RobotoCondensed-Medium RobotoCondensed-MediumItalic
+RobotoCondensed-Regular URWBookman-Demi URWBookman-DemiItalic URWBookman-Light URWBookman-LightItalic
+URWGothic-Book URWGothic-BookOblique URWGothic-Demi URWGothic-DemiOblique Z003-MediumItalic
+""".split())
+
 # Symbol, dingbat and maths fonts have no usable Latin letters.
 _EXCLUDE = re.compile(r"(Symbol|D050000L|Math|Dingbat|wqy|Noto.*CJK|DroidSansFallback)", re.I)
 # Weight words in file names, most specific first (ExtraBold before Bold).
@@ -100,8 +130,12 @@ def latin_fonts() -> tuple[FontInfo, ...]:
 
 
 def logo_fonts(min_weight: int = 300) -> tuple[FontInfo, ...]:
-    """Latin fonts heavy enough for a legible logo (hairline and thin cuts left out)."""
-    return tuple(f for f in latin_fonts() if f.weight >= min_weight)
+    """The standard Latin fonts heavy enough for a legible logo (hairline and thin cuts left out).
+
+    Only faces in :data:`STANDARD_STEMS` count, so the list (and every seeded choice from it)
+    is the same on each machine set up by scripts/install.sh.
+    """
+    return tuple(f for f in latin_fonts() if f.weight >= min_weight and f.stem in STANDARD_STEMS)
 
 
 def find_font(stem: str) -> FontInfo:
