@@ -230,11 +230,13 @@ def _alter_name(name: str, rng: random.Random) -> str:
 
 
 def _alter_emblem(spec: LogoSpec, rng: random.Random) -> LogoSpec:
-    # Not every emblem uses every field (a circle ignores rotation): keep the first change that
-    # shows, checked on a small emblem-only render, and fall back to a neighbouring kind.
+    # Not every emblem uses every field (a drop has no sides): keep the first change that shows,
+    # checked on a small emblem-only render. A different kind of emblem or a mere rotation is
+    # not an imitation (photos rotate marks), so those are left out; a neighbouring kind is the
+    # last resort for an emblem with nothing else to change.
     probe = replace(spec, layout="emblem-only")
     before = render_logo(probe, 40).tobytes()
-    for _ in range(6):
+    for _ in range(8):
         changed = _alter_emblem_once(spec, rng)
         if render_logo(replace(changed, layout="emblem-only"), 40).tobytes() != before:
             return changed
@@ -242,18 +244,14 @@ def _alter_emblem(spec: LogoSpec, rng: random.Random) -> LogoSpec:
 
 
 def _alter_emblem_once(spec: LogoSpec, rng: random.Random) -> LogoSpec:
-    choice = rng.choice(("kind", "sides", "fill", "rotation", "letter"))
-    if choice == "kind":
-        return replace(spec, emblem=rng.choice(_SIMILAR[spec.emblem]))
+    choice = rng.choice(("sides", "fill", "letter", "detail"))
     if choice == "sides":
         delta = rng.choice((-2, -1, 1, 2))
-        return replace(spec, emblem_sides=max(0, spec.emblem_sides + delta)
-                       if spec.emblem_sides + delta != spec.emblem_sides else spec.emblem_sides + 1)
+        return replace(spec, emblem_sides=max(0, spec.emblem_sides + delta))
     if choice == "fill":
         return replace(spec, emblem_fill=rng.choice([f for f in FILLS if f != spec.emblem_fill]))
-    if choice == "rotation":
-        return replace(spec, emblem_rotation=(spec.emblem_rotation + rng.choice((20, 35, 45, 90)))
-                       % 360)
+    if choice == "detail":  # the seed draws the small details: leaf bend, bar heights, wave phase
+        return replace(spec, seed=rng.getrandbits(32))
     letters = [c for c in "ABCDEFGHKLMNPRSTVXZ" if c not in spec.emblem_letter]
     new_letter = rng.choice(letters) + spec.emblem_letter[1:]
     return replace(spec, emblem_letter=new_letter)
@@ -276,10 +274,10 @@ def _alter_style(spec: LogoSpec, rng: random.Random) -> LogoSpec:
 
 
 def imitate(spec: LogoSpec, rng: random.Random, parts: Sequence[str] | None = None) -> LogoSpec:
-    """A near-duplicate of ``spec``: one or two of its parts changed, the rest (seed included) kept.
+    """A near-duplicate of ``spec``: one or two of its parts changed, the rest kept.
 
     ``parts`` picks what changes, from ``"name"`` (a letter changed, added, removed or swapped),
-    ``"colour"``, ``"emblem"`` (kind, sides, fill, rotation or monogram letter) and ``"style"``
+    ``"colour"``, ``"emblem"`` (sides, fill, letter or a shape detail) and ``"style"``
     (font weight or letter spacing); by default one or two are chosen, favouring the name when
     the logo shows it.
     """
@@ -601,14 +599,15 @@ def _emblem(spec: LogoSpec, s: int, rng: random.Random) -> Image.Image:
         phase = rng.random() * math.pi
         thick = s / (bands * 2.2)
         for b in range(bands):
-            y0 = s * 0.18 + b * (s * 0.64) / max(1, bands - 1)
-            pts = [(x, y0 + s * 0.09 * math.sin(x / s * 2 * math.pi + phase)) for x in range(0, s + 1, 4)]
-            d.line(pts, fill=255, width=max(2, int(thick)), joint="curve")
+            y0 = s * 0.18 + b * (s * 0.64) / max(1, bands - 1) - thick / 2
+            top = [(x, y0 + s * 0.09 * math.sin(x / s * 2 * math.pi + phase)) for x in range(0, s + 1, 2)]
+            d.polygon(top + [(x, y + thick) for x, y in reversed(top)], fill=255)
     elif kind == "chevron":
         count = max(1, min(4, n))
+        rise = s * (0.2 + 0.06 * (spec.seed % 3))  # the seed sets how steep the chevrons are
         for k in range(count):
-            y = s * 0.15 + k * s * 0.7 / max(1, count) 
-            d.line([(m, y + s * 0.25), (c, y), (s - m, y + s * 0.25)], fill=255,
+            y = s * 0.15 + k * s * 0.7 / max(1, count)
+            d.line([(m, y + rise), (c, y), (s - m, y + rise)], fill=255,
                    width=max(2, int(s * 0.11)), joint="curve")
     elif kind == "bars":
         count = max(2, min(6, n + 1))

@@ -318,10 +318,34 @@ def _case_cue(lang: str) -> Callable[[_Photo, "_Context"], _Label]:
     return case
 
 
+def _changes(spec: LogoSpec, fake: LogoSpec) -> str:
+    """What an imitation changed, for the label's marks (e.g. ``emblem_letter O->B``)."""
+    return ", ".join(f"{k} {getattr(spec, k)}->{getattr(fake, k)}" for k in spec.__dict__
+                     if getattr(spec, k) != getattr(fake, k) and k != "font") or "font"
+
+
+def _visible_difference(a: LogoSpec, b: LogoSpec) -> float:
+    """Share of the mark's ink that differs between two specs, compared at 64 x 64."""
+    import numpy as np
+
+    def ink(spec: LogoSpec) -> "np.ndarray":
+        image = render_logo(spec, 64).resize((64, 64))
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
+        return rgb * (np.asarray(image.getchannel("A"), dtype=np.float32)[..., None] / 255)
+
+    x, y = ink(a), ink(b)
+    return float(np.abs(x - y).sum() / max(1e-6, np.maximum(x, y).sum()))
+
+
 def _case_imitation_emblem(p: _Photo, ctx: "_Context") -> _Label:
     brand = ctx.brand()
-    fake = imitate(emblem_spec(brand), p.rng, parts=["emblem"])
-    p.product([_logo_prints(fake, brand.name + " (imitation)", 260)], light=True)
+    spec = emblem_spec(brand)
+    # A reviewer must be able to see the change: skip imitations that differ by a hair.
+    for _ in range(10):
+        fake = imitate(spec, p.rng, parts=["emblem"])
+        if _visible_difference(spec, fake) >= 0.12:
+            break
+    p.product([_logo_prints(fake, f"{brand.name} imitation ({_changes(spec, fake)})", 260)], light=True)
     if p.rng.random() < 0.4:
         p.tag([p.rng.choice(PRICES)])
     return _Label("suspect", (brand.name,), ("imitation_logo",), ("logo",))
@@ -330,8 +354,9 @@ def _case_imitation_emblem(p: _Photo, ctx: "_Context") -> _Label:
 def _case_imitation_full(p: _Photo, ctx: "_Context") -> _Label:
     brand = ctx.brand()
     parts = ["name"] if ctx.index_in_case % 2 == 0 else ["name", "emblem"]
-    fake = imitate(brand_spec(brand), p.rng, parts=parts)
-    p.product([_logo_prints(fake, brand.name + " (imitation)")], light=True)
+    spec = brand_spec(brand)
+    fake = imitate(spec, p.rng, parts=parts)
+    p.product([_logo_prints(fake, f"{brand.name} imitation ({_changes(spec, fake)})")], light=True)
     return _Label("suspect", (brand.name,), ("altered_brand_name", "imitation_logo"), ("text", "logo"))
 
 
