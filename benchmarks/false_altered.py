@@ -57,8 +57,9 @@ def ground_truth_hits(data_dir: Path, photo: str):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", type=Path)
-    parser.add_argument("--engine", nargs="+", default=["rapidocr", "tesseract", "bare"])
+    parser.add_argument("--engine", nargs="*", default=["rapidocr", "tesseract", "bare"])
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--skip", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     args = parser.parse_args(argv)
@@ -71,9 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     registry = BrandRegistry(tempfile.mkdtemp(prefix="false-altered-"),
                              [Brand(name) for name in BRANDS])
     policy = Policy(registry, Config())
-    ids = photo_ids(args.data_dir, args.limit)
+    ids = photo_ids(args.data_dir, args.limit, args.skip)
     # Fill (or reuse) the OCR cache; the word-spotting tallies are not needed here.
-    run(args.data_dir, args.engine, args.limit, args.threads, args.cache, progress=False)
+    if args.engine:
+        run(args.data_dir, args.engine, args.limit, args.threads, args.cache, progress=False,
+            skip=args.skip)
 
     sources = ["groundtruth", *args.engine]
     for source in sources:

@@ -142,15 +142,16 @@ def load_rgb(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def photo_ids(data_dir: Path, limit: int | None) -> list[str]:
+def photo_ids(data_dir: Path, limit: int | None, skip: int = 0) -> list[str]:
+    """Photo names in numeric order; ``skip`` leaves out the first ones (e.g. those tuned on)."""
     ids = sorted((p.stem for p in (data_dir / "images").glob("img_*.jpg")),
-                 key=lambda s: int(s.split("_")[1]))
+                 key=lambda s: int(s.split("_")[1]))[skip:]
     return ids[:limit] if limit else ids
 
 
 def run(data_dir: Path, engines: Sequence[str], limit: int | None, threads: int | None,
-        cache: Path | None, progress: bool = True) -> dict[str, Tally]:
-    ids = photo_ids(data_dir, limit)
+        cache: Path | None, progress: bool = True, skip: int = 0) -> dict[str, Tally]:
+    ids = photo_ids(data_dir, limit, skip)
     if not ids:
         raise SystemExit(f"no images/img_*.jpg under {data_dir}")
     readers: dict[str, Reader] = {}
@@ -188,13 +189,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine", nargs="+", default=["rapidocr", "tesseract", "bare"],
                         help="screener engines by name, and/or 'bare' (RapidOCR defaults)")
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="leave out the first N photos (the rapidocr settings were tuned on "
+                             "img_1..img_100)")
     parser.add_argument("--threads", type=int, default=None,
                         help="onnxruntime intra-op threads for rapidocr and bare")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--no-cache", action="store_true")
     args = parser.parse_args(argv)
     tallies = run(args.data_dir, args.engine, args.limit, args.threads,
-                  None if args.no_cache else args.cache)
+                  None if args.no_cache else args.cache, skip=args.skip)
     for name, tally in tallies.items():
         print(tally.line(name))
     return 0

@@ -50,7 +50,7 @@ class RapidSettings:
     min_score: float = 0.5  # lines whose mean character confidence is below this are dropped
 
 
-@dataclass
+@dataclass(frozen=True)
 class RawLine:
     """One recognised line before it becomes a :class:`TextHit` (kept for analysis)."""
 
@@ -84,7 +84,7 @@ def _threads_from_env() -> int | None:
 
 
 class RapidOcrEngine:
-    """PP-OCRv4 via onnxruntime, with word splitting and an optional small-text pass.
+    """PP-OCRv4 via onnxruntime, with word splitting and an enlarged detector input.
 
     ``threads`` pins onnxruntime's intra-op threads (default: ``$SCREENER_OCR_THREADS``, else
     onnxruntime's own choice); scan workers set it so N workers do not fight over the cores.
@@ -275,7 +275,7 @@ def split_words(line: RawLine, word_gap: float) -> list[str]:
                 words.append("".join(current))
                 current = []
             continue
-        if current and gaps and not (_is_cjk(ch) and _is_cjk(line.chars[i - 1])):
+        if current and gaps and not (_is_cjk(ch) or _is_cjk(line.chars[i - 1])):
             left, right = line.char_x(i - 1), line.char_x(i)
             if any(left <= g <= right for g in gaps):
                 words.append("".join(current))
