@@ -113,7 +113,12 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     folder = base / "photos"
     bad, good = build_folder(folder)
     registry = base / "reg"
-    assert main(["brands", "add", "Veltora", "--registry", str(registry)]) == 0
+    # A registry with a reference logo, so the CNN logo stage runs on every odd image too.
+    logo = Image.new("RGB", (240, 90), (255, 255, 255))
+    ImageDraw.Draw(logo).text((12, 14), "VELTORA", fill=(20, 20, 20), font=ImageFont.truetype(BOLD, 48))
+    logo.save(base / "veltora.png")
+    assert main(["brands", "add", "Veltora", "--registry", str(registry), "--logo",
+                 str(base / "veltora.png")]) == 0
     out, table, report = base / "out" / "r.jsonl", base / "out" / "r.csv", base / "out" / "r.html"
     cwd = os.getcwd()
     os.chdir(folder)
