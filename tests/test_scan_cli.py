@@ -118,6 +118,23 @@ def test_scan_writes_one_row_per_photo_and_reuses_the_store(world, reference, ca
     assert _rows(tmp_path / "e.jsonl").keys() == reference.keys()
 
 
+def test_rescan_of_unchanged_photos_starts_no_worker(world, reference, tmp_path):
+    from screener.config import Config
+    from screener.scan.batch import run_scan
+    from screener.scan.local import LocalEngine
+    from screener.scan.store import ResultStore
+
+    root, photos, registry = world
+    db = tmp_path / "copy.db"
+    shutil.copyfile(root / "reference.db", db)
+    engine = LocalEngine(registry, Config(), workers=2)
+    with ResultStore(db) as store:
+        stats = run_scan([photos], config=Config(), store=store, engine=engine,
+                         registry_dir=registry)
+    assert (stats.screened, stats.reused) == (0, len(reference))
+    assert engine.fingerprint == "" and stats.startup_seconds == 0  # no model was loaded
+
+
 def test_identical_photos_are_screened_once(world, reference):
     root, photos, registry = world
     with sqlite3.connect(root / "reference.db") as db:

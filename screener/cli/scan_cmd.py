@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             if args.csv:
                 sinks.append(CsvSink(args.csv))
             stats = run_scan(args.paths, config=config, store=store, engine=engine, sinks=sinks,
-                             progress=progress.update)
+                             progress=progress.update, registry_dir=args.registry)
         finally:
             signal.signal(signal.SIGTERM, previous)
             progress.close()

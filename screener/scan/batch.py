@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from ..config import Config
-from ..errors import InputError
+from ..errors import InputError, ScreenerError
 from ..files import display_path, iter_photo_paths
 from ..io import read_file, sha256_bytes
 from ..types import ERROR, REVIEW, SUSPECT, ScreenResult
@@ -99,10 +99,35 @@ class _Waiting:
     entries: list[tuple[Path, str, FileStamp | None]]
 
 
+def quick_key(registry_dir: str | os.PathLike[str], config: Config) -> str:
+    """A key for the pipeline computed without loading a model: package version, config hash,
+    registry digest and the model manifest (which pins every model file's sha256).
+
+    The store maps it to the fingerprint the workers reported last time, so a re-scan of
+    unchanged photos starts no worker and loads no model; the first photo that needs screening
+    starts them, and their fingerprint is checked against the remembered one.
+    """
+    import hashlib
+
+    from .. import __version__
+    from ..brands import BrandRegistry
+
+    manifest = Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
+    digest = hashlib.sha256()
+    for part in (__version__, config.fingerprint(), BrandRegistry.load(registry_dir).digest()):
+        digest.update(part.encode() + b"\0")
+    digest.update(manifest.read_bytes() if manifest.is_file() else b"no manifest")
+    return digest.hexdigest()[:32]
+
+
 def run_scan(paths: Sequence[str | os.PathLike[str]], *, config: Config, store: ResultStore,
              engine: Engine, sinks: Iterable[ResultSink] = (),
-             progress: Progress | None = None) -> ScanStats:
+             progress: Progress | None = None,
+             registry_dir: str | os.PathLike[str] | None = None) -> ScanStats:
     """Scan ``paths`` with ``engine``; every row goes to the store and the sinks as it finishes.
+
+    With ``registry_dir``, the engine is started only when a photo needs screening (see
+    :func:`quick_key`); without it, at once.
 
     ``KeyboardInterrupt`` stops the scan cleanly: finished rows are kept (store and outputs),
     photos in flight are dropped, and the stats come back with ``interrupted=True``.
@@ -111,6 +136,22 @@ def run_scan(paths: Sequence[str | os.PathLike[str]], *, config: Config, store: 
     stats = ScanStats()
     started = time.monotonic()
     waiting: dict[str, _Waiting] = {}
+    quick = quick_key(registry_dir, config) if registry_dir is not None else None
+    fingerprint = store.fingerprint_for(quick) if quick else None
+    engine_started = False
+
+    def start_engine() -> str:
+        nonlocal engine_started
+        engine_started = True
+        real = engine.start()
+        stats.startup_seconds = engine.startup_seconds
+        if quick:
+            store.remember_fingerprint(quick, real)
+        if fingerprint is not None and real != fingerprint:
+            raise ScreenerError(
+                "the pipeline changed in a way its quick key did not show (a code change without "
+                "a version change?); rows reused so far may be stale: run the scan again")
+        return real
 
     def emit(result: ScreenResult, reused: bool) -> None:
         stats.count(result, reused)
@@ -136,9 +177,9 @@ def run_scan(paths: Sequence[str | os.PathLike[str]], *, config: Config, store: 
             finish(outcome)
 
     try:
-        fingerprint = engine.start()
+        if fingerprint is None:
+            fingerprint = start_engine()
         stats.fingerprint = fingerprint
-        stats.startup_seconds = engine.startup_seconds
         scan_id = store.begin_scan(fingerprint)
         stats.scan_id = scan_id
         for path in iter_photo_paths(paths):
@@ -159,6 +200,8 @@ def run_scan(paths: Sequence[str | os.PathLike[str]], *, config: Config, store: 
             elif sha256 in waiting:
                 waiting[sha256].entries.append((path, display, stamp))
             else:
+                if not engine_started:
+                    start_engine()
                 while engine.free_slots() <= 0:
                     drain(0.5)
                 waiting[sha256] = _Waiting([(path, display, stamp)])

@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS paths (
     error TEXT                       -- set when there is no stored result for this path
 );
 CREATE INDEX IF NOT EXISTS paths_by_scan ON paths (scan_id);
+CREATE TABLE IF NOT EXISTS fingerprints (
+    quick TEXT PRIMARY KEY,          -- a key computed without loading models (see batch.quick_key)
+    fingerprint TEXT NOT NULL        -- the pipeline fingerprint the workers reported for it
+);
 """
 
 
@@ -163,6 +167,19 @@ class ResultStore:
             return None
         return {"id": scan_id, "fingerprint": row[0], "started": row[1], "finished": row[2],
                 "summary": json.loads(row[3]) if row[3] else None}
+
+    def fingerprint_for(self, quick: str) -> str | None:
+        """The pipeline fingerprint last seen with this quick key (None: start the workers)."""
+        row = self._db.execute("SELECT fingerprint FROM fingerprints WHERE quick=?",
+                               (quick,)).fetchone()
+        return str(row[0]) if row else None
+
+    def remember_fingerprint(self, quick: str, fingerprint: str) -> None:
+        self._begin()
+        self._db.execute("INSERT INTO fingerprints (quick, fingerprint) VALUES (?, ?) ON CONFLICT "
+                         "(quick) DO UPDATE SET fingerprint=excluded.fingerprint",
+                         (quick, fingerprint))
+        self.commit()
 
     # --- results ----------------------------------------------------------------------------------
     def get(self, sha256: str, fingerprint: str) -> ScreenResult | None:
