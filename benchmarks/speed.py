@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, "
           f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores, shared), "
           f"{len(photos)} photos from {args.folder.name}/ at {args.size} px, {args.threads} thread(s), "
-          f"logo stage {'off' if args.no_logo else 'on'}.")
+          f"logo stage {'off' if args.no_logo else 'on'}, load average at the end "
+          f"{os.getloadavg()[0]:.1f} (other jobs share the cores: compare rows, not runs).")
     print(f"Command: `{command.strip()}`\n")
     print("| OCR engine | photos/s | mean s/photo | median | p90 | "
           + " | ".join(f"{s} (mean s, share)" for s in _stage_names(stages)) + " | errors |")
