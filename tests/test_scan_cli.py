@@ -265,3 +265,41 @@ def test_fail_on_and_usage_errors(world, reference, tmp_path, capsys):
     assert main(base + ["--registry", str(tmp_path / "missing")]) == 2
     assert main(base + ["--ray-address", "auto"]) == 2  # needs --engine ray
     capsys.readouterr()
+
+
+def _run_in_terminal(args: list[str]) -> str:
+    """Run the CLI on a pseudo-terminal (120 columns) and return what it drew."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "screener", *args], stdin=subprocess.DEVNULL,
+                               stdout=follower, stderr=follower)
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    process.wait(timeout=120)
+    os.close(leader)
+    return drawn.decode("utf-8", "replace")
+
+
+def test_progress_bar_on_a_terminal_only(world, tmp_path):
+    root, photos, registry = world
+    # --ocr none: this is about what the terminal shows, not about reading text.
+    args = ["scan", str(photos / "sub"), "--registry", str(registry), "--ocr", "none",
+            "--workers", "1", "--out", str(tmp_path / "p.jsonl")]
+    drawn = _run_in_terminal(args)
+    assert "3/3" in drawn and "photo" in drawn and "suspect=" in drawn and "errors=" in drawn
+    assert SUMMARY.match(drawn.replace("\r", "\n").strip().splitlines()[-1])
+    quiet = _run_in_terminal(args + ["--quiet"])
+    assert "3/3" not in quiet and SUMMARY.match(quiet.strip().splitlines()[-1])
