@@ -210,10 +210,12 @@ def _rect_quad(x0: float, y0: float, x1: float, y1: float) -> Quad:
 
 
 def _draw_product(kind: str, rng: random.Random, box: tuple[int, int, int, int], colour: RGB,
-                  size: tuple[int, int]) -> tuple[Image.Image, list[_Surface], Image.Image]:
+                  size: tuple[int, int], label_light: bool | None = None,
+                  ) -> tuple[Image.Image, list[_Surface], Image.Image]:
     """The product's mask (L), its print surfaces, and a detail layer (RGBA), canvas-sized.
 
-    ``box`` is the area (x0, y0, x1, y1) the product should fill.
+    ``box`` is the area (x0, y0, x1, y1) the product should fill; ``label_light`` picks a light
+    or dark label where the product has one (a bottle), so a print on it stays visible.
     """
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
@@ -293,7 +295,10 @@ def _draw_product(kind: str, rng: random.Random, box: tuple[int, int, int, int],
         dd.rounded_rectangle(cap, radius=6, fill=rng.choice([(30, 30, 30, 255), (200, 170, 80, 255),
                                                                (220, 220, 225, 255)]))
         label_y0, label_y1 = shoulder + h * 0.12, y1 - h * 0.12
-        label_colour = rng.choice([(245, 242, 235), (30, 30, 34), (230, 215, 180)])
+        labels = [(245, 242, 235), (230, 215, 180)] if label_light else [(30, 30, 34), (60, 20, 30)]
+        if label_light is None:
+            labels = [(245, 242, 235), (30, 30, 34), (230, 215, 180)]
+        label_colour = rng.choice(labels)
         dd.rectangle((x0 + 2, label_y0, x1 - 2, label_y1), fill=label_colour + (255,))
         surfaces.append(_Surface(_rect_quad(x0 + w * 0.08, label_y0 + 6, x1 - w * 0.08, label_y1 - 6),
                                  label_colour))
@@ -365,7 +370,13 @@ class SceneBuilder:
             bx = rng.randint(int(w * 0.06), max(int(w * 0.06) + 1, w - bw - int(w * 0.06)))
             by = rng.randint(int(h * 0.06), max(int(h * 0.06) + 1, h - bh - int(h * 0.06)))
             box = (bx, by, bx + bw, by + bh)
-        mask, surfaces, detail = _draw_product(kind, rng, box, colour, self.size)
+        label_light = None
+        logos = [p[1] for p in prints if p[0] == "logo" and isinstance(p[1], Image.Image)]
+        if print_style == "foil":
+            label_light = False
+        elif logos:
+            label_light = _mean_colour_luminance(logos[0].convert("RGBA")) < 0.5
+        mask, surfaces, detail = _draw_product(kind, rng, box, colour, self.size, label_light)
         mask = mask.filter(ImageFilter.GaussianBlur(0.8))  # soft, anti-aliased edges
         layer = _texture(Image.new("RGBA", mask.size, colour + (255,)), rng, kind)
         layer.alpha_composite(detail)
