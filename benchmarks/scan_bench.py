@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/screener-scan-bench"))
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    lines = [f"machine: {os.cpu_count()} cores; date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"]
+    lines = [f"machine: {os.cpu_count()} cores; date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+             f"load average at start: {os.getloadavg()[0]:.1f}"]
 
     # 1. workers 1 vs 2
     if args.count:
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"memory {count}: {r}", file=sys.stderr)
             lines.append(f"| {count} | {r['seconds']:.1f} | {r['rss_main_mb']:.0f} | "
                          f"{r['rss_worker_mb']:.0f} |")
+    lines.append(f"\nload average at end: {os.getloadavg()[0]:.1f}")
     print("\n".join(lines))
     return 0
 
