@@ -142,6 +142,9 @@ def main(argv=None) -> int:
         registry = BrandRegistry.load(registry.root)
         low = config.replace(logo__near_threshold=0.0)  # keep every brand's best score; sweep later
         stage = None if args.no_logo else build_logo_stage(registry, low, models_dir=args.models)
+        if stage is not None:
+            stage.keep_raw = True  # also record raw cosine maxima, to compare with calibrated scores
+        raw_scores: dict[str, dict[str, float]] = {}
 
         photos = [(p, args.data / "images" / p) for p in sorted(set(trained_photos) | set(held_photos))]
         photos += [(f"icdar/{p.name}", p) for p in free]
@@ -171,6 +174,7 @@ def main(argv=None) -> int:
                 hits = stage(pixels)
                 times.append(time.perf_counter() - started)
                 scores[name] = {h.brand: round(h.score, 4) for h in hits}
+                raw_scores[name] = {b: round(v, 4) for b, v in stage.last_raw.items()}
             if sift is not None:
                 started = time.perf_counter()
                 sift_scores[name] = sift.inliers(rgb)
@@ -222,7 +226,7 @@ def main(argv=None) -> int:
                               / max(1, len(free_names))}
     print(json.dumps(report, indent=1))
     if args.json:
-        args.json.write_text(json.dumps({"report": report, "scores": scores, "sift": sift_scores,
+        args.json.write_text(json.dumps({"report": report, "scores": scores, "sift": sift_scores, "raw": raw_scores,
                                          "truth": {p: sorted(truth.get(p, ())) for p in scores}}, indent=0))
     return 0
 

@@ -42,6 +42,8 @@ from .model import Embedder
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
 SIZES = (0.13, 0.19, 0.27, 0.38, 0.54, 0.76, 1.0)  # window side (sqrt of area) / short side
 ASPECTS = (1.0, 2.2, 0.55, 4.0)  # width / height
+REFINE_SEEDS = 6  # windows re-tried shifted and rescaled per photo
+MIN_EDGE_DENSITY = 2.0  # mean Sobel magnitude (0-255 scale): flatter windows hold no mark
 VARIANT_RECIPE = "v1:margins(0,.08,.2)+bg(white,grey,black if alpha)+lowres"
 
 
@@ -54,6 +56,15 @@ class ReferenceSet:
     file_index: np.ndarray  # M, index into ``files``
     brands: tuple[str, ...]
     files: tuple[str, ...]  # reference path relative to the registry folder
+    floors: np.ndarray | None = None  # M: each variant's similarity to unrelated marks (q95)
+
+    def calibrated(self, sim: np.ndarray) -> np.ndarray:
+        """Raw cosine similarities (N x M) rescaled so an unrelated mark scores about 0 and an
+        identical one 1: references that resemble everything (a plain disc, a short word) must
+        not win by being generic."""
+        if self.floors is None:
+            return sim
+        return (sim - self.floors[None, :]) / (1.0 - self.floors[None, :])
 
 
 # --- references --------------------------------------------------------------------------------
@@ -120,7 +131,7 @@ def read_logo(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def embed_references(embedder: Embedder, logos: Sequence[tuple[str, str, bytes]],
-                     cache: EmbeddingCache) -> ReferenceSet:
+                     cache: EmbeddingCache, calibrate: bool = True) -> ReferenceSet:
     """Embed ``(brand, relative path, file bytes)`` references, reusing cached vectors."""
     import hashlib
 
@@ -144,9 +155,48 @@ def embed_references(embedder: Embedder, logos: Sequence[tuple[str, str, bytes]]
         brand_index += [brands.index(brand)] * len(vecs)
         file_index += [len(files) - 1] * len(vecs)
     dim = embedder.spec.dim
-    return ReferenceSet(np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32),
-                        np.asarray(brand_index, np.int64), np.asarray(file_index, np.int64),
-                        tuple(brands), tuple(files))
+    stacked = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32)
+    floors = reference_floors(embedder, stacked, cache) if calibrate else None
+    return ReferenceSet(stacked, np.asarray(brand_index, np.int64), np.asarray(file_index, np.int64),
+                        tuple(brands), tuple(files), floors)
+
+
+BANK_RECIPE = "bank-v1:160 synthetic marks and backgrounds, seed 0"
+
+
+def background_bank(size: int, count: int = 160, seed: int = 0) -> np.ndarray:
+    """Crops of unrelated made-up marks, words and backgrounds (seeded, no data files needed):
+    what a reference should *not* match."""
+    import random
+
+    from PIL import Image
+
+    from . import augment, render
+
+    rng = random.Random(seed)
+    crops = []
+    for i in range(count):
+        if i % 3 == 2:
+            view = augment.procedural_background(rng, 64, 64 * rng.choice((1, 2, 3)))
+        else:
+            logo = np.asarray(render.render_mark(render.random_mark(rng), 64).convert("RGBA"))
+            view = augment.composite(logo, rng, clean=i % 3 == 0)
+        crops.append(_square(view, size))
+    return np.stack(crops)
+
+
+def reference_floors(embedder: Embedder, vectors: np.ndarray, cache: EmbeddingCache,
+                     quantile: float = 0.95) -> np.ndarray:
+    """Each reference variant's ``quantile`` similarity to the background bank."""
+    key = cache.key(embedder.sha256, "background-bank", f"{BANK_RECIPE}:{embedder.size}")
+    bank = cache.get(key)
+    if bank is None:
+        bank = embedder.embed(background_bank(embedder.size))
+        cache.put(key, bank)
+    if len(vectors) == 0:
+        return np.zeros(0, np.float32)
+    floors = np.quantile(vectors @ bank.T, quantile, axis=1)
+    return np.clip(floors, -0.5, 0.95).astype(np.float32)
 
 
 # --- candidates --------------------------------------------------------------------------------
@@ -185,13 +235,15 @@ def window_candidates(image: np.ndarray, budget: int) -> np.ndarray:
         total = (integral[q[:, 3], q[:, 2]] - integral[q[:, 1], q[:, 2]] - integral[q[:, 3], q[:, 0]]
                  + integral[q[:, 1], q[:, 0]])
         area = np.maximum(1, (q[:, 2] - q[:, 0]) * (q[:, 3] - q[:, 1]))
-        per_size.append((b, total / area))
+        density = total / area
+        keep = density >= MIN_EDGE_DENSITY
+        per_size.append((b[keep], density[keep]))
     # Share the budget: every big window (few, cheap insurance), then the densest small ones.
     chosen: list[np.ndarray] = []
     remaining = budget
     for i, (b, density) in enumerate(reversed(per_size)):
         share = max(1, remaining // (len(per_size) - i))
-        order = np.argsort(-density)[:share]
+        order = np.argsort(-density, kind="stable")[:share]
         chosen.append(b[order])
         remaining -= len(order)
     return np.concatenate(chosen) if chosen else np.zeros((0, 4))
@@ -270,11 +322,18 @@ class CnnLogoStage:
         self.fingerprint = f"{model_name}:{embedder.sha256[:16]}"
         self.last_candidates = 0  # how many windows the last call embedded (for benchmarks)
         self.last_timings: dict[str, float] = {}  # seconds per step of the last call (benchmarks)
+        self.keep_raw = False
+        self.last_raw: dict[str, float] = {}  # per brand best raw cosine of the last call (keep_raw)
 
     def _scores(self, crops_embedded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per window and brand: best similarity and the row of the reference variant giving it."""
         refs = self.references
-        sim = crops_embedded @ refs.vectors.T  # N x M
+        raw = crops_embedded @ refs.vectors.T
+        if self.keep_raw:  # benchmarks compare calibrated with raw cosine scores
+            for b in range(len(refs.brands)):
+                top = float(raw[:, refs.brand_index == b].max()) if len(raw) else -1.0
+                self.last_raw[refs.brands[b]] = max(self.last_raw.get(refs.brands[b], -1.0), top)
+        sim = refs.calibrated(raw)  # N x M
         n_brands = len(refs.brands)
         best = np.full((len(sim), n_brands), -1.0, np.float32)
         arg = np.zeros((len(sim), n_brands), np.int64)
@@ -292,6 +351,7 @@ class CnnLogoStage:
         cfg = self.config
         clock = time.perf_counter
         t0 = clock()
+        self.last_raw = {}
         h0, w0 = image.shape[:2]
         scale = min(1.0, WORK_SIDE / max(h0, w0))
         work = image if scale == 1.0 else cv2.resize(image, (max(8, int(w0 * scale)), max(8, int(h0 * scale))),
@@ -300,6 +360,9 @@ class CnnLogoStage:
         hint = text_candidates(texts, scale, w, h) if cfg.use_text_hints else np.zeros((0, 4))
         budget = max(16, cfg.max_candidates - len(hint))
         boxes = np.concatenate([window_candidates(work, budget), hint])
+        if len(boxes) == 0:  # a flat image: nothing could hold a mark
+            self.last_candidates, self.last_timings = 0, {"total": clock() - t0}
+            return ()
         size = self.embedder.size
         crops = cut(work, boxes, size)
         t1 = clock()
@@ -308,13 +371,17 @@ class CnnLogoStage:
         best, arg = self._scores(vectors)
         t3 = clock()
         embedded = len(boxes)
-        # Refine the top windows of every brand that comes within reach of the near band.
+        # Refine the best windows of the brands that come within reach of the near band (at most
+        # REFINE_SEEDS windows, so the cost stays flat however many brands are registered).
         floor = cfg.near_threshold - 0.08
-        extra = []
-        for b in np.nonzero(best.max(axis=0) >= floor)[0]:
+        seeds: list[int] = []
+        for b in np.argsort(-best.max(axis=0)):
+            if best[:, b].max() < floor or len(seeds) >= REFINE_SEEDS:
+                break
             for i in np.argsort(-best[:, b])[:2]:
-                if best[i, b] >= floor:
-                    extra.append(jitter_boxes(boxes[i], w, h))
+                if best[i, b] >= floor and int(i) not in seeds and len(seeds) < REFINE_SEEDS:
+                    seeds.append(int(i))
+        extra = [jitter_boxes(boxes[i], w, h) for i in seeds]
         if extra:
             more = np.concatenate(extra)
             mb, ma = self._scores(self.embedder.embed(cut(work, more, size)))
@@ -352,7 +419,7 @@ class CnnLogoStage:
 
 def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
                      models_dir: str | Path | None = None, threads: int | None = None,
-                     embedder: Embedder | None = None) -> LogoStage:
+                     embedder: Embedder | None = None, calibrate: bool = True) -> LogoStage:
     """The logo stage for ``registry``: :class:`NoLogoStage` when disabled or no brand has a logo,
     else a :class:`CnnLogoStage` with the manifest model and cached reference embeddings."""
     from .weights import MODELS_DIR, load_embedder
@@ -370,7 +437,7 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
             logos.append((brand, rel, path.read_bytes()))
         except OSError as exc:
             raise RegistryError(f"brand {brand!r}: cannot read reference logo {rel}: {exc}") from exc
-    references = embed_references(embedder, logos, cache)
+    references = embed_references(embedder, logos, cache, calibrate)
     stage = CnnLogoStage(embedder, references, config.logo, config.logo.model)
     stage.cache = cache  # type: ignore[attr-defined]  # exposed so callers can see hits/misses
     return stage

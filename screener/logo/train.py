@@ -48,6 +48,8 @@ class TrainSettings:
     heldout: int = 5
     test_fraction: float = 0.3
     max_minutes: float = 60.0
+    split_seed: int = 0  # seed of the brand-disjoint FlickrLogos split (kept across stages)
+    init: str = ""  # start from these weights (a state_dict .pt) instead of from scratch
     bn_batches: int = 20  # batches for the final BatchNorm re-estimation
     eval_synthetic: int = 200  # synthetic identities in the final imitation check
     snapshot_every: int = 0  # also write the weights and manifest every N steps (0 = only at the end)
@@ -126,13 +128,21 @@ def train(spec: ModelSpec, settings: TrainSettings, data_dir: str | Path | None,
     split: FlickrSplit | None = None
     real, backgrounds = None, None
     if data_dir is not None:
-        split = flickr_split(data_dir, settings.heldout, settings.test_fraction, settings.seed)
+        split = flickr_split(data_dir, settings.heldout, settings.test_fraction, settings.split_seed)
         real, backgrounds = load_real_crops(data_dir, split.train_boxes)
         log(f"real data: {sum(len(v) for v in real.values())} boxes of {len(real)} brands; "
             f"held out: {', '.join(split.heldout_brands)}")
     if not real:
         recipe = BatchRecipe(**{**recipe.to_dict(), "real": 0})
-    network = build_network(spec).to(memory_format=torch.channels_last)
+    network = build_network(spec)
+    init_sha = ""
+    if settings.init:  # a second stage: continue from a first stage's weights
+        from .weights import sha256_file
+
+        network.load_state_dict(torch.load(settings.init, map_location="cpu", weights_only=True))
+        init_sha = sha256_file(settings.init)
+        log(f"starting from {settings.init} (sha256 {init_sha[:12]}...)")
+    network = network.to(memory_format=torch.channels_last)
     network.train()
     optimiser = torch.optim.AdamW(network.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
 
@@ -162,7 +172,7 @@ def train(spec: ModelSpec, settings: TrainSettings, data_dir: str | Path | None,
         step += 1
         if settings.snapshot_every and step % settings.snapshot_every == 0 and step < settings.steps:
             recalibrate_batchnorm(network, spec, recipe, settings.seed, real, backgrounds, settings.bn_batches)
-            snap = evaluate(network, spec, data_dir, split, settings.seed, settings.eval_synthetic)
+            snap = evaluate(network, spec, data_dir, split, settings.split_seed, settings.eval_synthetic)
             snap.update(steps_done=step, train_minutes=round((time.time() - started) / 60, 1))
             log(f"snapshot at step {step}: " + ", ".join(f"{k}={v}" for k, v in snap.items()))
             write_model(network, spec, settings, recipe, split, snap, out_dir, name, command, True)
@@ -177,13 +187,13 @@ def train(spec: ModelSpec, settings: TrainSettings, data_dir: str | Path | None,
             break
     minutes = (time.time() - started) / 60
     recalibrate_batchnorm(network, spec, recipe, settings.seed, real, backgrounds, settings.bn_batches)
-    metrics = evaluate(network, spec, data_dir, split, settings.seed, settings.eval_synthetic)
+    metrics = evaluate(network, spec, data_dir, split, settings.split_seed, settings.eval_synthetic)
     metrics["train_minutes"] = round(minutes, 1)
     metrics["steps_done"] = step
     metrics["final_loss"] = round(float(np.mean(losses[-50:])) if losses else float("nan"), 4)
     log("validation: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
     return write_model(network, spec, settings, recipe, split, metrics, out_dir, name, command,
-                       stopped_early)
+                       stopped_early, init_sha)
 
 
 def recalibrate_batchnorm(network: Any, spec: ModelSpec, recipe: BatchRecipe, seed: int, real: Any,
@@ -277,7 +287,7 @@ def evaluate(network: Any, spec: ModelSpec, data_dir: str | Path | None, split: 
 # --- writing -----------------------------------------------------------------------------------
 def write_model(network: Any, spec: ModelSpec, settings: TrainSettings, recipe: BatchRecipe,
                 split: FlickrSplit | None, metrics: dict[str, Any], out_dir: Path, name: str,
-                command: str, stopped_early: bool = False) -> dict[str, Any]:
+                command: str, stopped_early: bool = False, init_sha: str = "") -> dict[str, Any]:
     """Save the weights as a plain state_dict and add/replace the manifest entry."""
     import torch
 
@@ -300,13 +310,14 @@ def write_model(network: Any, spec: ModelSpec, settings: TrainSettings, recipe: 
         "batch": recipe.to_dict(),
         "seed": settings.seed, "steps": settings.steps, "lr": settings.lr,
         "temperature": settings.temperature, "stopped_early": stopped_early,
+        **({"init_sha256": init_sha} if init_sha else {}),
         "metrics": metrics,
     }
     if split is not None:
         entry["split"] = {"heldout_brands": list(split.heldout_brands),
                           "train_brands": list(split.train_brands),
                           "heldout": settings.heldout, "test_fraction": settings.test_fraction,
-                          "seed": settings.seed, "train_photos": len(split.train_photos)}
+                          "seed": settings.split_seed, "train_photos": len(split.train_photos)}
     update_manifest(out_dir / "manifest.toml", entry)
     return entry
 
@@ -328,6 +339,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-minutes", type=float, default=d.max_minutes, help="stop early after this long")
     parser.add_argument("--snapshot-every", type=int, default=0, metavar="N",
                         help="also write weights + manifest every N steps")
+    parser.add_argument("--split-seed", type=int, default=d.split_seed,
+                        help="seed of the brand-disjoint FlickrLogos split")
+    parser.add_argument("--init", metavar="PT", default="",
+                        help="continue from these weights (a second training stage)")
     parser.add_argument("--arch", default=s.arch)
     parser.add_argument("--size", type=int, default=s.input_size, help="input crop size in px")
     parser.add_argument("--dim", type=int, default=s.dim, help="embedding size")
@@ -341,7 +356,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     spec = ModelSpec(arch=args.arch, dim=args.dim, input_size=args.size)
     settings = TrainSettings(steps=args.steps, seed=args.seed, lr=args.lr, threads=args.threads,
                              workers=args.workers, max_minutes=args.max_minutes,
-                             snapshot_every=args.snapshot_every,
+                             snapshot_every=args.snapshot_every, init=args.init,
+                             split_seed=args.split_seed,
                              warmup=min(100, max(1, args.steps // 10)))
     base = BatchRecipe()
     recipe = BatchRecipe(synthetic=args.synthetic, imitations=min(base.imitations, args.synthetic),
