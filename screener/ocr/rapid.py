@@ -184,7 +184,8 @@ class RapidOcrEngine:
         """Text-line quads in image coordinates.
 
         The detector sees the photo with its short side at ``det_limit_side_len * det_scale``
-        (small photos are enlarged, large ones kept), its area capped at ``det_max_pixels``.
+        (smaller photos are enlarged, larger ones kept), and never more than ``det_max_pixels``
+        in area (huge photos and panoramas are shrunk to that), so its cost is bounded.
         """
         import cv2
 
