@@ -7,7 +7,8 @@ Rules (DESIGN.md, "What counts as suspect"):
   logo of that brand (then the odd letters are OCR noise on a genuine mark);
 - a logo in the near band ``[near_threshold, genuine_threshold)`` → ``imitation_logo``;
 - a cue word → ``counterfeit_cue``;
-- the logo of brand A beside the name of brand B, B's own logo absent → ``mixed_marks``.
+- the genuine logo of brand A beside the name of brand B, B's own logo absent → ``mixed_marks``
+  (an imitation logo is flagged as such; pairing it with names too would double-count it).
 
 Risk is a noisy-OR of the flags' weighted scores: ``1 - prod(1 - weight * score)``. Verdict:
 ``suspect`` when any flag other than ``brand_mark`` fires or risk reaches ``policy.suspect_risk``;
@@ -62,7 +63,7 @@ class Policy:
                   for h in near_logos]
         flags += [Flag(COUNTERFEIT_CUE, None, c.text, c.score, c.box,
                        f"counterfeit cue {c.cue!r} in '{c.text}'") for c in self.cues(readable)]
-        flags += self._mixed_flags(name_matches, genuine_logos + near_logos)
+        flags += self._mixed_flags(name_matches, genuine_logos)
 
         brands = _brand_marks(name_matches, genuine_logos, near_logos)
         risk = self._risk(flags)
