@@ -191,7 +191,10 @@ class BrandNameMatcher:
         if folded == name.folded:
             if joined and len(name.folded) < config.min_near_length:
                 return None  # "H P" is two letters, not a split short name
-            if joined and not _has_space_inside(name.written):
+            # A lone letter cut off ("TAVIQU E") is the engine's gap in a letter-spaced
+            # wordmark; a seller's split leaves pieces of two letters or more ("GUC CI").
+            if joined and not _has_space_inside(name.written) and min(
+                    len(fold(piece)) for piece in span.text.split()) >= 2:
                 return NameMatch(name.brand, False, span.text, span.box, 0.9 * span.score,
                                  f"'{span.text}' is the name {name.written!r} split into pieces")
             return NameMatch(name.brand, True, span.text, span.box, span.score,
@@ -256,9 +259,15 @@ def _describe_difference(seen: str, name: str) -> str:
     return f"spelling differs: {fold(seen)} vs {fold(name)}"
 
 
+# Chinese/Japanese/Korean characters: a word boundary wherever they meet Latin letters or
+# digits, since engines read "Veltora礼盒$24.50" as one run.
+_CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+_WORD = re.compile(rf"[{_CJK}]+|[^\s{_CJK}]+")
+
+
 def _split_words(hit: TextHit) -> list[TextHit]:
     """Split a line into words with boxes estimated from character positions."""
-    parts = [(m.start(), m.end()) for m in re.finditer(r"[^\s]+", hit.text)]
+    parts = [(m.start(), m.end()) for m in _WORD.finditer(hit.text)]
     if len(parts) <= 1:
         return [hit]
     x1, y1, x2, y2 = hit.box

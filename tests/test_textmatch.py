@@ -138,3 +138,13 @@ def test_boxes_on_other_rows_are_not_joined():
 
 def test_cjk_cue_with_stray_spaces():
     assert [m.cue for m in CueMatcher(MatchConfig().cue_words)(read("1 比1 女包"))] == ["1比1"]
+
+
+@pytest.mark.parametrize("line, brand", [
+    ("Veltora礼盒$24.50", "Veltora"),   # engines run Chinese and Latin together
+    ("高仿Gucci帽子", "Gucci"),
+    ("VELTOR A", "Veltora"),            # a lone letter cut off a letter-spaced wordmark
+])
+def test_exact_names_in_runs_and_spaced_wordmarks(matcher, line, brand):
+    matches = matcher(read(line))
+    assert [(m.brand, m.exact) for m in matches] == [(brand, True)], matches
