@@ -235,8 +235,10 @@ class LocalEngine:
             self._start_failures += 1
             if self._start_failures >= _MAX_START_FAILURES:
                 self.close()
-                raise ScreenerError(f"scan workers keep dying while starting (exit code "
-                                    f"{slot.process.exitcode}); out of memory?")
+                raise ScreenerError(
+                    f"scan workers keep dying while starting (exit code {slot.process.exitcode}; "
+                    "its error is printed above): out of memory, or a script that starts a scan "
+                    "without an `if __name__ == '__main__':` guard?")
         if not self._closed:
             self._spawn()
 
