@@ -2,7 +2,7 @@
 
 An engine is any callable ``engine(image) -> tuple[TextHit, ...]`` taking an RGB uint8 array and
 returning text lines (or words) with pixel boxes and a confidence in [0, 1]. Heavy backends
-(onnxruntime, pytesseract) are imported only when an engine is built, never at package import.
+(onnxruntime; the tesseract program) are loaded only when an engine is built, never at package import.
 """
 
 from __future__ import annotations
