@@ -52,7 +52,22 @@ def csv_row(result: ScreenResult) -> dict[str, Any]:
             for k, v in row.items()}
 
 
-class JsonlSink:
+class _FileSink:
+    """A sink that owns one open file: closing, and use as a context manager."""
+
+    _file: IO[str]
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "_FileSink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class JsonlSink(_FileSink):
     """One JSON object per line (``ScreenResult.to_dict()``)."""
 
     def __init__(self, path: str | Path):
@@ -63,17 +78,8 @@ class JsonlSink:
         self._file.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         self._file.flush()
 
-    def close(self) -> None:
-        self._file.close()
 
-    def __enter__(self) -> "JsonlSink":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class CsvSink:
+class CsvSink(_FileSink):
     """One row per photo with the columns in :data:`CSV_COLUMNS`."""
 
     def __init__(self, path: str | Path):
@@ -86,15 +92,6 @@ class CsvSink:
     def write(self, result: ScreenResult) -> None:
         self._writer.writerow(csv_row(result))
         self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> "CsvSink":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def write_all(results: Iterable[ScreenResult], sinks: Iterable[ResultSink]) -> int:
