@@ -150,12 +150,13 @@ def main(argv=None) -> int:
         photos += [(f"icdar/{p.name}", p) for p in free]
         scores: dict[str, dict[str, float]] = {}
         sift_scores: dict[str, dict[str, int]] = {}
+        sift_found: dict[str, dict[str, list[float]]] = {}  # brand: [inliers, worst cell, typical cell]
         times, sift_times = [], []
         sift = None
         if args.sift:
             from screener.logo.sift import SiftMatcher
 
-            sift = SiftMatcher(ref_crops)
+            sift = SiftMatcher(ref_crops, min_inliers=4, ratio=float(__import__("os").environ.get("SIFT_RATIO", "0.8")))
         combined: dict[str, set[str]] = {}
         screener = None
         if args.ocr:
@@ -177,7 +178,9 @@ def main(argv=None) -> int:
                 raw_scores[name] = {b: round(v, 4) for b, v in stage.last_raw.items()}
             if sift is not None:
                 started = time.perf_counter()
-                sift_scores[name] = sift.inliers(rgb)
+                sift_found[name] = {m.brand: [m.inliers, round(m.worst_cell, 3), round(m.typical_cell, 3)]
+                                    for m in sift.match(rgb)}
+                sift_scores[name] = {b: v[0] for b, v in sift_found[name].items()}
                 sift_times.append(time.perf_counter() - started)
             if screener is not None:
                 result = screener.screen(rgb)
@@ -213,7 +216,7 @@ def main(argv=None) -> int:
         "false marks per 100 logo-free": 100 * sum(len(rep.get(p, ())) for p in free_names) / max(1, len(free_names))}
     if sift is not None:
         rows = []
-        for min_inliers in (8, 10, 12, 15, 20, 25, 30, 40, 60):
+        for min_inliers in (5, 6, 8, 10, 12, 15, 20, 25, 30):
             srep = {p: {b for b, c in got.items() if c >= min_inliers} for p, got in sift_scores.items()}
             rows.append({"min_inliers": min_inliers, **{
                 label: {k: round(v, 3) for k, v in score(srep, truth, group).items()} for label, group in groups.items()},
@@ -226,8 +229,8 @@ def main(argv=None) -> int:
                               / max(1, len(free_names))}
     print(json.dumps(report, indent=1))
     if args.json:
-        args.json.write_text(json.dumps({"report": report, "scores": scores, "sift": sift_scores, "raw": raw_scores,
-                                         "truth": {p: sorted(truth.get(p, ())) for p in scores}}, indent=0))
+        args.json.write_text(json.dumps({"report": report, "scores": scores, "sift": sift_found, "raw": raw_scores,
+                                         "truth": {p: sorted(truth.get(p, ())) for p in {**scores, **sift_found}}}, indent=0))
     return 0
 
 

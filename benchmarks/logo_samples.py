@@ -7,7 +7,8 @@ Usage::
 For every listing of the kinds below it prints the labelled brand's best logo score (and the best
 score of any brand on listings without a registered logo), so the genuine and near (imitation)
 thresholds can be read off measured distributions, and how each listing would be called at the
-configured thresholds: ``genuine`` (>= genuine_threshold), ``near`` ([near, genuine)) or ``none``.
+configured thresholds: ``genuine`` (>= genuine_threshold, or verified by ``logo.min_inliers`` SIFT
+inliers), ``near`` ([near, genuine)) or ``none``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def main(argv=None) -> int:
     stage = build_logo_stage(registry, config.replace(logo__near_threshold=0.0))
     with open(args.samples / "labels.csv", newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["kind"] in KINDS]
-    by_kind: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
+    by_kind: dict[str, list[tuple[str, float, int, str]]] = defaultdict(list)
     for row in rows:
         if not (args.samples / row["path"]).is_file():  # the set is being regenerated
             continue
@@ -55,21 +56,23 @@ def main(argv=None) -> int:
         wanted = row["brands"].split(";")[0] if row["brands"] else ""
         own = next((h for h in hits if h.brand == wanted), None)
         best = hits[0] if hits else None
-        score = own.score if own else (best.score if best and not wanted else 0.0)
+        pick = own if own else (best if best and not wanted else None)
         top = best.brand if best else "-"
-        by_kind[row["kind"]].append((Path(row["path"]).name, score, top))
+        by_kind[row["kind"]].append((Path(row["path"]).name, pick.score if pick else 0.0,
+                                     pick.inliers if pick else 0, top))
     g, n = config.logo.genuine_threshold, config.logo.near_threshold
     print(f"thresholds: genuine {g}, near {n}")
     for kind in KINDS:
         items = by_kind.get(kind, [])
         if not items:
             continue
-        scores = np.array([s for _, s, _ in items])
-        calls = ["genuine" if s >= g else "near" if s >= n else "none" for s in scores]
+        scores = np.array([s for _, s, _, _ in items])
+        calls = ["genuine" if s >= g or k >= config.logo.min_inliers else "near" if s >= n else "none"
+                 for _, s, k, _ in items]
         print(f"{kind:18s} n={len(items):2d} score min {scores.min():.3f} median {np.median(scores):.3f} "
               f"max {scores.max():.3f}; calls: " + ", ".join(f"{c} {calls.count(c)}" for c in ("genuine", "near", "none")))
-        for name, s, top in items:
-            print(f"    {name:34s} {s:.3f} top={top}")
+        for name, s, k, top in items:
+            print(f"    {name:34s} {s:.3f} inliers={k:3d} top={top}")
     return 0
 
 

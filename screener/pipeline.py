@@ -11,6 +11,7 @@ the EXIF-corrected original, so a box always refers to the image the caller has.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from functools import cached_property
 from pathlib import Path
@@ -138,7 +139,7 @@ def _scale_texts(texts: tuple[TextHit, ...], scale: float, pixels: np.ndarray) -
 def _scale_logos(logos: tuple[LogoHit, ...], scale: float, pixels: np.ndarray) -> tuple[LogoHit, ...]:
     if scale == 1.0:
         return logos
-    return tuple(LogoHit(h.brand, _scale_box(h.box, scale, pixels), h.score, h.reference) for h in logos)
+    return tuple(dataclasses.replace(h, box=_scale_box(h.box, scale, pixels)) for h in logos)
 
 
 def _show(path: str | Path) -> str:

@@ -1,10 +1,13 @@
 """The policy: fuse OCR and logo evidence into brand marks, flags, a risk score and a verdict.
 
 Rules (DESIGN.md, "What counts as suspect"):
-- a registered name or alias in the text, or a logo at or over ``logo.genuine_threshold``
-  → one ``brand_mark`` flag per brand, text and logo evidence merged;
+- a registered name or alias in the text, or a logo at or over ``logo.genuine_threshold`` or
+  verified by ``logo.min_inliers`` SIFT matches on one homography → one ``brand_mark`` flag per
+  brand, text and logo evidence merged; a verified-only logo whose region OCR reads as anything
+  but the brand's name is dropped (the letters matched, the word did not);
 - a look-alike of a name → ``altered_brand_name``, unless the logo stage confirms the genuine
-  logo of that brand (then the odd letters are OCR noise on a genuine mark);
+  logo of that brand (then the odd letters are OCR noise on a genuine mark; a verified logo
+  confirms only when its pixels agree with the reference everywhere, ``logo.confirm_agreement``);
 - a logo in the near band ``[near_threshold, genuine_threshold)`` → ``imitation_logo``;
 - a cue word → ``counterfeit_cue``;
 - the genuine logo of brand A beside the name of brand B, B's own logo absent → ``mixed_marks``
@@ -49,10 +52,11 @@ class Policy:
         min_score = self.config.match.min_text_score
         readable = [t for t in texts if t.score >= min_score]
         name_matches = self.names(readable)
-        genuine_logos = [h for h in logos if h.score >= self.config.logo.genuine_threshold]
-        near_logos = [h for h in logos if self.config.logo.near_threshold <= h.score
-                      < self.config.logo.genuine_threshold]
-        genuine_logo_brands = {h.brand for h in genuine_logos}
+        logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.config)]
+        genuine_logos = [h for h in logos if self._genuine(h)]
+        near_logos = [h for h in logos if not self._genuine(h)
+                      and self.config.logo.near_threshold <= h.score]
+        genuine_logo_brands = {h.brand for h in genuine_logos if self._confirms(h)}
 
         flags: list[Flag] = []
         flags += self._brand_mark_flags(name_matches, genuine_logos)
@@ -70,6 +74,20 @@ class Policy:
         verdict = self._verdict(flags, risk)
         return Decision(brands=brands, flags=tuple(flags), risk=risk, verdict=verdict)
 
+    def _genuine(self, hit: LogoHit) -> bool:
+        """A genuine logo: similar enough to a reference, or verified by geometry (see
+        ``LogoConfig.min_inliers``), which is strong evidence even where the network is unsure."""
+        logo = self.config.logo
+        return hit.score >= logo.genuine_threshold or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
+
+    def _confirms(self, hit: LogoHit) -> bool:
+        """Whether a genuine logo hit is sure enough to call odd letters read on the same brand
+        OCR noise: a network match at the genuine threshold, or a verified one whose pixels agree
+        with the reference everywhere (geometry alone also fits a wordmark with a changed letter)."""
+        logo = self.config.logo
+        return hit.score >= logo.genuine_threshold or (
+            hit.inliers >= max(1, logo.min_inliers) and hit.agreement >= logo.confirm_agreement)
+
     def _brand_mark_flags(self, names: Sequence[NameMatch], logos: Sequence[LogoHit]) -> list[Flag]:
         flags = []
         for brand in sorted({m.brand for m in names if m.exact} | {h.brand for h in logos}):
@@ -79,9 +97,10 @@ class Policy:
             if texts:
                 parts.append(f"name read as '{texts[0].text}'")
             if hits:
-                parts.append(f"logo matched (similarity {hits[0].score:.2f})")
+                verified = f", {hits[0].inliers} SIFT matches on one homography" if hits[0].inliers else ""
+                parts.append(f"logo matched (similarity {hits[0].score:.2f}{verified})")
             box = hits[0].box if hits else texts[0].box
-            score = max([m.score for m in texts] + [h.score for h in hits])
+            score = max([m.score for m in texts] + [_strength(h) for h in hits])
             flags.append(Flag(BRAND_MARK, brand, texts[0].text if texts else None, score, box,
                               f"registered brand {brand!r}: " + " and ".join(parts)))
         return flags
@@ -97,7 +116,7 @@ class Policy:
             for match in names:
                 if match.brand == hit.brand or match.brand in logo_brands:
                     continue
-                flags.append(Flag(MIXED_MARKS, hit.brand, match.text, min(hit.score, match.score) ** 0.5,
+                flags.append(Flag(MIXED_MARKS, hit.brand, match.text, min(_strength(hit), match.score) ** 0.5,
                                   hit.box, f"logo of {hit.brand!r} beside the name of "
                                   f"{match.brand!r} ('{match.text}')"))
         return _unique(flags)
@@ -131,12 +150,49 @@ def _brand_marks(names: Sequence[NameMatch], genuine: Sequence[LogoHit],
     for m in names:
         add(m.brand, EXACT if m.exact else NEAR, "text", m.score)
     for h in genuine:
-        add(h.brand, EXACT, "logo", h.score)
+        add(h.brand, EXACT, "logo", _strength(h))
     for h in near:
         add(h.brand, NEAR, "logo", h.score)
     return tuple(BrandMark(brand, e["score"], EXACT if e["exact"] else NEAR,
                            tuple(sorted(e["evidence"], key=("text", "logo").index)))
                  for brand, e in sorted(marks.items()))
+
+
+def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequence[NameMatch],
+                          config: Config) -> bool:
+    """A geometry-only logo hit on a region where OCR reads something other than the brand.
+
+    SIFT on a wordmark matches letter shapes, so a word sharing most letters and the typeface
+    with a brand ("CRANE" against "KYRANE"), or the brand's name with a letter changed, fits a
+    homography as well as the genuine mark. When the hit's region holds readable text that is not
+    the brand's exact name, the text is the more specific evidence: the hit is dropped (an altered
+    name is flagged by the text rule). Kept are hits whose pixels agree with the reference
+    everywhere (``logo.confirm_agreement``: OCR noise on a genuine mark) and network matches at
+    the genuine threshold."""
+    logo = config.logo
+    if not hit.inliers or hit.score >= logo.genuine_threshold or hit.agreement >= logo.confirm_agreement:
+        return False
+    x1, y1, x2, y2 = hit.box
+    for text in texts:
+        tx1, ty1, tx2, ty2 = text.box
+        inside = max(0, min(x2, tx2) - max(x1, tx1)) * max(0, min(y2, ty2) - max(y1, ty1))
+        area = max(1, (tx2 - tx1) * (ty2 - ty1))
+        letters = sum(ch.isalpha() for ch in text.text)
+        if inside < 0.6 * area or letters < 3 or area < 0.15 * max(1, (x2 - x1) * (y2 - y1)):
+            continue
+        if not any(m.exact and m.brand == hit.brand and _overlap(m.box, text.box) for m in names):
+            return True
+    return False
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def _strength(hit: LogoHit) -> float:
+    """How sure a genuine logo hit is: a geometrically verified one counts as 0.99 however low
+    the network scored it (the homography is the stronger evidence)."""
+    return max(hit.score, 0.99) if hit.inliers else hit.score
 
 
 def _unique(flags: list[Flag]) -> list[Flag]:

@@ -64,17 +64,20 @@ class LogoHit:
 
     brand: str
     box: Box
-    score: float
+    score: float  # calibrated CNN similarity of the region to the brand's best reference
     reference: str  # the reference logo's path, relative to the registry folder
+    inliers: int = 0  # SIFT matches agreeing on one homography with the reference (0: not verified)
+    agreement: float = 0.0  # verified hits: worst cell correlation of region and reference (1 = same)
 
     def to_dict(self) -> dict[str, Any]:
         return {"brand": self.brand, "box": list(self.box), "score": _round(self.score),
-                "reference": self.reference}
+                "reference": self.reference, "inliers": self.inliers, "agreement": _round(self.agreement)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LogoHit":
         return cls(brand=str(data["brand"]), box=_box(data["box"]), score=float(data["score"]),  # type: ignore[arg-type]
-                   reference=str(data.get("reference", "")))
+                   reference=str(data.get("reference", "")), inliers=int(data.get("inliers", 0)),
+                   agreement=float(data.get("agreement", 0.0)))
 
 
 @dataclass(frozen=True)

@@ -73,3 +73,41 @@ def test_thresholds_come_from_config(tmp_path):
     registry = BrandRegistry(tmp_path, [Brand("Veltora")])
     strict = Policy(registry, LOGO_BANDS.replace(logo__genuine_threshold=0.95))
     assert {f.kind for f in strict([], [logo("Veltora", 0.93)]).flags} == {"imitation_logo"}
+
+
+# --- geometric verification (LogoHit.inliers / agreement) ----------------------------------------
+def verified(brand: str, inliers: int = 20, agreement: float = 0.2, score: float = 0.1) -> LogoHit:
+    """A logo the network scored low but SIFT fitted with ``inliers`` matches on one homography."""
+    return LogoHit(brand, (300, 300, 420, 380), score, f"logos/{brand.lower()}/logo.png", inliers, agreement)
+
+
+def inside_logo(s: str) -> TextHit:
+    return TextHit(s, (310, 320, 410, 360), 0.95)
+
+
+@pytest.mark.parametrize("texts, logos, verdict, kinds", [
+    # verified by geometry: a genuine mark whatever the network's score
+    ([], [verified("Veltora")], "review", {"brand_mark"}),
+    # too few inliers: no evidence
+    ([], [verified("Veltora", inliers=3)], "clear", set()),
+    # the region reads as the brand's name: kept
+    ([inside_logo("VELTORA")], [verified("Veltora")], "review", {"brand_mark"}),
+    # the region reads as another word (CRANE against KYRANE): the letters matched, the word did not
+    ([inside_logo("CRANE")], [verified("Kestrel")], "clear", set()),
+    # an altered name on a wordmark that fits the geometry but not the pixels: altered, no mark
+    ([inside_logo("VELTURA")], [verified("Veltora")], "suspect", {"altered_brand_name"}),
+    # pixels agree everywhere: the odd letter is OCR noise on the genuine mark
+    ([inside_logo("VELT0RA")], [verified("Veltora", agreement=0.97)], "review", {"brand_mark"}),
+    # a verified logo of one brand beside another brand's name
+    ([text("NOVALUX")], [verified("Veltora")], "suspect", {"brand_mark", "mixed_marks"}),
+])
+def test_geometric_evidence(policy, texts, logos, verdict, kinds):
+    decision = policy(texts, logos)
+    assert decision.verdict == verdict
+    assert {f.kind for f in decision.flags} == kinds
+
+
+def test_a_verified_mark_says_so_in_its_reason(policy):
+    [flag] = policy([], [verified("Veltora", inliers=17)]).flags
+    assert "17 SIFT matches" in flag.reason
+    assert flag.score >= 0.99

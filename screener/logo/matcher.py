@@ -15,13 +15,19 @@ How a photo is matched:
 4. **Refinement.** The best windows of each promising brand are re-tried shifted and rescaled, so
    the box fits the mark better and the score is not lost to a coarse grid.
 5. **Per-brand best box** with cross-brand non-maximum suppression: one region carries one brand.
+6. **Geometric verification** (``logo.geometric_verification``, :mod:`screener.logo.sift`): the
+   references are also looked for by SIFT matches agreeing on one homography. A verified mark
+   replaces the network's box for its brand (the homography's box is tighter), carries its
+   inlier count, and overrules another brand's network-only hit on the same region.
 
-Every brand scoring at least ``config.logo.near_threshold`` gives a :class:`LogoHit`; the policy
-decides genuine (``>= genuine_threshold``) versus imitation (the band below).
+Every brand scoring at least ``config.logo.near_threshold`` or verified by geometry gives a
+:class:`LogoHit`; the policy decides genuine (``>= genuine_threshold`` or ``>= min_inliers``
+inliers) versus imitation (the band below).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from dataclasses import dataclass
@@ -38,6 +44,7 @@ from ..types import LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
 from .cache import EmbeddingCache
 from .model import Embedder
+from .sift import SiftMatcher
 
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
 SIZES = (0.13, 0.19, 0.27, 0.38, 0.54, 0.76, 1.0)  # window side (sqrt of area) / short side
@@ -313,13 +320,17 @@ class CnnLogoStage:
     """Finds registered brands' logos in a photo with the embedding network (see module doc)."""
 
     def __init__(self, embedder: Embedder, references: ReferenceSet, config: LogoConfig,
-                 model_name: str = "logo-embed") -> None:
+                 model_name: str = "logo-embed", verifier: SiftMatcher | None = None) -> None:
+        """``verifier``: a :class:`SiftMatcher` over the same references, in the same order
+        (``references.files``), or None for the network alone."""
         if len(references.vectors) == 0:
             raise RegistryError("the CNN logo stage needs at least one reference logo")
         self.embedder = embedder
         self.references = references
         self.config = config
-        self.fingerprint = f"{model_name}:{embedder.sha256[:16]}"
+        self.verifier = verifier
+        verified = f":sift{config.min_inliers}" if verifier is not None else ""
+        self.fingerprint = f"{model_name}:{embedder.sha256[:16]}{verified}"
         self.last_candidates = 0  # how many windows the last call embedded (for benchmarks)
         self.last_timings: dict[str, float] = {}  # seconds per step of the last call (benchmarks)
         self.keep_raw = False
@@ -389,9 +400,44 @@ class CnnLogoStage:
             embedded += len(more)
         self.last_candidates = embedded
         hits = self._pick(boxes, best, arg, scale)
+        t4 = clock()
+        if self.verifier is not None:
+            hits = self._verify(image, work, scale, hits)
         self.last_timings = {"candidates": t1 - t0, "embed": t2 - t1, "similarity": t3 - t2,
-                             "refine": clock() - t3, "total": clock() - t0}
+                             "refine": t4 - t3, "verify": clock() - t4, "total": clock() - t0}
         return hits
+
+    def _verify(self, image: np.ndarray, work: np.ndarray, scale: float,
+                hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
+        """Merge SIFT-verified marks into the network's hits (see module doc, step 6)."""
+        assert self.verifier is not None
+        found = [m for m in self.verifier.match(image) if m.inliers >= self.config.min_inliers]
+        if not found:
+            return hits
+        refs = self.references
+        # The network's own score for each verified region, so the hit still reports it.
+        boxes = np.asarray([[v * scale for v in m.box] for m in found], np.float64)
+        h, w = work.shape[:2]
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        ok = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
+        cnn = np.full(len(found), -1.0)
+        if ok.any():
+            best, _ = self._scores(self.embedder.embed(cut(work, boxes[ok], self.embedder.size)))
+            brand_cols = [refs.brands.index(m.brand) for m, keep in zip(found, ok) if keep]
+            cnn[ok] = best[np.arange(len(brand_cols)), brand_cols]
+        verified = [LogoHit(m.brand, m.box, float(max(cnn[i], 0.0)), refs.files[m.reference], m.inliers,
+                            m.worst_cell) for i, m in enumerate(found)]
+        kept = []
+        for hit in hits:
+            if any(v.brand == hit.brand for v in verified):
+                continue  # the verified hit replaces it (keeping the better of the two scores)
+            if any(iou(np.asarray(hit.box, float), np.asarray([v.box], float))[0] > 0.3 for v in verified):
+                continue  # geometry overrules another brand's appearance-only guess there
+            kept.append(hit)
+        network = {h.brand: h.score for h in hits}
+        verified = [dataclasses.replace(v, score=max(v.score, network.get(v.brand, 0.0))) for v in verified]
+        return tuple(sorted(kept + verified, key=lambda hit: (-hit.inliers, -hit.score)))
 
     def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float) -> tuple[LogoHit, ...]:
         """Greedy cross-brand NMS: strongest (window, brand) first; one brand per region."""
@@ -438,7 +484,17 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
         except OSError as exc:
             raise RegistryError(f"brand {brand!r}: cannot read reference logo {rel}: {exc}") from exc
     references = embed_references(embedder, logos, cache, calibrate)
-    stage = CnnLogoStage(embedder, references, config.logo, config.logo.model)
+    verifier = None
+    if config.logo.geometric_verification:
+        decoded = {}
+        for brand, rel, data in logos:
+            try:
+                decoded[rel] = read_logo(data)
+            except Exception as exc:  # PIL raises many types for a bad file
+                raise RegistryError(f"brand {brand!r}: reference logo {rel} cannot be read: {exc}") from exc
+        verifier = SiftMatcher([(brand, *decoded[rel]) for brand, rel, _ in logos],
+                               min_inliers=config.logo.min_inliers)
+    stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier)
     stage.cache = cache  # type: ignore[attr-defined]  # exposed so callers can see hits/misses
     return stage
 

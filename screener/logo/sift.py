@@ -1,8 +1,30 @@
-"""Geometric matching with OpenCV SIFT + RANSAC: the classical floor the CNN stage is measured
-against, and an optional check for textured logos.
+"""Geometric logo matching with OpenCV SIFT + RANSAC.
 
-A reference logo is found in a photo when enough SIFT matches (Lowe's ratio test) agree on one
-homography (RANSAC). Flat, texture-poor marks give few keypoints, which is why this is a floor.
+Used two ways: as the logo stage's geometric verification (``logo.geometric_verification``),
+which finds textured marks the embedding network misses and gives every mark it finds a
+homography-consistent box, and as the classical floor the CNN is measured against
+(``benchmarks/logo_flickr.py --sift``).
+
+How a photo is matched, and why each step is there:
+
+1. **Features.** SIFT keypoints on the photo (long side at most ``max_side``) and on every
+   reference (rescaled to a 200-400 px long side: small crops give too few keypoints at their own
+   size). Descriptors are RootSIFT (Arandjelović & Zisserman 2012): Hellinger-normalised SIFT
+   matches more reliably than raw SIFT at no cost.
+2. **Matching.** One FLANN index over every reference's descriptors. A photo keypoint's nearest
+   reference descriptor is kept when it is clearly closer than the nearest descriptor *of another
+   brand* (Lowe's ratio test across brands: five references of one brand must not cancel each
+   other out, as they would with a plain two-nearest-neighbour test).
+3. **Geometry.** Per reference, RANSAC fits a homography to its matches. A fit counts only when
+   the reference's outline maps to a plausible quadrilateral (convex, not mirrored, not collapsed
+   to a sliver or a point, inside the photo) and its inliers cover a real part of the reference:
+   random matches on foliage or text can agree on a degenerate homography with many "inliers".
+4. **Appearance.** The photo is warped back onto the reference with the homography and the two
+   are compared cell by cell (zero-mean normalised cross-correlation). A genuine mark agrees
+   everywhere; an imitation that keeps most of a wordmark but changes a letter, or a different
+   word sharing letters with the brand ("CRANE" and "KYRANE"), matches many keypoints yet
+   leaves a cell that disagrees. Each match reports its worst and its typical cell.
+5. **Per brand**, the reference with the most inliers gives the count and the box.
 """
 
 from __future__ import annotations
@@ -13,52 +35,219 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+MIN_REFERENCE_SIDE = 200  # references are upscaled to at least this long side
+MAX_REFERENCE_SIDE = 400  # and downscaled to at most this
+MIN_MATCHES = 6  # RANSAC is not tried on fewer tentative matches
+MIN_COVERAGE = 0.12  # inliers' bounding box / reference area: a fit on a corner of it is not a match
+CELL_MIN_CONTRAST = 12.0  # grey-level std: a reference cell flatter than this holds nothing to compare
+MAX_ANISOTROPY = 4.0  # longest / shortest side of the mapped outline, relative to the reference's
+
 
 @dataclass(frozen=True)
-class SiftReference:
+class GeometricMatch:
+    """A reference logo found in a photo by a verified homography."""
+
     brand: str
-    keypoints: np.ndarray  # K x 2 float32 positions
-    descriptors: np.ndarray  # K x 128 float32
+    reference: int  # index of the reference in the order given to :class:`SiftMatcher`
+    inliers: int  # RANSAC inliers (distinct photo keypoints)
+    box: tuple[int, int, int, int]  # bounding box of the mapped reference outline, photo pixels
+    quad: tuple[tuple[float, float], ...]  # the mapped reference corners, photo pixels
+    worst_cell: float  # lowest cell correlation of photo and reference (1 = identical)
+    typical_cell: float  # median cell correlation
+
+
+def root_sift(descriptors: np.ndarray) -> np.ndarray:
+    """Hellinger-normalised SIFT descriptors (L1-normalise, then square root)."""
+    d = descriptors.astype(np.float32)
+    d /= d.sum(axis=1, keepdims=True) + 1e-7
+    return np.sqrt(d)
+
+
+def _grey(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+    if alpha is not None:  # a transparent logo file: lay it on white, as it is usually printed
+        a = alpha.astype(np.float32)[..., None] / 255.0
+        rgb = (rgb.astype(np.float32) * a + 255.0 * (1 - a)).astype(np.uint8)
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+def _convex(quad: np.ndarray) -> bool:
+    """True when the four points make a convex, counter-clockwise-or-clockwise, non-mirrored
+    quadrilateral in the same orientation as the reference's corners."""
+    crosses = []
+    for i in range(4):
+        a, b, c = quad[i], quad[(i + 1) % 4], quad[(i + 2) % 4]
+        crosses.append((b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0]))
+    # The reference corners run clockwise in image coordinates (y down): all crosses positive.
+    return all(c > 0 for c in crosses)
 
 
 class SiftMatcher:
-    """Counts RANSAC-consistent SIFT matches between a photo and each reference."""
+    """Finds reference logos in photos by RootSIFT matches that agree on one homography."""
 
-    def __init__(self, references: Sequence[tuple[str, np.ndarray]], ratio: float = 0.8,
-                 max_side: int = 800) -> None:
+    def __init__(self, references: Sequence[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray | None]],
+                 ratio: float = 0.8, max_side: int = 1024, min_inliers: int = 8) -> None:
+        """``references``: ``(brand, rgb)`` or ``(brand, rgb, alpha)`` per reference logo."""
         self.sift = cv2.SIFT_create()
         self.ratio = ratio
         self.max_side = max_side
-        self.references: list[SiftReference] = []
-        for brand, rgb in references:
-            grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            if max(grey.shape) < 200:  # small crops give too few keypoints at their own size
-                f = 200 / max(grey.shape)
-                grey = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+        self.min_inliers = min_inliers
+        self.brands: list[str] = []
+        self.corners: list[np.ndarray] = []  # per reference: its 4 corners in its own pixels
+        self.areas: list[float] = []
+        self.images: list[np.ndarray] = []  # per reference: the grey image keypoints came from
+        points, descriptors, owner = [], [], []
+        for i, ref in enumerate(references):
+            brand, rgb = ref[0], ref[1]
+            alpha = ref[2] if len(ref) > 2 else None  # type: ignore[misc]
+            grey = _grey(rgb, alpha)
+            side = max(grey.shape)
+            f = max(MIN_REFERENCE_SIDE / side, min(1.0, MAX_REFERENCE_SIDE / side))
+            if f != 1.0:
+                grey = cv2.resize(grey, None, fx=f, fy=f,
+                                  interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA)
+            h, w = grey.shape
+            self.images.append(grey)
+            self.brands.append(brand)
+            self.corners.append(np.float32([[0, 0], [w, 0], [w, h], [0, h]]))
+            self.areas.append(float(w * h))
             kps, desc = self.sift.detectAndCompute(grey, None)
-            if desc is not None and len(kps) >= 4:
-                self.references.append(SiftReference(brand, np.float32([k.pt for k in kps]), desc))
-        self.matcher = cv2.BFMatcher(cv2.NORM_L2)
+            if desc is None or len(kps) < MIN_MATCHES:
+                continue
+            points.append(np.float32([k.pt for k in kps]))
+            descriptors.append(root_sift(desc))
+            owner.append(np.full(len(kps), i, np.int32))
+        self.ref_points = np.concatenate(points) if points else np.zeros((0, 2), np.float32)
+        self.ref_descriptors = np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.float32)
+        self.ref_owner = np.concatenate(owner) if owner else np.zeros(0, np.int32)
+        brand_ids = {b: k for k, b in enumerate(dict.fromkeys(self.brands))}
+        self.ref_brand_id = np.asarray([brand_ids[b] for b in self.brands], np.int32)
+        self.matcher = None
+        if len(self.ref_descriptors):
+            self.matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64})
+            self.matcher.add([self.ref_descriptors])
+            self.matcher.train()
 
-    def inliers(self, image: np.ndarray) -> dict[str, int]:
-        """Best inlier count per brand over its references."""
+    def match(self, image: np.ndarray) -> list[GeometricMatch]:
+        """Verified matches in an RGB photo, best per brand, most inliers first."""
+        if self.matcher is None or image.ndim != 3 or min(image.shape[:2]) < 16:
+            return []
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         f = min(1.0, self.max_side / max(grey.shape))
         if f < 1.0:
             grey = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
         kps, desc = self.sift.detectAndCompute(grey, None)
-        out: dict[str, int] = {}
-        if desc is None or len(kps) < 4:
-            return out
-        points = np.float32([k.pt for k in kps])
-        for ref in self.references:
-            pairs = self.matcher.knnMatch(ref.descriptors, desc, k=2)
-            good = [m for m, n in (p for p in pairs if len(p) == 2) if m.distance < self.ratio * n.distance]
-            count = 0
-            if len(good) >= 4:
-                src = ref.keypoints[[m.queryIdx for m in good]]
-                dst = points[[m.trainIdx for m in good]]
-                _, mask = cv2.findHomography(src, dst, cv2.RANSAC, 5.0)
-                count = int(mask.sum()) if mask is not None else 0
-            out[ref.brand] = max(out.get(ref.brand, 0), count)
-        return out
+        if desc is None or len(kps) < MIN_MATCHES:
+            return []
+        photo_points = np.float32([k.pt for k in kps])
+        k = min(8, len(self.ref_descriptors))
+        pairs = self.matcher.knnMatch(root_sift(desc), k=k)
+        tentative: dict[int, list[tuple[int, int, float]]] = {}
+        for neighbours in pairs:
+            if not neighbours:
+                continue
+            first = neighbours[0]
+            ref = int(self.ref_owner[first.trainIdx])
+            brand = self.ref_brand_id[ref]
+            # The nearest descriptor of any *other* brand is the denominator of the ratio test.
+            other = next((m.distance for m in neighbours[1:]
+                          if self.ref_brand_id[self.ref_owner[m.trainIdx]] != brand), neighbours[-1].distance)
+            if first.distance < self.ratio * other:
+                tentative.setdefault(ref, []).append((first.trainIdx, first.queryIdx, first.distance))
+        h, w = grey.shape
+        best: dict[str, GeometricMatch] = {}
+        for ref, matches in tentative.items():
+            # One reference keypoint, one photo keypoint: keep the closest pair of each.
+            matches.sort(key=lambda m: m[2])
+            seen: set[int] = set()
+            unique = [m for m in matches if not (m[0] in seen or seen.add(m[0]))]  # type: ignore[func-returns-value]
+            if len(unique) < MIN_MATCHES:
+                continue
+            src = self.ref_points[[m[0] for m in unique]]
+            dst = photo_points[[m[1] for m in unique]]
+            found = self._verify(ref, src, dst, w, h)
+            if found is None:
+                continue
+            inliers, quad, homography = found
+            if inliers < self.min_inliers:
+                continue
+            worst, typical = self.appearance(grey, ref, homography, quad)
+            x1, y1 = quad.min(axis=0) / f
+            x2, y2 = quad.max(axis=0) / f
+            brand = self.brands[ref]
+            if brand not in best or inliers > best[brand].inliers:
+                best[brand] = GeometricMatch(
+                    brand, ref, inliers,
+                    (int(max(0, x1)), int(max(0, y1)), int(min(w / f, x2)), int(min(h / f, y2))),
+                    tuple((float(x) / f, float(y) / f) for x, y in quad), worst, typical)
+        return sorted(best.values(), key=lambda m: -m.inliers)
+
+    def _verify(self, ref: int, src: np.ndarray, dst: np.ndarray, w: int,
+                h: int) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """RANSAC homography and the sanity checks that make its inlier count mean something."""
+        reproj = max(3.0, 0.004 * max(w, h))
+        homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, reproj, maxIters=2000, confidence=0.995)
+        if homography is None or mask is None:
+            return None
+        inlier = mask.ravel().astype(bool)
+        # Distinct photo points: many reference points landing on one photo point is a collapse.
+        photo_inliers = np.unique(np.round(dst[inlier]).astype(np.int32), axis=0)
+        count = len(photo_inliers)
+        if count < 4:
+            return None
+        ref_in = src[inlier]
+        spread = np.ptp(ref_in[:, 0]) * np.ptp(ref_in[:, 1])
+        if spread < MIN_COVERAGE * self.areas[ref]:
+            return None
+        quad = cv2.perspectiveTransform(self.corners[ref][None], homography)[0]
+        if not np.isfinite(quad).all() or not _convex(quad):
+            return None
+        area = cv2.contourArea(quad)
+        if area < 144 or area > 1.05 * w * h:
+            return None
+        sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+        ref_sides = np.linalg.norm(self.corners[ref] - np.roll(self.corners[ref], -1, axis=0), axis=1)
+        stretch = sides / ref_sides
+        if stretch.max() > MAX_ANISOTROPY * stretch.min():
+            return None
+        centre = quad.mean(axis=0)
+        if not (-0.1 * w <= centre[0] <= 1.1 * w and -0.1 * h <= centre[1] <= 1.1 * h):
+            return None
+        return count, quad, homography
+
+    def appearance(self, grey: np.ndarray, ref: int, homography: np.ndarray,
+                   quad: np.ndarray) -> tuple[float, float]:
+        """Worst and median cell correlation between the reference and the photo warped onto it.
+
+        Cells are about letter-sized; only cells where the reference has something drawn count.
+        The reference is first blurred down to the resolution the mark has in the photo, so a
+        small, soft mark is not punished for lacking detail it could never have had."""
+        reference = self.images[ref]
+        h, w = reference.shape
+        warped = cv2.warpPerspective(grey, homography, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        valid = cv2.warpPerspective(np.full_like(grey, 255), homography, (w, h),
+                                    flags=cv2.WARP_INVERSE_MAP | cv2.INTER_NEAREST) > 0
+        scale = np.sqrt(max(cv2.contourArea(quad), 1.0) / (w * h))
+        if scale < 1.0:  # the mark is smaller in the photo: give the reference the same softness
+            small = (max(4, int(w * scale)), max(4, int(h * scale)))
+            reference = cv2.resize(cv2.resize(reference, small, interpolation=cv2.INTER_AREA), (w, h),
+                                   interpolation=cv2.INTER_LINEAR)
+        a = cv2.GaussianBlur(reference.astype(np.float32), (0, 0), 1.5)
+        b = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), 1.5)
+        cell = int(max(24, min(min(h, w) / 2, max(h, w) / 6)))
+        scores = []
+        for y in range(0, h - cell // 2, cell):
+            for x in range(0, w - cell // 2, cell):
+                ca, cb = a[y:y + cell, x:x + cell], b[y:y + cell, x:x + cell]
+                if valid[y:y + cell, x:x + cell].mean() < 0.8 or ca.std() < CELL_MIN_CONTRAST:
+                    continue
+                da, db = ca - ca.mean(), cb - cb.mean()
+                denominator = float(np.sqrt((da * da).sum() * (db * db).sum()))
+                scores.append(float((da * db).sum() / denominator) if denominator > 1e-6 else 0.0)
+        if not scores:
+            return 0.0, 0.0
+        return float(min(scores)), float(np.median(scores))
+
+    def inliers(self, image: np.ndarray) -> dict[str, int]:
+        """Best verified inlier count per brand (brands without a verified fit are absent)."""
+        return {m.brand: m.inliers for m in self.match(image)}
