@@ -145,14 +145,20 @@ class SiftMatcher:
         for neighbours in pairs:
             if not neighbours:
                 continue
-            first = neighbours[0]
-            ref = int(self.ref_owner[first.trainIdx])
-            brand = self.ref_brand_id[ref]
+            brand = self.ref_brand_id[self.ref_owner[neighbours[0].trainIdx]]
             # The nearest descriptor of any *other* brand is the denominator of the ratio test.
             other = next((m.distance for m in neighbours[1:]
                           if self.ref_brand_id[self.ref_owner[m.trainIdx]] != brand), neighbours[-1].distance)
-            if first.distance < self.ratio * other:
-                tentative.setdefault(ref, []).append((first.trainIdx, first.queryIdx, first.distance))
+            # Every reference of the nearest brand that passes gets the match: a brand's emblem
+            # file and its emblem-plus-wordmark file share descriptors, and each must be fitted.
+            taken: set[int] = set()
+            for m in neighbours:
+                ref = int(self.ref_owner[m.trainIdx])
+                if self.ref_brand_id[ref] != brand or m.distance >= self.ratio * other:
+                    break
+                if ref not in taken:
+                    taken.add(ref)
+                    tentative.setdefault(ref, []).append((m.trainIdx, m.queryIdx, m.distance))
         h, w = grey.shape
         best: dict[str, GeometricMatch] = {}
         for ref, matches in tentative.items():
