@@ -205,9 +205,9 @@ def main(argv=None) -> int:
         return {p: {b for b, s in got.items() if s >= threshold} for p, got in scores.items()}
 
     sweep = []
-    for threshold in np.arange(0.5, 0.96, 0.025):
+    for threshold in [*np.arange(0.5, 0.96, 0.05), 0.97, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995]:
         rep = reported_at(float(threshold))
-        row = {"threshold": round(float(threshold), 3)}
+        row = {"threshold": round(float(threshold), 4)}
         for label, group in groups.items():
             m = score(rep, truth, group)
             row[label] = {"recall": round(m["recall"], 3), "precision": round(m["precision"], 3)}

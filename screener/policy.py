@@ -3,8 +3,8 @@
 Rules (DESIGN.md, "What counts as suspect"):
 - a registered name or alias in the text, or a logo at or over ``logo.genuine_threshold`` or
   verified by ``logo.min_inliers`` SIFT matches on one homography → one ``brand_mark`` flag per
-  brand, text and logo evidence merged; a verified-only logo whose region OCR reads as anything
-  but the brand's name is dropped (the letters matched, the word did not);
+  brand, text and logo evidence merged; a logo whose region OCR reads as anything but the
+  brand's name is dropped (the letters matched, the word did not);
 - a look-alike of a name → ``altered_brand_name``, unless the logo stage confirms the genuine
   logo of that brand (then the odd letters are OCR noise on a genuine mark; a verified logo
   confirms only when its pixels agree with the reference everywhere, ``logo.confirm_agreement``);
@@ -160,17 +160,18 @@ def _brand_marks(names: Sequence[NameMatch], genuine: Sequence[LogoHit],
 
 def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequence[NameMatch],
                           config: Config) -> bool:
-    """A geometry-only logo hit on a region where OCR reads something other than the brand.
+    """A logo hit on a region where OCR reads something other than the brand's name.
 
     SIFT on a wordmark matches letter shapes, so a word sharing most letters and the typeface
     with a brand ("CRANE" against "KYRANE"), or the brand's name with a letter changed, fits a
-    homography as well as the genuine mark. When the hit's region holds readable text that is not
-    the brand's exact name, the text is the more specific evidence: the hit is dropped (an altered
-    name is flagged by the text rule). Kept are hits whose pixels agree with the reference
-    everywhere (``logo.confirm_agreement``: OCR noise on a genuine mark) and network matches at
-    the genuine threshold."""
-    logo = config.logo
-    if not hit.inliers or hit.score >= logo.genuine_threshold or hit.agreement >= logo.confirm_agreement:
+    homography as well as the genuine mark; the network, too, scores shop signs and captions
+    like wordmarks. When the hit's region is mostly readable text that is not the brand's name,
+    the text is the more specific evidence and the hit is dropped (an altered name is flagged by
+    the text rule). Kept are verified hits whose pixels agree with the reference everywhere
+    (``logo.confirm_agreement``: OCR noise on the genuine mark) and network hits whose region
+    reads as a look-alike of their own brand (the policy then weighs OCR noise against an
+    altered name as before)."""
+    if hit.inliers and hit.agreement >= config.logo.confirm_agreement:
         return False
     x1, y1, x2, y2 = hit.box
     for text in texts:
@@ -180,7 +181,12 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
         letters = sum(ch.isalpha() for ch in text.text)
         if inside < 0.6 * area or letters < 3 or area < 0.15 * max(1, (x2 - x1) * (y2 - y1)):
             continue
-        if not any(m.exact and m.brand == hit.brand and _overlap(m.box, text.box) for m in names):
+        same_brand = [m for m in names if m.brand == hit.brand and _overlap(m.box, text.box)]
+        if any(m.exact for m in same_brand):
+            continue
+        # Geometry with a disagreeing cell: the word differs. The network cannot see one letter,
+        # so for its hits only another word (not a look-alike of the brand's) contradicts it.
+        if hit.inliers or not same_brand:
             return True
     return False
 

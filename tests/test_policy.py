@@ -111,3 +111,15 @@ def test_a_verified_mark_says_so_in_its_reason(policy):
     [flag] = policy([], [verified("Veltora", inliers=17)]).flags
     assert "17 SIFT matches" in flag.reason
     assert flag.score >= 0.99
+
+
+@pytest.mark.parametrize("texts, kinds", [
+    # the network's hit on a shop sign that reads as another word is not a logo
+    ([inside_logo("PHARMACY")], set()),
+    # ... but on a look-alike of its own brand it may be OCR noise on the genuine mark
+    ([inside_logo("VELT0RA")], {"brand_mark"}),
+    ([inside_logo("VELTORA")], {"brand_mark"}),
+])
+def test_network_hits_on_text_regions(policy, texts, kinds):
+    decision = policy(texts, [logo("Veltora", 0.95)])
+    assert {f.kind for f in decision.flags} == kinds
