@@ -161,7 +161,8 @@ def main(argv=None) -> int:
         if args.sift:
             from screener.logo.sift import SiftMatcher
 
-            sift = SiftMatcher(ref_crops, min_inliers=4, ratio=float(__import__("os").environ.get("SIFT_RATIO", "0.8")))
+            sift = SiftMatcher(ref_crops, min_inliers=4, ratio=float(__import__("os").environ.get("SIFT_RATIO", "0.8")),
+                               min_side=int(__import__("os").environ.get("SIFT_MIN_SIDE", "900")))
         combined: dict[str, set[str]] = {}
         screener = None
         if args.ocr:

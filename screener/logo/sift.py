@@ -85,11 +85,15 @@ class SiftMatcher:
     """Finds reference logos in photos by RootSIFT matches that agree on one homography."""
 
     def __init__(self, references: Sequence[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray | None]],
-                 ratio: float = 0.8, max_side: int = 1024, min_inliers: int = 8) -> None:
+                 ratio: float = 0.8, max_side: int = 1024, min_inliers: int = 8, min_side: int = 900) -> None:
         """``references``: ``(brand, rgb)`` or ``(brand, rgb, alpha)`` per reference logo."""
         self.sift = cv2.SIFT_create()
         self.ratio = ratio
         self.max_side = max_side
+        # Smaller photos are enlarged to this long side (0: never): small marks in small photos
+        # then give enough keypoints (FlickrLogos, 6 inliers: recall 0.36 -> 0.38 trained brands,
+        # 0.15 -> 0.18 held-out, precision 1.0; 0.25 -> 0.35 s per ~500 px photo).
+        self.min_side = min_side
         self.min_inliers = min_inliers
         self.brands: list[str] = []
         self.corners: list[np.ndarray] = []  # per reference: its 4 corners in its own pixels
@@ -132,9 +136,9 @@ class SiftMatcher:
         if self.matcher is None or image.ndim != 3 or min(image.shape[:2]) < 16:
             return []
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        f = min(1.0, self.max_side / max(grey.shape))
-        if f < 1.0:
-            grey = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        f = min(self.max_side / max(grey.shape), max(1.0, self.min_side / max(grey.shape)))
+        if f != 1.0:
+            grey = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
         kps, desc = self.sift.detectAndCompute(grey, None)
         if desc is None or len(kps) < MIN_MATCHES:
             return []
