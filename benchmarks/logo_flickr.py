@@ -88,6 +88,8 @@ def main(argv=None) -> int:
     parser.add_argument("--models", type=Path, default=MODELS_DIR)
     parser.add_argument("--limit", type=int, default=0, help="at most N photos of each group")
     parser.add_argument("--sift", action="store_true", help="also run the SIFT + RANSAC floor")
+    parser.add_argument("--sift-ratio", type=float, default=0.8, help="the floor's ratio test")
+    parser.add_argument("--sift-min-side", type=int, default=900, help="the floor enlarges smaller photos to this")
     parser.add_argument("--no-logo", action="store_true", help="skip the CNN stage (SIFT floor only)")
     parser.add_argument("--ocr", action="store_true", help="also run the full screener (OCR + logo)")
     parser.add_argument("--json", type=Path, default=None, help="write per-photo scores here")
@@ -161,8 +163,7 @@ def main(argv=None) -> int:
         if args.sift:
             from screener.logo.sift import SiftMatcher
 
-            sift = SiftMatcher(ref_crops, min_inliers=4, ratio=float(__import__("os").environ.get("SIFT_RATIO", "0.8")),
-                               min_side=int(__import__("os").environ.get("SIFT_MIN_SIDE", "900")))
+            sift = SiftMatcher(ref_crops, min_inliers=4, ratio=args.sift_ratio, min_side=args.sift_min_side)
         combined: dict[str, set[str]] = {}
         screener = None
         if args.ocr:
