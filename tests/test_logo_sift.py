@@ -102,3 +102,37 @@ def test_a_warped_reference_is_verified_and_a_blank_one_is_not(matcher):
     assert abs(x1 - tx1) < 15 and abs(y1 - ty1) < 15 and abs(x2 - tx2) < 15 and abs(y2 - ty2) < 15
     assert found[0].worst_cell > 0.85
     assert matcher.match(cv2.GaussianBlur(rng.integers(0, 255, (600, 800, 3), dtype=np.uint8), (0, 0), 2)) == []
+
+
+# --- through the whole Screener (real OCR, network and verification) ------------------------------
+@pytest.fixture(scope="module")
+def screener():
+    from screener import Screener
+
+    return Screener.from_registry(SAMPLES / "brands", Config())
+
+
+def test_a_verified_genuine_logo_is_a_brand_mark_with_its_evidence(screener):
+    row = _labels()["listings/036-genuine-logo.jpg"]
+    result = screener.screen_file(SAMPLES / row["path"])
+    assert result.verdict == "review"
+    [mark] = result.brands
+    assert (mark.brand, mark.match, "logo" in mark.evidence) == ("Lumexa", "exact", True)
+    hit = next(h for h in result.logos if h.brand == "Lumexa")
+    assert hit.inliers >= Config().logo.min_inliers and hit.agreement > 0.85
+    x1, y1, x2, y2 = _logo_box(row)
+    assert hit.box[0] < x2 and x1 < hit.box[2] and hit.box[1] < y2 and y1 < hit.box[3]
+    assert hit.to_dict()["inliers"] == hit.inliers  # in the JSONL line
+
+
+@pytest.mark.parametrize("name, verdict, kinds", [
+    # "CRANE" in a typeface like Kyrane's wordmark: SIFT fits it, OCR reads another word
+    ("017-hard-negative.jpg", "clear", set()),
+    ("025-hard-negative.jpg", "clear", set()),
+    # "Veltura" drawn as Veltora's wordmark: an altered name, not the genuine mark
+    ("094-imitation-logo.jpg", "suspect", {"altered_brand_name"}),
+])
+def test_geometry_does_not_vouch_for_other_words(screener, name, verdict, kinds):
+    result = screener.screen_file(SAMPLES / "listings" / name)
+    assert result.verdict == verdict
+    assert {f.kind for f in result.flags} == kinds
