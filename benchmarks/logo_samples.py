@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("samples", type=Path, nargs="?", default=Path(__file__).resolve().parents[1] / "sample_images")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models", type=Path, default=None, help="models folder (default: the shipped one)")
     args = parser.parse_args(argv)
 
     import torch
@@ -44,10 +45,10 @@ def main(argv=None) -> int:
 
     config = Config()
     registry = BrandRegistry.load(args.samples / "brands")
-    stage = build_logo_stage(registry, config.replace(logo__near_threshold=0.0))
+    stage = build_logo_stage(registry, config.replace(logo__near_threshold=0.0), models_dir=args.models)
     with open(args.samples / "labels.csv", newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["kind"] in KINDS]
-    by_kind: dict[str, list[tuple[str, float, int, str]]] = defaultdict(list)
+    by_kind: dict[str, list[tuple[str, float, int, float, float, str]]] = defaultdict(list)
     for row in rows:
         if not (args.samples / row["path"]).is_file():  # the set is being regenerated
             continue
@@ -59,20 +60,22 @@ def main(argv=None) -> int:
         pick = own if own else (best if best and not wanted else None)
         top = best.brand if best else "-"
         by_kind[row["kind"]].append((Path(row["path"]).name, pick.score if pick else 0.0,
-                                     pick.inliers if pick else 0, top))
+                                     pick.inliers if pick else 0, pick.alignment if pick else 0.0,
+                                     pick.agreement if pick else 0.0, top))
     g, n = config.logo.genuine_threshold, config.logo.near_threshold
     print(f"thresholds: genuine {g}, near {n}")
     for kind in KINDS:
         items = by_kind.get(kind, [])
         if not items:
             continue
-        scores = np.array([s for _, s, _, _ in items])
-        calls = ["genuine" if s >= g or k >= config.logo.min_inliers else "near" if s >= n else "none"
-                 for _, s, k, _ in items]
+        scores = np.array([item[1] for item in items])
+        lc = config.logo
+        calls = ["genuine" if s >= g or k >= lc.min_inliers or min(al, ag) >= lc.align_genuine
+                 else "near" if s >= n or al >= lc.align_near else "none" for _, s, k, al, ag, _ in items]
         print(f"{kind:18s} n={len(items):2d} score min {scores.min():.3f} median {np.median(scores):.3f} "
               f"max {scores.max():.3f}; calls: " + ", ".join(f"{c} {calls.count(c)}" for c in ("genuine", "near", "none")))
-        for name, s, k, top in items:
-            print(f"    {name:34s} {s:.3f} inliers={k:3d} top={top}")
+        for (name, s, k, al, ag, top), call in zip(items, calls):
+            print(f"    {name:34s} {s:.3f} inliers={k:3d} aligned={al:.2f} agreement={ag:5.2f} top={top:9s} {call}")
     return 0
 
 

@@ -74,6 +74,13 @@ class LogoConfig:
     # sample wordmarks >= 0.94; a changed letter 0.07-0.72). Real photos rarely agree that well
     # (median 0.21 on FlickrLogos), so this gates only that override, not the genuine match.
     confirm_agreement: float = 0.85
+    # Direct alignment (screener.logo.align) of references onto the network's best windows, for
+    # flat marks SIFT cannot see. Genuine: ECC correlation and worst cell both >= align_genuine;
+    # imitation: correlation >= align_near with a cell under align_genuine (one part redrawn).
+    # Sample emblems: genuine >= 0.90 / 0.94, imitations 0.87-0.98 with a cell at 0.87 or less.
+    alignment: bool = True
+    align_genuine: float = 0.9
+    align_near: float = 0.85
     cache_dir: str = ""  # reference-embedding cache; "" = <registry>/.cache
 
 

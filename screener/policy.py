@@ -8,7 +8,9 @@ Rules (DESIGN.md, "What counts as suspect"):
 - a look-alike of a name → ``altered_brand_name``, unless the logo stage confirms the genuine
   logo of that brand (then the odd letters are OCR noise on a genuine mark; a verified logo
   confirms only when its pixels agree with the reference everywhere, ``logo.confirm_agreement``);
-- a logo in the near band ``[near_threshold, genuine_threshold)`` → ``imitation_logo``;
+- a logo aligned onto a reference with every part agreeing (``logo.align_genuine``) is genuine;
+- a logo in the near band ``[near_threshold, genuine_threshold)``, or aligned onto a reference
+  (``logo.align_near``) with a part that disagrees → ``imitation_logo``;
 - a cue word → ``counterfeit_cue``;
 - the genuine logo of brand A beside the name of brand B, B's own logo absent → ``mixed_marks``
   (an imitation logo is flagged as such; pairing it with names too would double-count it).
@@ -55,16 +57,14 @@ class Policy:
         logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.config)]
         genuine_logos = [h for h in logos if self._genuine(h)]
         near_logos = [h for h in logos if not self._genuine(h)
-                      and self.config.logo.near_threshold <= h.score]
+                      and (self.config.logo.near_threshold <= h.score
+                           or h.alignment >= self.config.logo.align_near)]
         genuine_logo_brands = {h.brand for h in genuine_logos if self._confirms(h)}
 
         flags: list[Flag] = []
         flags += self._brand_mark_flags(name_matches, genuine_logos)
         flags += self._altered_flags(name_matches, genuine_logo_brands)
-        flags += [Flag(IMITATION_LOGO, h.brand, None, h.score, h.box,
-                       f"logo resembles {h.brand!r} (similarity {h.score:.2f}, under the genuine "
-                       f"threshold {self.config.logo.genuine_threshold:.2f}): an imitation of the mark")
-                  for h in near_logos]
+        flags += [self._imitation_flag(h) for h in near_logos]
         flags += [Flag(COUNTERFEIT_CUE, None, c.text, c.score, c.box,
                        f"counterfeit cue {c.cue!r} in '{c.text}'") for c in self.cues(readable)]
         flags += self._mixed_flags(name_matches, genuine_logos)
@@ -78,12 +78,25 @@ class Policy:
         """A genuine logo: similar enough to a reference, or verified by geometry (see
         ``LogoConfig.min_inliers``), which is strong evidence even where the network is unsure."""
         logo = self.config.logo
-        return hit.score >= logo.genuine_threshold or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
+        return (hit.score >= logo.genuine_threshold or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
+                or _aligned_genuine(hit, self.config))
+
+    def _imitation_flag(self, hit: LogoHit) -> Flag:
+        logo = self.config.logo
+        if hit.alignment >= logo.align_near:
+            return Flag(IMITATION_LOGO, hit.brand, None, hit.alignment, hit.box,
+                        f"logo aligns with {hit.brand!r}'s reference (correlation {hit.alignment:.2f}) but a "
+                        f"part of it differs (worst part {hit.agreement:.2f}, genuine marks reach "
+                        f"{logo.align_genuine:.2f}): an imitation of the mark")
+        return Flag(IMITATION_LOGO, hit.brand, None, hit.score, hit.box,
+                    f"logo resembles {hit.brand!r} (similarity {hit.score:.2f}, under the genuine "
+                    f"threshold {logo.genuine_threshold:.2f}): an imitation of the mark")
 
     def _confirms(self, hit: LogoHit) -> bool:
         """Whether a genuine logo hit is sure enough to call odd letters read on the same brand
-        OCR noise: a network match at the genuine threshold, or a verified one whose pixels agree
-        with the reference everywhere (geometry alone also fits a wordmark with a changed letter)."""
+        OCR noise: a network match at the genuine threshold, or a SIFT-verified one whose pixels
+        agree with the reference everywhere (geometry alone also fits a wordmark with a changed
+        letter; an alignment works at too low a resolution to vouch for single letters)."""
         logo = self.config.logo
         return hit.score >= logo.genuine_threshold or (
             hit.inliers >= max(1, logo.min_inliers) and hit.agreement >= logo.confirm_agreement)
@@ -97,7 +110,8 @@ class Policy:
             if texts:
                 parts.append(f"name read as '{texts[0].text}'")
             if hits:
-                verified = f", {hits[0].inliers} SIFT matches on one homography" if hits[0].inliers else ""
+                verified = (f", {hits[0].inliers} SIFT matches on one homography" if hits[0].inliers else
+                            f", aligned with correlation {hits[0].alignment:.2f}" if hits[0].alignment else "")
                 parts.append(f"logo matched (similarity {hits[0].score:.2f}{verified})")
             box = hits[0].box if hits else texts[0].box
             score = max([m.score for m in texts] + [_strength(h) for h in hits])
@@ -184,9 +198,10 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
         same_brand = [m for m in names if m.brand == hit.brand and _overlap(m.box, text.box)]
         if any(m.exact for m in same_brand):
             continue
-        # Geometry with a disagreeing cell: the word differs. The network cannot see one letter,
-        # so for its hits only another word (not a look-alike of the brand's) contradicts it.
-        if hit.inliers or not same_brand:
+        # Geometry with a disagreeing cell: the word differs; an alignment (at 160 px) cannot
+        # resolve one letter either way. The network cannot see one letter, so for its hits only
+        # another word (not a look-alike of the brand's) contradicts it.
+        if hit.inliers or hit.alignment or not same_brand:
             return True
     return False
 
@@ -195,10 +210,15 @@ def _overlap(a: Box, b: Box) -> bool:
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
+def _aligned_genuine(hit: LogoHit, config: Config) -> bool:
+    """The reference aligned onto the region and every part of it agrees."""
+    return hit.alignment > 0 and min(hit.alignment, hit.agreement) >= config.logo.align_genuine
+
+
 def _strength(hit: LogoHit) -> float:
-    """How sure a genuine logo hit is: a geometrically verified one counts as 0.99 however low
-    the network scored it (the homography is the stronger evidence)."""
-    return max(hit.score, 0.99) if hit.inliers else hit.score
+    """How sure a genuine logo hit is: one verified by geometry or alignment counts as 0.99
+    however low the network scored it (pixels matching the reference are the stronger evidence)."""
+    return max(hit.score, 0.99) if hit.inliers or hit.alignment else hit.score
 
 
 def _unique(flags: list[Flag]) -> list[Flag]:

@@ -67,17 +67,19 @@ class LogoHit:
     score: float  # calibrated CNN similarity of the region to the brand's best reference
     reference: str  # the reference logo's path, relative to the registry folder
     inliers: int = 0  # SIFT matches agreeing on one homography with the reference (0: not verified)
-    agreement: float = 0.0  # verified hits: worst cell correlation of region and reference (1 = same)
+    agreement: float = 0.0  # verified/aligned hits: worst cell correlation of region and reference (1 = same)
+    alignment: float = 0.0  # ECC correlation of the reference aligned onto the region (0: not aligned)
 
     def to_dict(self) -> dict[str, Any]:
         return {"brand": self.brand, "box": list(self.box), "score": _round(self.score),
-                "reference": self.reference, "inliers": self.inliers, "agreement": _round(self.agreement)}
+                "reference": self.reference, "inliers": self.inliers, "agreement": _round(self.agreement),
+                "alignment": _round(self.alignment)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LogoHit":
         return cls(brand=str(data["brand"]), box=_box(data["box"]), score=float(data["score"]),  # type: ignore[arg-type]
                    reference=str(data.get("reference", "")), inliers=int(data.get("inliers", 0)),
-                   agreement=float(data.get("agreement", 0.0)))
+                   agreement=float(data.get("agreement", 0.0)), alignment=float(data.get("alignment", 0.0)))
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,27 @@ def test_a_verified_mark_says_so_in_its_reason(policy):
 def test_network_hits_on_text_regions(policy, texts, kinds):
     decision = policy(texts, [logo("Veltora", 0.95)])
     assert {f.kind for f in decision.flags} == kinds
+
+
+def aligned(brand: str, alignment: float, agreement: float) -> LogoHit:
+    """A reference aligned onto the region (ECC) with ``agreement`` in its worst part."""
+    return LogoHit(brand, (300, 300, 420, 380), 0.1, f"logos/{brand.lower()}/emblem.png",
+                   agreement=agreement, alignment=alignment)
+
+
+@pytest.mark.parametrize("texts, logos, verdict, kinds", [
+    # every part agrees: a genuine (flat) mark
+    ([], [aligned("Veltora", 0.97, 0.95)], "review", {"brand_mark"}),
+    # aligns well but one part differs: an imitation of the mark
+    ([], [aligned("Veltora", 0.95, 0.40)], "suspect", {"imitation_logo"}),
+    # aligns poorly: no evidence
+    ([], [aligned("Veltora", 0.70, 0.40)], "clear", set()),
+    # a low-resolution alignment does not vouch for the letters read on it
+    ([inside_logo("VELT0RA")], [aligned("Veltora", 0.99, 0.97)], "suspect", {"altered_brand_name"}),
+    # an aligned logo of one brand beside another brand's name
+    ([text("NOVALUX")], [aligned("Veltora", 0.97, 0.95)], "suspect", {"brand_mark", "mixed_marks"}),
+])
+def test_aligned_evidence(policy, texts, logos, verdict, kinds):
+    decision = policy(texts, logos)
+    assert decision.verdict == verdict
+    assert {f.kind for f in decision.flags} == kinds

@@ -15,7 +15,11 @@ How a photo is matched:
 4. **Refinement.** The best windows of each promising brand are re-tried shifted and rescaled, so
    the box fits the mark better and the score is not lost to a coarse grid.
 5. **Per-brand best box** with cross-brand non-maximum suppression: one region carries one brand.
-6. **Geometric verification** (``logo.geometric_verification``, :mod:`screener.logo.sift`): the
+6. **Alignment** (``logo.alignment``, :mod:`screener.logo.align`): the best windows' best
+   references are aligned onto the photo directly (ECC), which works on flat emblems with too
+   little texture for keypoints; a reference that aligns with every part agreeing is a genuine
+   mark, one that aligns well with a part disagreeing is an imitation.
+7. **Geometric verification** (``logo.geometric_verification``, :mod:`screener.logo.sift`): the
    references are also looked for by SIFT matches agreeing on one homography. A verified mark
    replaces the network's box for its brand (the homography's box is tighter), carries its
    inlier count, and overrules another brand's network-only hit on the same region.
@@ -43,6 +47,7 @@ from ..errors import ModelError, RegistryError
 from ..types import LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
 from .cache import EmbeddingCache
+from .align import ReferenceAligner
 from .model import Embedder
 from .sift import SiftMatcher
 
@@ -51,6 +56,8 @@ SIZES = (0.13, 0.19, 0.27, 0.38, 0.54, 0.76, 1.0)  # window side (sqrt of area) 
 ASPECTS = (1.0, 2.2, 0.55, 4.0)  # width / height
 REFINE_SEEDS = 6  # windows re-tried shifted and rescaled per photo
 MIN_EDGE_DENSITY = 2.0  # mean Sobel magnitude (0-255 scale): flatter windows hold no mark
+ALIGN_WINDOWS = 4  # distinct best windows the references are aligned onto
+ALIGN_BRANDS = 3  # brands tried per window
 VARIANT_RECIPE = "v1:margins(0,.08,.2)+bg(white,grey,black if alpha)+lowres"
 
 
@@ -320,17 +327,20 @@ class CnnLogoStage:
     """Finds registered brands' logos in a photo with the embedding network (see module doc)."""
 
     def __init__(self, embedder: Embedder, references: ReferenceSet, config: LogoConfig,
-                 model_name: str = "logo-embed", verifier: SiftMatcher | None = None) -> None:
-        """``verifier``: a :class:`SiftMatcher` over the same references, in the same order
-        (``references.files``), or None for the network alone."""
+                 model_name: str = "logo-embed", verifier: SiftMatcher | None = None,
+                 aligner: ReferenceAligner | None = None) -> None:
+        """``verifier`` (a :class:`SiftMatcher`) and ``aligner`` (a :class:`ReferenceAligner`):
+        over the same references in the same order (``references.files``), or None."""
         if len(references.vectors) == 0:
             raise RegistryError("the CNN logo stage needs at least one reference logo")
         self.embedder = embedder
         self.references = references
         self.config = config
         self.verifier = verifier
+        self.aligner = aligner
         verified = f":sift{config.min_inliers}" if verifier is not None else ""
-        self.fingerprint = f"{model_name}:{embedder.sha256[:16]}{verified}"
+        aligned = f":ecc{config.align_genuine}/{config.align_near}" if aligner is not None else ""
+        self.fingerprint = f"{model_name}:{embedder.sha256[:16]}{verified}{aligned}"
         self.last_candidates = 0  # how many windows the last call embedded (for benchmarks)
         self.last_timings: dict[str, float] = {}  # seconds per step of the last call (benchmarks)
         self.keep_raw = False
@@ -401,11 +411,60 @@ class CnnLogoStage:
         self.last_candidates = embedded
         hits = self._pick(boxes, best, arg, scale)
         t4 = clock()
+        if self.aligner is not None:
+            hits = self._align(image, boxes, best, arg, scale, hits)
+        t5 = clock()
         if self.verifier is not None:
             hits = self._verify(image, work, scale, hits)
         self.last_timings = {"candidates": t1 - t0, "embed": t2 - t1, "similarity": t3 - t2,
-                             "refine": t4 - t3, "verify": clock() - t4, "total": clock() - t0}
+                             "refine": t4 - t3, "align": t5 - t4, "verify": clock() - t5, "total": clock() - t0}
         return hits
+
+    def _align(self, image: np.ndarray, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float,
+               hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
+        """Align references onto the network's best windows (see :mod:`screener.logo.align`).
+
+        The ``ALIGN_WINDOWS`` best distinct windows are each tried with their ``ALIGN_BRANDS`` best
+        brands (the reference variant that scored best there), so the cost does not grow with
+        the registry. In each region only the best-aligned brand stays."""
+        assert self.aligner is not None
+        cfg, refs = self.config, self.references
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        order = np.argsort(-best.max(axis=1), kind="stable")
+        chosen: list[int] = []
+        for i in order:
+            if len(chosen) == ALIGN_WINDOWS:
+                break
+            if all(iou(boxes[i], boxes[j][None])[0] < 0.5 for j in chosen):
+                chosen.append(int(i))
+        found: list[LogoHit] = []
+        for i in chosen:
+            for b in np.argsort(-best[i])[:ALIGN_BRANDS]:
+                ref = int(refs.file_index[arg[i, b]])
+                result = self.aligner.align(grey, boxes[i] / scale, ref)
+                if result is None or result.correlation < cfg.align_near:
+                    continue
+                found.append(LogoHit(refs.brands[b], result.box, float(best[i, b]), refs.files[ref],
+                                     agreement=result.worst_cell, alignment=result.correlation))
+        # One brand per region: the best alignment wins it.
+        found.sort(key=lambda h: -h.alignment)
+        aligned: list[LogoHit] = []
+        for hit in found:
+            if not any(iou(np.asarray(hit.box, float), np.asarray([a.box], float))[0] > 0.3 for a in aligned):
+                aligned.append(hit)
+        if not aligned:
+            return hits
+        genuine = [a for a in aligned if min(a.alignment, a.agreement) >= cfg.align_genuine]
+        kept = []
+        for hit in hits:
+            if any(a.brand == hit.brand for a in aligned):
+                continue  # the aligned hit replaces it, keeping the better score
+            if any(iou(np.asarray(hit.box, float), np.asarray([a.box], float))[0] > 0.3 for a in genuine):
+                continue
+            kept.append(hit)
+        network = {h.brand: h.score for h in hits}
+        merged = [dataclasses.replace(a, score=max(a.score, network.get(a.brand, 0.0))) for a in aligned]
+        return tuple(sorted(kept + merged, key=lambda hit: (-hit.alignment, -hit.score)))
 
     def _verify(self, image: np.ndarray, work: np.ndarray, scale: float,
                 hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
@@ -435,8 +494,11 @@ class CnnLogoStage:
             if any(iou(np.asarray(hit.box, float), np.asarray([v.box], float))[0] > 0.3 for v in verified):
                 continue  # geometry overrules another brand's appearance-only guess there
             kept.append(hit)
-        network = {h.brand: h.score for h in hits}
-        verified = [dataclasses.replace(v, score=max(v.score, network.get(v.brand, 0.0))) for v in verified]
+        before = {h.brand: h for h in hits}
+        verified = [dataclasses.replace(v, score=max(v.score, before[v.brand].score), alignment=before[v.brand].alignment,
+                                        agreement=max(v.agreement, before[v.brand].agreement)
+                                        if before[v.brand].alignment else v.agreement)
+                    if v.brand in before else v for v in verified]
         return tuple(sorted(kept + verified, key=lambda hit: (-hit.inliers, -hit.score)))
 
     def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float) -> tuple[LogoHit, ...]:
@@ -484,17 +546,20 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
         except OSError as exc:
             raise RegistryError(f"brand {brand!r}: cannot read reference logo {rel}: {exc}") from exc
     references = embed_references(embedder, logos, cache, calibrate)
-    verifier = None
-    if config.logo.geometric_verification:
-        decoded = {}
+    verifier, aligner = None, None
+    if config.logo.geometric_verification or config.logo.alignment:
+        decoded = []  # (rgb, alpha) per reference, in the reference set's order
         for brand, rel, data in logos:
             try:
-                decoded[rel] = read_logo(data)
+                decoded.append(read_logo(data))
             except Exception as exc:  # PIL raises many types for a bad file
                 raise RegistryError(f"brand {brand!r}: reference logo {rel} cannot be read: {exc}") from exc
-        verifier = SiftMatcher([(brand, *decoded[rel]) for brand, rel, _ in logos],
-                               min_inliers=config.logo.min_inliers)
-    stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier)
+        if config.logo.geometric_verification:
+            verifier = SiftMatcher([(brand, *pixels) for (brand, _, _), pixels in zip(logos, decoded)],
+                                   min_inliers=config.logo.min_inliers)
+        if config.logo.alignment:
+            aligner = ReferenceAligner(decoded)
+    stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier, aligner)
     stage.cache = cache  # type: ignore[attr-defined]  # exposed so callers can see hits/misses
     return stage
 

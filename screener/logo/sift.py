@@ -35,11 +35,12 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .agreement import cell_agreement, soften_to
+
 MIN_REFERENCE_SIDE = 200  # references are upscaled to at least this long side
 MAX_REFERENCE_SIDE = 400  # and downscaled to at most this
 MIN_MATCHES = 6  # RANSAC is not tried on fewer tentative matches
 MIN_COVERAGE = 0.12  # inliers' bounding box / reference area: a fit on a corner of it is not a match
-CELL_MIN_CONTRAST = 12.0  # grey-level std: a reference cell flatter than this holds nothing to compare
 MAX_ANISOTROPY = 4.0  # longest / shortest side of the mapped outline, relative to the reference's
 
 
@@ -226,37 +227,16 @@ class SiftMatcher:
 
     def appearance(self, grey: np.ndarray, ref: int, homography: np.ndarray,
                    quad: np.ndarray) -> tuple[float, float]:
-        """Worst and median cell correlation between the reference and the photo warped onto it.
-
-        Cells are about letter-sized; only cells where the reference has something drawn count.
-        The reference is first blurred down to the resolution the mark has in the photo, so a
-        small, soft mark is not punished for lacking detail it could never have had."""
+        """Worst and median cell correlation between the reference and the photo warped onto it
+        (:func:`screener.logo.agreement.cell_agreement`)."""
         reference = self.images[ref]
         h, w = reference.shape
         warped = cv2.warpPerspective(grey, homography, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         valid = cv2.warpPerspective(np.full_like(grey, 255), homography, (w, h),
                                     flags=cv2.WARP_INVERSE_MAP | cv2.INTER_NEAREST) > 0
-        scale = np.sqrt(max(cv2.contourArea(quad), 1.0) / (w * h))
-        if scale < 1.0:  # the mark is smaller in the photo: give the reference the same softness
-            small = (max(4, int(w * scale)), max(4, int(h * scale)))
-            reference = cv2.resize(cv2.resize(reference, small, interpolation=cv2.INTER_AREA), (w, h),
-                                   interpolation=cv2.INTER_LINEAR)
-        a = cv2.GaussianBlur(reference.astype(np.float32), (0, 0), 1.5)
-        b = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), 1.5)
-        cell = int(max(24, min(min(h, w) / 2, max(h, w) / 6)))
-        scores = []
-        for y in range(0, h - cell // 2, cell):
-            for x in range(0, w - cell // 2, cell):
-                ca, cb = a[y:y + cell, x:x + cell], b[y:y + cell, x:x + cell]
-                if valid[y:y + cell, x:x + cell].mean() < 0.8 or ca.std() < CELL_MIN_CONTRAST:
-                    continue
-                da, db = ca - ca.mean(), cb - cb.mean()
-                denominator = float(np.sqrt((da * da).sum() * (db * db).sum()))
-                scores.append(float((da * db).sum() / denominator) if denominator > 1e-6 else 0.0)
-        if not scores:
-            return 0.0, 0.0
-        return float(min(scores)), float(np.median(scores))
+        scale = float(np.sqrt(max(cv2.contourArea(quad), 1.0) / (w * h)))
+        return cell_agreement(soften_to(reference, scale), warped, valid)
 
     def inliers(self, image: np.ndarray) -> dict[str, int]:
         """Best verified inlier count per brand (brands without a verified fit are absent)."""

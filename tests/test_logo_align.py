@@ -1,0 +1,86 @@
+"""Direct alignment (ECC) of reference logos onto regions of the sample listings: flat emblems
+that SIFT cannot verify align with every part agreeing, imitations align with a part that does
+not, and other brands' references do not align as genuine. Real OpenCV, no model: the regions
+are the labelled boxes, so this pins the aligner, not the network that proposes regions."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import SAMPLES
+from screener.brands import BrandRegistry
+from screener.config import Config
+from screener.logo.align import ReferenceAligner
+from screener.logo.matcher import read_logo
+
+pytestmark = pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
+LOGO = Config().logo
+
+
+@pytest.fixture(scope="module")
+def registry_files():
+    return list(BrandRegistry.load(SAMPLES / "brands").logo_files())
+
+
+@pytest.fixture(scope="module")
+def aligner(registry_files) -> ReferenceAligner:
+    return ReferenceAligner([read_logo(path.read_bytes()) for _, _, path in registry_files])
+
+
+def _rows(kind: str) -> list[dict]:
+    with open(SAMPLES / "labels.csv", newline="", encoding="utf-8") as handle:
+        return [r for r in csv.DictReader(handle) if r["kind"] == kind]
+
+
+def _best_per_brand(aligner, registry_files, row):
+    grey = cv2.cvtColor(np.asarray(Image.open(SAMPLES / row["path"]).convert("RGB")), cv2.COLOR_RGB2GRAY)
+    box = next(m["box"] for m in json.loads(row["marks"]) if m["kind"] == "logo")
+    best = {}
+    for i, (brand, _, _) in enumerate(registry_files):
+        result = aligner.align(grey, box, i)
+        if result and (brand not in best or result.correlation > best[brand].correlation):
+            best[brand] = result
+    return best, box
+
+
+def _genuine(result) -> bool:
+    return min(result.correlation, result.worst_cell) >= LOGO.align_genuine
+
+
+def test_flat_emblems_align_as_genuine_in_their_place(aligner, registry_files):
+    rows = _rows("genuine-emblem")
+    genuine = 0
+    for row in rows:
+        best, (x1, y1, x2, y2) = _best_per_brand(aligner, registry_files, row)
+        own = best.get(row["brands"])
+        if own and _genuine(own):
+            genuine += 1
+            bx1, by1, bx2, by2 = own.box
+            assert abs(bx1 - x1) + abs(by1 - y1) + abs(bx2 - x2) + abs(by2 - y2) < 0.4 * (x2 - x1 + y2 - y1)
+        others = [b for b, r in best.items() if b != row["brands"] and _genuine(r)]
+        assert not others, f"{row['path']}: other brands align as genuine: {others}"
+    assert genuine >= 6, f"{genuine} of {len(rows)} genuine emblems aligned"  # measured 7 of 8
+
+
+def test_imitation_emblems_align_with_a_part_that_disagrees(aligner, registry_files):
+    caught = 0
+    for row in _rows("imitation-emblem"):
+        best, _ = _best_per_brand(aligner, registry_files, row)
+        own = best.get(row["brands"])
+        assert own is None or not _genuine(own), row["path"]
+        caught += bool(own and own.correlation >= LOGO.align_near)
+    assert caught >= 3  # measured 3 of 5 (an outline-for-fill redraw does not align at all)
+
+
+def test_nothing_aligns_on_a_flat_or_noisy_region(aligner):
+    flat = np.full((300, 300), 200, np.uint8)
+    assert aligner.align(flat, (100, 100, 200, 200), 0) is None
+    noise = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 255, (300, 300), dtype=np.uint8), (0, 0), 2)
+    result = aligner.align(noise, (100, 100, 200, 200), 1)
+    assert result is None or result.correlation < LOGO.align_near
