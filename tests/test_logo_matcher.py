@@ -131,3 +131,22 @@ def test_tiny_and_odd_images_give_no_hits_and_no_errors(tmp_path, embedder):
     stage = build_logo_stage(registry, Config(), embedder=embedder)
     assert stage(np.zeros((4, 4, 3), np.uint8)) == ()
     assert stage(np.full((40, 2000, 3), 255, np.uint8)) == ()  # a thin white strip
+
+
+def test_odd_reference_logos_build_a_working_stage(tmp_path, embedder):
+    """References the verifiers cannot use (a 5 px speck, a fully transparent file, a banner far
+    wider than tall) are still registered; every matcher copes and a photo screens."""
+    registry = BrandRegistry(tmp_path / "brands")
+    odd = {"speck.png": Image.new("RGB", (5, 5), (200, 30, 30)),
+           "clear.png": Image.new("RGBA", (64, 64), (0, 0, 0, 0)),
+           "banner.png": Image.new("RGB", (3000, 40), (20, 20, 20))}
+    for i, (name, image) in enumerate(odd.items()):
+        image.save(tmp_path / name)
+        registry.add(f"Odd{i}", logos=[tmp_path / name])
+    registry.save()
+    stage = build_logo_stage(BrandRegistry.load(registry.root), Config(), embedder=embedder)
+    assert stage.verifier is not None and stage.aligner is not None
+    rng = np.random.default_rng(0)
+    photo = np.asarray(Image.fromarray(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(2)))
+    hits = stage(photo)
+    assert all(h.score <= 1.0 + 1e-6 and h.inliers >= 0 for h in hits)
