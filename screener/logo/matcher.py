@@ -468,7 +468,7 @@ class CnnLogoStage:
 
     def _verify(self, image: np.ndarray, work: np.ndarray, scale: float,
                 hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
-        """Merge SIFT-verified marks into the network's hits (see module doc, step 6)."""
+        """Merge SIFT-verified marks into the other hits (see module doc, step 7)."""
         assert self.verifier is not None
         found = [m for m in self.verifier.match(image) if m.inliers >= self.config.min_inliers]
         if not found:
@@ -494,11 +494,10 @@ class CnnLogoStage:
             if any(iou(np.asarray(hit.box, float), np.asarray([v.box], float))[0] > 0.3 for v in verified):
                 continue  # geometry overrules another brand's appearance-only guess there
             kept.append(hit)
-        before = {h.brand: h for h in hits}
-        verified = [dataclasses.replace(v, score=max(v.score, before[v.brand].score), alignment=before[v.brand].alignment,
-                                        agreement=max(v.agreement, before[v.brand].agreement)
-                                        if before[v.brand].alignment else v.agreement)
-                    if v.brand in before else v for v in verified]
+        # A verified hit's agreement is SIFT's (at reference resolution, where single letters
+        # show); an alignment of the same brand it replaces is not mixed in.
+        network = {h.brand: h.score for h in hits}
+        verified = [dataclasses.replace(v, score=max(v.score, network.get(v.brand, 0.0))) for v in verified]
         return tuple(sorted(kept + verified, key=lambda hit: (-hit.inliers, -hit.score)))
 
     def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float) -> tuple[LogoHit, ...]:
