@@ -175,6 +175,7 @@ def main(argv=None) -> int:
 
             screener = Screener(registry, config, logo=stage if stage is not None else NoLogoStage())
         imitation_flags: dict[str, set[str]] = {}
+        text_brands: dict[str, list[str]] = {}  # brands named exactly by the text (to recombine offline)
         for n, (name, path) in enumerate(photos, 1):
             rgb = read_rgb(path)
             if rgb is None:
@@ -187,6 +188,7 @@ def main(argv=None) -> int:
                 result = screener.screen(rgb)
                 combined[name] = {m.brand for m in result.brands if m.match == "exact"}
                 imitation_flags[name] = {f.brand for f in result.flags if f.kind == "imitation_logo"}
+                text_brands[name] = sorted(m.brand for m in result.brands if m.match == "exact" and "text" in m.evidence)
                 hits = result.logos
                 times.append(result.timings.get("logo", 0.0))
             elif not args.no_logo:
@@ -258,7 +260,8 @@ def main(argv=None) -> int:
                               / max(1, len(free_names))}
     print(json.dumps(report, indent=1))
     if args.json:
-        args.json.write_text(json.dumps({"report": report, "scores": scores, "sift": sift_found, "verified": verified, "raw": raw_scores,
+        args.json.write_text(json.dumps({"report": report, "scores": scores, "sift": sift_found, "verified": verified, "text_brands": text_brands,
+                                         "combined": {p: sorted(b) for p, b in combined.items()}, "raw": raw_scores,
                                          "truth": {p: sorted(truth.get(p, ())) for p in {**scores, **sift_found}}}, indent=0))
     return 0
 

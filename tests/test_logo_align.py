@@ -84,3 +84,19 @@ def test_nothing_aligns_on_a_flat_or_noisy_region(aligner):
     noise = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 255, (300, 300), dtype=np.uint8), (0, 0), 2)
     result = aligner.align(noise, (100, 100, 200, 200), 1)
     assert result is None or result.correlation < LOGO.align_near
+
+
+def test_photo_crops_are_not_aligned_logo_files_are(registry_files):
+    """A reference cut from a photo carries its background: comparing it part by part says
+    little about the mark, so only clean logo files are aligned."""
+    rng = np.random.default_rng(2)
+    photo_crop = cv2.GaussianBlur(rng.integers(0, 255, (80, 120, 3), dtype=np.uint8), (0, 0), 1)
+    on_white = np.full((80, 120, 3), 255, np.uint8)
+    cv2.circle(on_white, (60, 40), 25, (10, 60, 160), -1)
+    aligner = ReferenceAligner([(photo_crop, None), (on_white, None)])
+    assert aligner.usable == [False, True]
+    scene = np.full((300, 300), 230, np.uint8)
+    scene[100:180, 100:220] = cv2.cvtColor(on_white, cv2.COLOR_RGB2GRAY)
+    assert aligner.align(scene, (100, 100, 220, 180), 0) is None
+    found = aligner.align(scene, (95, 95, 225, 185), 1)
+    assert found is not None and found.correlation > 0.9

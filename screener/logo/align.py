@@ -10,7 +10,8 @@ the photo by maximising their correlation over an affine warp (Evangelidis & Psa
   every cell, an imitation that changes one part of the mark (a filled shape drawn as an outline,
   a side added, a letter swapped) aligns well overall but leaves a cell that disagrees.
 
-The work is bounded: the region is cut with a margin and reduced so its long side is at most
+Only clean references (a logo file: transparent, or on a plain border) are aligned: a crop cut
+from a photo carries its background. The work is bounded: the region is cut with a margin and reduced so its long side is at most
 ``WORK_SIDE``, and ECC stops after ``ITERATIONS``.
 """
 
@@ -42,6 +43,16 @@ class Alignment:
     box: tuple[int, int, int, int]  # the aligned reference's bounding box, photo pixels
 
 
+def is_clean(rgb: np.ndarray, alpha: np.ndarray | None) -> bool:
+    """Whether a reference is the mark alone: transparent around it, or on a plain border (a logo
+    file). A crop cut from a photo carries its background, so comparing it part by part with
+    another photo says little about the mark; such references are not aligned."""
+    if alpha is not None:
+        return True
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.float32)
+    return bool(border.std(axis=0).max() < 12.0)
+
+
 def _tight_grey(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """The reference in grey, on white where transparent, cut to what is drawn."""
     if alpha is not None:
@@ -66,10 +77,13 @@ class ReferenceAligner:
     def __init__(self, references: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> None:
         """``references``: ``(rgb, alpha or None)`` per reference logo, in the stage's order."""
         self.templates = [_tight_grey(rgb, alpha) for rgb, alpha in references]
+        self.usable = [is_clean(rgb, alpha) for rgb, alpha in references]
 
     def align(self, grey: np.ndarray, box: Sequence[float], reference: int) -> Alignment | None:
         """Best alignment of ``reference`` onto the window ``box`` (x1, y1, x2, y2) of the grey
         photo ``grey``, or None when ECC does not converge from any starting scale."""
+        if not self.usable[reference]:
+            return None
         template = self.templates[reference]
         height, width = grey.shape
         x1, y1, x2, y2 = (float(v) for v in box)
