@@ -21,6 +21,9 @@ from screener.logo.matcher import read_logo
 
 pytestmark = pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
 LOGO = Config().logo
+# The imitation band's lower edge as measured here; the shipped default keeps the band closed
+# because the network's windows do not land on imitations in the full pipeline (config.py).
+NEAR_BAND = 0.85
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,7 @@ def test_imitation_emblems_align_with_a_part_that_disagrees(aligner, registry_fi
         best, _ = _best_per_brand(aligner, registry_files, row)
         own = best.get(row["brands"])
         assert own is None or not _genuine(own), row["path"]
-        caught += bool(own and own.correlation >= LOGO.align_near)
+        caught += bool(own and own.correlation >= NEAR_BAND)
     assert caught >= 3  # measured 3 of 5 (an outline-for-fill redraw does not align at all)
 
 
@@ -83,7 +86,7 @@ def test_nothing_aligns_on_a_flat_or_noisy_region(aligner):
     assert aligner.align(flat, (100, 100, 200, 200), 0) is None
     noise = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 255, (300, 300), dtype=np.uint8), (0, 0), 2)
     result = aligner.align(noise, (100, 100, 200, 200), 1)
-    assert result is None or result.correlation < LOGO.align_near
+    assert result is None or result.correlation < NEAR_BAND
 
 
 def test_photo_crops_are_not_aligned_logo_files_are(registry_files):

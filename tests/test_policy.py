@@ -11,7 +11,8 @@ from screener.policy import Policy
 from screener.types import LogoHit, TextHit
 
 
-LOGO_BANDS = Config().replace(logo__genuine_threshold=0.80, logo__near_threshold=0.68)
+LOGO_BANDS = Config().replace(logo__genuine_threshold=0.80, logo__near_threshold=0.68,
+                              logo__align_genuine=0.9, logo__align_near=0.85)
 
 
 @pytest.fixture(scope="module")

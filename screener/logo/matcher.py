@@ -339,7 +339,8 @@ class CnnLogoStage:
         self.verifier = verifier
         self.aligner = aligner
         verified = f":sift{config.min_inliers}" if verifier is not None else ""
-        aligned = f":ecc{config.align_genuine}/{config.align_near}" if aligner is not None else ""
+        aligned = (f":ecc{config.align_genuine}/{config.align_near}/{config.align_min_score}"
+                   if aligner is not None else "")
         self.fingerprint = f"{model_name}:{embedder.sha256[:16]}{verified}{aligned}"
         self.last_candidates = 0  # how many windows the last call embedded (for benchmarks)
         self.last_timings: dict[str, float] = {}  # seconds per step of the last call (benchmarks)
@@ -440,9 +441,11 @@ class CnnLogoStage:
         found: list[LogoHit] = []
         for i in chosen:
             for b in np.argsort(-best[i])[:ALIGN_BRANDS]:
+                if best[i, b] < cfg.align_min_score:
+                    break
                 ref = int(refs.file_index[arg[i, b]])
                 result = self.aligner.align(grey, boxes[i] / scale, ref)
-                if result is None or result.correlation < cfg.align_near:
+                if result is None or result.correlation < min(cfg.align_near, cfg.align_genuine):
                     continue
                 found.append(LogoHit(refs.brands[b], result.box, float(best[i, b]), refs.files[ref],
                                      agreement=result.worst_cell, alignment=result.correlation))
