@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from .agreement import cell_agreement, soften_to
+from .pixels import grey_on_white
 
 WORK_SIDE = 160  # long side of a candidate region (with its margin) while aligning
 TEMPLATE_SIDE = 160  # references are kept at most this large
@@ -56,13 +57,11 @@ def is_clean(rgb: np.ndarray, alpha: np.ndarray | None) -> bool:
 def _tight_grey(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """The reference in grey, on white where transparent, cut to what is drawn."""
     if alpha is not None:
-        a = alpha.astype(np.float32)[..., None] / 255.0
-        rgb = (rgb.astype(np.float32) * a + 255.0 * (1 - a)).astype(np.uint8)
         ys, xs = np.nonzero(alpha > 16)
     else:
         corner = rgb[0, 0].astype(np.int16)
         ys, xs = np.nonzero(np.abs(rgb.astype(np.int16) - corner).max(axis=2) > 24)
-    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    grey = grey_on_white(rgb, alpha)
     if len(xs) >= 16:
         grey = grey[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     f = min(1.0, TEMPLATE_SIDE / max(grey.shape))

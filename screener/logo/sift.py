@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from .agreement import cell_agreement, soften_to
+from .pixels import grey_on_white
 
 MIN_REFERENCE_SIDE = 200  # references are upscaled to at least this long side
 MAX_REFERENCE_SIDE = 400  # and downscaled to at most this
@@ -62,13 +63,6 @@ def root_sift(descriptors: np.ndarray) -> np.ndarray:
     d = descriptors.astype(np.float32)
     d /= d.sum(axis=1, keepdims=True) + 1e-7
     return np.sqrt(d)
-
-
-def _grey(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
-    if alpha is not None:  # a transparent logo file: lay it on white, as it is usually printed
-        a = alpha.astype(np.float32)[..., None] / 255.0
-        rgb = (rgb.astype(np.float32) * a + 255.0 * (1 - a)).astype(np.uint8)
-    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
 def _convex(quad: np.ndarray) -> bool:
@@ -104,7 +98,7 @@ class SiftMatcher:
         for i, ref in enumerate(references):
             brand, rgb = ref[0], ref[1]
             alpha = ref[2] if len(ref) > 2 else None  # type: ignore[misc]
-            grey = _grey(rgb, alpha)
+            grey = grey_on_white(rgb, alpha)
             side = max(grey.shape)
             f = max(MIN_REFERENCE_SIDE / side, min(1.0, MAX_REFERENCE_SIDE / side))
             if f != 1.0:
