@@ -126,13 +126,12 @@ def test_a_verified_genuine_logo_is_a_brand_mark_with_its_evidence(screener):
 
 
 @pytest.mark.parametrize("name, verdict, kinds", [
-    # "CRANE" in a typeface like Kyrane's wordmark: SIFT fits it, OCR reads another word
-    ("017-hard-negative.jpg", "clear", set()),
-    ("025-hard-negative.jpg", "clear", set()),
-    # "Veltura" drawn as Veltora's wordmark: an altered name, not the genuine mark
+    # "Veltura" and "Pcllano" drawn as Veltora's and Pellano's wordmarks: SIFT fits them (20-31
+    # inliers), but they are altered names, not the genuine marks
+    ("093-imitation-logo.jpg", "suspect", {"altered_brand_name"}),
     ("094-imitation-logo.jpg", "suspect", {"altered_brand_name"}),
 ])
-def test_geometry_does_not_vouch_for_other_words(screener, name, verdict, kinds):
+def test_geometry_does_not_vouch_for_altered_names(screener, name, verdict, kinds):
     result = screener.screen_file(SAMPLES / "listings" / name)
     assert result.verdict == verdict
     assert {f.kind for f in result.flags} == kinds
