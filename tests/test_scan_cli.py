@@ -190,7 +190,10 @@ def _scan_process(photos: Path, registry: Path, out: Path, db: Path) -> subproce
         [sys.executable, "-m", "screener", "scan", str(photos), "--registry", str(registry),
          "--out", str(out), "--db", str(db), "--workers", "1", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        start_new_session=True)  # its own process group, like a terminal job: kill it whole
+        start_new_session=True,  # its own process group, like a terminal job: kill it whole
+        # A terminal job gets Ctrl-C; a test run started in the background (`cmd &`) has SIGINT
+        # ignored, which children inherit and Python then never turns into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_kill_9_mid_scan_then_resume(world, reference, tmp_path, capsys):
