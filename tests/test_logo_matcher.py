@@ -102,15 +102,17 @@ def test_reference_cache_is_reused(tmp_path, embedder):
     registry, _ = _registry_of_synthetic_brands(tmp_path, 3, seed=5)
     config = Config().replace(logo__cache_dir=str(tmp_path / "cache"))
     first = build_logo_stage(registry, config, embedder=embedder)
-    assert first.cache.hits == 0 and first.cache.misses >= 3  # 3 references (+ the background bank)
+    # 3 references' embeddings and SIFT keypoints (+ the background bank)
+    assert first.cache.hits == 0 and first.cache.misses >= 6
     second = build_logo_stage(registry, config, embedder=embedder)
-    assert (second.cache.hits, second.cache.misses) == (first.cache.misses, 0)  # nothing embedded again
+    assert (second.cache.hits, second.cache.misses) == (first.cache.misses, 0)  # nothing computed again
     assert np.array_equal(first.references.vectors, second.references.vectors)
-    # An edited logo file is a new key: only that one is embedded again.
+    assert np.array_equal(first.verifier.ref_descriptors, second.verifier.ref_descriptors)
+    # An edited logo file is a new key: only its embedding and keypoints are computed again.
     path = registry.logo_files()[0][2]
     Image.open(path).rotate(90, expand=True).save(path)
     third = build_logo_stage(BrandRegistry.load(registry.root), config, embedder=embedder)
-    assert (third.cache.hits, third.cache.misses) == (first.cache.misses - 1, 1)
+    assert (third.cache.hits, third.cache.misses) == (first.cache.misses - 2, 2)
 
 
 def test_no_stage_without_logos_or_when_disabled(tmp_path, embedder):

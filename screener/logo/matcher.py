@@ -32,6 +32,7 @@ inliers) versus imitation (the band below).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import time
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from .base import LogoStage, NoLogoStage
 from .cache import EmbeddingCache
 from .align import ReferenceAligner
 from .model import Embedder
-from .sift import SiftMatcher
+from .sift import SiftMatcher, feature_key
 
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
 SIZES = (0.13, 0.19, 0.27, 0.38, 0.54, 0.76, 1.0)  # window side (sqrt of area) / short side
@@ -147,8 +148,6 @@ def read_logo(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
 def embed_references(embedder: Embedder, logos: Sequence[tuple[str, str, bytes]],
                      cache: EmbeddingCache, calibrate: bool = True) -> ReferenceSet:
     """Embed ``(brand, relative path, file bytes)`` references, reusing cached vectors."""
-    import hashlib
-
     brands: list[str] = []
     files: list[str] = []
     vectors, brand_index, file_index = [], [], []
@@ -557,8 +556,9 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
             except Exception as exc:  # PIL raises many types for a bad file
                 raise RegistryError(f"brand {brand!r}: reference logo {rel} cannot be read: {exc}") from exc
         if config.logo.geometric_verification:
+            keys = [feature_key(cache, hashlib.sha256(data).hexdigest()) for _, _, data in logos]
             verifier = SiftMatcher([(brand, *pixels) for (brand, _, _), pixels in zip(logos, decoded)],
-                                   min_inliers=config.logo.min_inliers)
+                                   min_inliers=config.logo.min_inliers, cache=cache, keys=keys)
         if config.logo.alignment:
             aligner = ReferenceAligner(decoded)
     stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier, aligner)

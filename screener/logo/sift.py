@@ -30,7 +30,7 @@ How a photo is matched, and why each step is there:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
@@ -38,11 +38,22 @@ import numpy as np
 from .agreement import cell_agreement, soften_to
 from .pixels import grey_on_white
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .cache import EmbeddingCache
+
 MIN_REFERENCE_SIDE = 200  # references are upscaled to at least this long side
 MAX_REFERENCE_SIDE = 400  # and downscaled to at most this
 MIN_MATCHES = 6  # RANSAC is not tried on fewer tentative matches
 MIN_COVERAGE = 0.12  # inliers' bounding box / reference area: a fit on a corner of it is not a match
 MAX_ANISOTROPY = 4.0  # longest / shortest side of the mapped outline, relative to the reference's
+
+
+FEATURE_RECIPE = f"rootsift-v1:{MIN_REFERENCE_SIDE}-{MAX_REFERENCE_SIDE}:opencv-{cv2.__version__}"
+
+
+def feature_key(cache: "EmbeddingCache", reference_sha256: str) -> str:
+    """The cache key of one reference file's keypoints (x, y and RootSIFT descriptor per row)."""
+    return cache.key("sift", reference_sha256, FEATURE_RECIPE)
 
 
 @dataclass(frozen=True)
@@ -80,8 +91,12 @@ class SiftMatcher:
     """Finds reference logos in photos by RootSIFT matches that agree on one homography."""
 
     def __init__(self, references: Sequence[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray | None]],
-                 ratio: float = 0.8, max_side: int = 1024, min_inliers: int = 8, min_side: int = 900) -> None:
-        """``references``: ``(brand, rgb)`` or ``(brand, rgb, alpha)`` per reference logo."""
+                 ratio: float = 0.8, max_side: int = 1024, min_inliers: int = 8, min_side: int = 900,
+                 cache: "EmbeddingCache | None" = None, keys: Sequence[str] | None = None) -> None:
+        """``references``: ``(brand, rgb)`` or ``(brand, rgb, alpha)`` per reference logo.
+
+        ``cache`` and ``keys`` (one per reference, e.g. :func:`feature_key` of its file): keep
+        each reference's keypoints on disk, so a scan worker does not detect them again."""
         self.sift = cv2.SIFT_create()
         self.ratio = ratio
         self.max_side = max_side
@@ -109,12 +124,18 @@ class SiftMatcher:
             self.brands.append(brand)
             self.corners.append(np.float32([[0, 0], [w, 0], [w, h], [0, h]]))
             self.areas.append(float(w * h))
-            kps, desc = self.sift.detectAndCompute(grey, None)
-            if desc is None or len(kps) < MIN_MATCHES:
+            stored = cache.get(keys[i]) if cache is not None and keys is not None else None
+            if stored is None or stored.ndim != 2 or stored.shape[1] != 130:
+                kps, desc = self.sift.detectAndCompute(grey, None)
+                stored = (np.hstack([np.float32([k.pt for k in kps]), root_sift(desc)])
+                          if desc is not None and len(kps) else np.zeros((0, 130), np.float32))
+                if cache is not None and keys is not None:
+                    cache.put(keys[i], stored)
+            if len(stored) < MIN_MATCHES:
                 continue
-            points.append(np.float32([k.pt for k in kps]))
-            descriptors.append(root_sift(desc))
-            owner.append(np.full(len(kps), i, np.int32))
+            points.append(np.ascontiguousarray(stored[:, :2], np.float32))
+            descriptors.append(np.ascontiguousarray(stored[:, 2:], np.float32))
+            owner.append(np.full(len(stored), i, np.int32))
         self.ref_points = np.concatenate(points) if points else np.zeros((0, 2), np.float32)
         self.ref_descriptors = np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.float32)
         self.ref_owner = np.concatenate(owner) if owner else np.zeros(0, np.int32)
