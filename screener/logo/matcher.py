@@ -24,9 +24,9 @@ How a photo is matched:
    replaces the network's box for its brand (the homography's box is tighter), carries its
    inlier count, and overrules another brand's network-only hit on the same region.
 
-Every brand scoring at least ``config.logo.near_threshold`` or verified by geometry gives a
-:class:`LogoHit`; the policy decides genuine (``>= genuine_threshold`` or ``>= min_inliers``
-inliers) versus imitation (the band below).
+Every brand scoring at least ``config.logo.near_threshold``, aligned or verified by geometry
+gives a :class:`LogoHit`; the policy decides genuine (``>= genuine_threshold``, an alignment
+agreeing everywhere, or ``>= min_inliers`` inliers) versus imitation.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from ..config import Config, LogoConfig
 from ..errors import ModelError, RegistryError
 from ..types import LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
-from .cache import EmbeddingCache
 from .align import ReferenceAligner
+from .cache import EmbeddingCache
 from .model import Embedder
 from .sift import SiftMatcher, feature_key
 
@@ -452,21 +452,10 @@ class CnnLogoStage:
         found.sort(key=lambda h: -h.alignment)
         aligned: list[LogoHit] = []
         for hit in found:
-            if not any(iou(np.asarray(hit.box, float), np.asarray([a.box], float))[0] > 0.3 for a in aligned):
+            if not any(_same_region(hit, a) for a in aligned):
                 aligned.append(hit)
-        if not aligned:
-            return hits
         genuine = [a for a in aligned if min(a.alignment, a.agreement) >= cfg.align_genuine]
-        kept = []
-        for hit in hits:
-            if any(a.brand == hit.brand for a in aligned):
-                continue  # the aligned hit replaces it, keeping the better score
-            if any(iou(np.asarray(hit.box, float), np.asarray([a.box], float))[0] > 0.3 for a in genuine):
-                continue
-            kept.append(hit)
-        network = {h.brand: h.score for h in hits}
-        merged = [dataclasses.replace(a, score=max(a.score, network.get(a.brand, 0.0))) for a in aligned]
-        return tuple(sorted(kept + merged, key=lambda hit: (-hit.alignment, -hit.score)))
+        return _merge(hits, aligned, genuine, key=lambda hit: (-hit.alignment, -hit.score))
 
     def _verify(self, image: np.ndarray, work: np.ndarray, scale: float,
                 hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
@@ -489,18 +478,9 @@ class CnnLogoStage:
             cnn[ok] = best[np.arange(len(brand_cols)), brand_cols]
         verified = [LogoHit(m.brand, m.box, float(max(cnn[i], 0.0)), refs.files[m.reference], m.inliers,
                             m.worst_cell) for i, m in enumerate(found)]
-        kept = []
-        for hit in hits:
-            if any(v.brand == hit.brand for v in verified):
-                continue  # the verified hit replaces it (keeping the better of the two scores)
-            if any(iou(np.asarray(hit.box, float), np.asarray([v.box], float))[0] > 0.3 for v in verified):
-                continue  # geometry overrules another brand's appearance-only guess there
-            kept.append(hit)
-        # A verified hit's agreement is SIFT's (at reference resolution, where single letters
-        # show); an alignment of the same brand it replaces is not mixed in.
-        network = {h.brand: h.score for h in hits}
-        verified = [dataclasses.replace(v, score=max(v.score, network.get(v.brand, 0.0))) for v in verified]
-        return tuple(sorted(kept + verified, key=lambda hit: (-hit.inliers, -hit.score)))
+        # Geometry overrules another brand's appearance-only guess on the same region. A verified
+        # hit's agreement stays SIFT's (at reference resolution, where single letters show).
+        return _merge(hits, verified, verified, key=lambda hit: (-hit.inliers, -hit.score))
 
     def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float) -> tuple[LogoHit, ...]:
         """Greedy cross-brand NMS: strongest (window, brand) first; one brand per region."""
@@ -524,6 +504,24 @@ class CnnLogoStage:
             hits.append(LogoHit(brand=refs.brands[b], box=(int(x1), int(y1), int(round(x2)), int(round(y2))),
                                 score=float(best[i, b]), reference=refs.files[refs.file_index[arg[i, b]]]))
         return tuple(sorted(hits, key=lambda hit: -hit.score))
+
+
+def _same_region(a: LogoHit, b: LogoHit) -> bool:
+    return iou(np.asarray(a.box, float), np.asarray([b.box], float))[0] > 0.3
+
+
+def _merge(hits: Sequence[LogoHit], new: Sequence[LogoHit], overruling: Sequence[LogoHit],
+           key) -> tuple[LogoHit, ...]:  # noqa: ANN001
+    """``hits`` with ``new`` merged in: a new hit replaces its brand's earlier one (keeping the
+    better network score), and an earlier hit of another brand on the region of an
+    ``overruling`` hit is dropped (one brand per region)."""
+    if not new:
+        return tuple(hits)
+    replaced = {h.brand for h in new}
+    kept = [h for h in hits if h.brand not in replaced and not any(_same_region(h, o) for o in overruling)]
+    earlier = {h.brand: h.score for h in hits}
+    merged = [dataclasses.replace(h, score=max(h.score, earlier.get(h.brand, 0.0))) for h in new]
+    return tuple(sorted(kept + merged, key=key))
 
 
 def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
