@@ -152,3 +152,19 @@ def test_odd_reference_logos_build_a_working_stage(tmp_path, embedder):
     photo = np.asarray(Image.fromarray(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(2)))
     hits = stage(photo)
     assert all(h.score <= 1.0 + 1e-6 and h.inliers >= 0 for h in hits)
+
+
+def test_a_torn_or_foreign_cache_entry_is_recomputed(tmp_path, embedder):
+    """A cache file cut short by a crash, or holding an array of the wrong shape, is not trusted:
+    the stage recomputes it and matches exactly as with a fresh cache."""
+    registry, _ = _registry_of_synthetic_brands(tmp_path, 2, seed=7)
+    config = Config().replace(logo__cache_dir=str(tmp_path / "cache"))
+    fresh = build_logo_stage(registry, config, embedder=embedder)
+    entries = sorted((tmp_path / "cache").glob("*.npy"))
+    assert entries
+    entries[0].write_bytes(entries[0].read_bytes()[:40])  # torn
+    for other in entries[1:]:
+        np.save(other, np.zeros((3, 7), np.float32))  # readable, but not what the key promises
+    again = build_logo_stage(registry, config, embedder=embedder)
+    assert np.array_equal(fresh.verifier.ref_descriptors, again.verifier.ref_descriptors)
+    assert np.allclose(fresh.references.vectors, again.references.vectors, atol=1e-5)

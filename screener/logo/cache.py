@@ -27,7 +27,9 @@ class EmbeddingCache:
     def key(model_sha256: str, reference_sha256: str, recipe: str) -> str:
         return hashlib.sha256(f"{model_sha256}:{reference_sha256}:{recipe}".encode()).hexdigest()[:32]
 
-    def get(self, key: str) -> np.ndarray | None:
+    def get(self, key: str, columns: int | None = None) -> np.ndarray | None:
+        """The array stored under ``key``, or None (a miss) when it is absent, torn, or not a
+        2-d array with ``columns`` columns: a cache file is never trusted beyond its shape."""
         if self.folder is None:
             self.misses += 1
             return None
@@ -35,6 +37,9 @@ class EmbeddingCache:
         try:
             array = np.load(path, allow_pickle=False)
         except (OSError, ValueError):  # absent, or a torn/corrupt file: recompute it
+            self.misses += 1
+            return None
+        if array.ndim != 2 or (columns is not None and array.shape[1] != columns) or array.dtype.kind != "f":
             self.misses += 1
             return None
         self.hits += 1

@@ -155,8 +155,8 @@ def embed_references(embedder: Embedder, logos: Sequence[tuple[str, str, bytes]]
         if brand not in brands:
             brands.append(brand)
         key = cache.key(embedder.sha256, hashlib.sha256(data).hexdigest(), f"{VARIANT_RECIPE}:{embedder.size}")
-        vecs = cache.get(key)
-        if vecs is None:
+        vecs = cache.get(key, columns=embedder.spec.dim)
+        if vecs is None or len(vecs) == 0:
             try:
                 rgb, alpha = read_logo(data)
             except Exception as exc:  # PIL raises many types for a bad file
@@ -202,8 +202,8 @@ def reference_floors(embedder: Embedder, vectors: np.ndarray, cache: EmbeddingCa
                      quantile: float = 0.95) -> np.ndarray:
     """Each reference variant's ``quantile`` similarity to the background bank."""
     key = cache.key(embedder.sha256, "background-bank", f"{BANK_RECIPE}:{embedder.size}")
-    bank = cache.get(key)
-    if bank is None:
+    bank = cache.get(key, columns=embedder.spec.dim)
+    if bank is None or len(bank) == 0:
         bank = embedder.embed(background_bank(embedder.size))
         cache.put(key, bank)
     if len(vectors) == 0:

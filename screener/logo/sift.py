@@ -124,8 +124,8 @@ class SiftMatcher:
             self.brands.append(brand)
             self.corners.append(np.float32([[0, 0], [w, 0], [w, h], [0, h]]))
             self.areas.append(float(w * h))
-            stored = cache.get(keys[i]) if cache is not None and keys is not None else None
-            if stored is None or stored.ndim != 2 or stored.shape[1] != 130:
+            stored = cache.get(keys[i], columns=130) if cache is not None and keys is not None else None
+            if stored is None:
                 kps, desc = self.sift.detectAndCompute(grey, None)
                 stored = (np.hstack([np.float32([k.pt for k in kps]), root_sift(desc)])
                           if desc is not None and len(kps) else np.zeros((0, 130), np.float32))
