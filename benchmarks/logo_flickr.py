@@ -98,9 +98,7 @@ def main(argv=None) -> int:
                         help="config override, as for the screener (e.g. logo.max_candidates=200)")
     args = parser.parse_args(argv)
 
-    import torch
-
-    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
     from screener.logo.matcher import build_logo_stage
 
     from screener.cli.common import config_from_args
@@ -147,7 +145,8 @@ def main(argv=None) -> int:
         registry.save()
         registry = BrandRegistry.load(registry.root)
         low = config.replace(logo__near_threshold=0.0)  # keep every brand's best score; sweep later
-        stage = None if args.no_logo else build_logo_stage(registry, low, models_dir=args.models)
+        stage = None if args.no_logo else build_logo_stage(registry, low, models_dir=args.models,
+                                                           threads=args.threads)
         if stage is not None:
             stage.keep_raw = True  # also record raw cosine maxima, to compare with calibrated scores
         raw_scores: dict[str, dict[str, float]] = {}

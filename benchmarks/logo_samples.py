@@ -38,14 +38,15 @@ def main(argv=None) -> int:
     parser.add_argument("--models", type=Path, default=None, help="models folder (default: the shipped one)")
     args = parser.parse_args(argv)
 
-    import torch
+    import cv2
 
-    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
     from screener.logo.matcher import build_logo_stage
 
     config = Config()
     registry = BrandRegistry.load(args.samples / "brands")
-    stage = build_logo_stage(registry, config.replace(logo__near_threshold=0.0), models_dir=args.models)
+    stage = build_logo_stage(registry, config.replace(logo__near_threshold=0.0), models_dir=args.models,
+                             threads=args.threads)
     with open(args.samples / "labels.csv", newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["kind"] in KINDS]
     by_kind: dict[str, list[tuple[str, float, int, float, float, str]]] = defaultdict(list)

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1 2]
+    python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1]
+        [--runtime onnxruntime|torch]
 
 Registers N fictional brands (``screener.synth.logos``) with ``--refs`` reference logos each,
 screens the same ``--photos`` rendered 1024 x 768 listings with every registry, and prints the
@@ -67,15 +68,17 @@ def main(argv=None) -> int:
     parser.add_argument("--brands", type=int, nargs="+", default=[10, 30, 100])
     parser.add_argument("--refs", type=int, default=5)
     parser.add_argument("--photos", type=int, default=10)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads", type=int, default=1, help="threads of the network and OpenCV")
+    parser.add_argument("--runtime", default="onnxruntime", choices=("onnxruntime", "torch"))
     args = parser.parse_args(argv)
 
-    import torch
+    import cv2
 
     from screener.logo.matcher import build_logo_stage
     from screener.logo.weights import load_embedder
 
-    embedder = load_embedder("logo-embed")
+    cv2.setNumThreads(args.threads)
+    embedder = load_embedder("logo-embed", threads=args.threads, runtime=args.runtime)
     with tempfile.TemporaryDirectory() as tmp:
         stages, build = {}, {}
         photos = None
@@ -90,26 +93,24 @@ def main(argv=None) -> int:
             build[n] = (cold, time.perf_counter() - started)
             if photos is None:
                 photos = [make_photo(specs[i % len(specs)], i) for i in range(args.photos)]
-        print(f"torch {torch.__version__}, {args.photos} photos 1024x768, {args.refs} references per brand, "
-              f"{stages[args.brands[0]].references.vectors.shape[0] // (args.brands[0] * args.refs)} "
+        print(f"{embedder.runtime}, {args.threads} thread(s), {args.photos} photos 1024x768, {args.refs} references "
+              f"per brand, {stages[args.brands[0]].references.vectors.shape[0] // (args.brands[0] * args.refs)} "
               "variants per reference")
-        for threads in args.threads:
-            torch.set_num_threads(threads)
-            times: dict[int, list[dict[str, float]]] = {n: [] for n in args.brands}
-            counts: dict[int, list[int]] = {n: [] for n in args.brands}
-            for photo in photos:
-                for n in args.brands:  # interleaved: the machine's load hits every size alike
-                    stages[n](photo)
-                    times[n].append(stages[n].last_timings)
-                    counts[n].append(stages[n].last_candidates)
-            for n in args.brands:
-                med = {k: 1000 * statistics.median(t[k] for t in times[n]) for k in times[n][0]}
-                parts = ", ".join(f"{k} {v:.0f}" for k, v in med.items() if k != "total")
-                print(f"threads={threads} brands={n:>3}: {med['total']:.0f} ms/photo ({parts}); "
-                      f"{statistics.median(counts[n]):.0f} windows; "
-                      f"reference set build {build[n][0]:.1f} s cold, {build[n][1]:.2f} s cached; "
-                      f"x{med['total'] / (1000 * statistics.median(t['total'] for t in times[args.brands[0]])):.2f} "
-                      f"vs {args.brands[0]} brands")
+        times: dict[int, list[dict[str, float]]] = {n: [] for n in args.brands}
+        counts: dict[int, list[int]] = {n: [] for n in args.brands}
+        for photo in photos:
+            for n in args.brands:  # interleaved: the machine's load hits every size alike
+                stages[n](photo)
+                times[n].append(stages[n].last_timings)
+                counts[n].append(stages[n].last_candidates)
+        for n in args.brands:
+            med = {k: 1000 * statistics.median(t[k] for t in times[n]) for k in times[n][0]}
+            parts = ", ".join(f"{k} {v:.0f}" for k, v in med.items() if k != "total")
+            print(f"brands={n:>3}: {med['total']:.0f} ms/photo ({parts}); "
+                  f"{statistics.median(counts[n]):.0f} windows; "
+                  f"reference set build {build[n][0]:.1f} s cold, {build[n][1]:.2f} s cached; "
+                  f"x{med['total'] / (1000 * statistics.median(t['total'] for t in times[args.brands[0]])):.2f} "
+                  f"vs {args.brands[0]} brands")
     return 0
 
 

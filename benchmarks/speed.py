@@ -93,12 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             screeners[engine].screen(data)
         print(f"# {engine}: set-up and {args.warmup} warm-up photos "
               f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
-    try:
-        import torch
+    import cv2  # the logo stage's network runs in onnxruntime, pinned by OMP_NUM_THREADS above
 
-        torch.set_num_threads(args.threads)
-    except ImportError:
-        pass
+    cv2.setNumThreads(args.threads)
 
     walls: dict[str, list[float]] = {e: [] for e in screeners}
     stages: dict[str, dict[str, list[float]]] = {e: {} for e in screeners}

@@ -54,6 +54,9 @@ class LogoConfig:
 
     enabled: bool = True
     model: str = "logo-embed"  # a name in models/manifest.toml
+    # "onnxruntime" runs the model's ONNX export (1.7x faster than torch on one thread, and no
+    # torch import in scan workers); "torch" runs the torch weights. Same embeddings to 1e-6.
+    runtime: str = "onnxruntime"
     # Calibrated similarity (see screener.logo.matcher). Set by measurement on real photos
     # (benchmarks/logo_flickr.py, BENCHMARKS.md): the network alone is unsure of brands it never
     # trained on. On FlickrLogos with OCR and verification, network-only marks at 0.999 added

@@ -229,6 +229,21 @@ def test_weights_with_the_wrong_sha256_are_refused(tmp_path: Path) -> None:
         load_embedder("logo-embed", tmp_path)
 
 
+def test_a_damaged_onnx_export_with_a_matching_hash_is_a_clear_error(tmp_path: Path) -> None:
+    """A graph onnxruntime cannot parse (the hash was updated along with it): a ModelError that
+    names the file, not onnxruntime's own exception."""
+    from screener.errors import ModelError
+    from screener.logo.weights import load_embedder, manifest_entry, sha256_file, update_manifest
+
+    export = tmp_path / "logo.onnx"
+    export.write_bytes(b"\x08\x07not a protobuf graph" * 20)
+    _manifest(tmp_path, "logo.pt", "0" * 64)
+    entry = {**manifest_entry("logo-embed", tmp_path), "onnx_file": "logo.onnx", "onnx_sha256": sha256_file(export)}
+    update_manifest(tmp_path / "manifest.toml", entry)
+    with pytest.raises(ModelError, match="logo.onnx cannot be loaded"):
+        load_embedder("logo-embed", tmp_path)
+
+
 class _Payload:
     """Unpickling this would create a file: the proof that code ran."""
 

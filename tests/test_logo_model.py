@@ -21,9 +21,12 @@ def embedder():
 
 def test_shipped_model_matches_manifest_and_loads(embedder):
     entry = manifest_entry("logo-embed")
-    path = MODELS_DIR / entry["file"]
-    assert path.suffix == ".pt" and path.stat().st_size < 20 * 1024 * 1024
-    assert sha256_file(path) == entry["sha256"] == embedder.sha256
+    weights, export = MODELS_DIR / entry["file"], MODELS_DIR / entry["onnx_file"]
+    assert weights.suffix == ".pt" and export.suffix == ".onnx"
+    assert weights.stat().st_size + export.stat().st_size < 20 * 1024 * 1024
+    assert sha256_file(weights) == entry["sha256"]
+    assert embedder.runtime == "onnxruntime"  # screening runs the export by default
+    assert sha256_file(export) == entry["onnx_sha256"] == embedder.sha256
     for key in ("arch", "input_size", "mean", "std", "training_command", "data_recipe", "seed", "metrics"):
         assert key in entry, key
     crops = np.zeros((3, embedder.size, embedder.size, 3), np.uint8)
@@ -32,20 +35,46 @@ def test_shipped_model_matches_manifest_and_loads(embedder):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 
 
-def test_tampered_weights_are_refused(tmp_path):
+def test_onnx_export_embeds_like_the_torch_weights(embedder):
+    """The export is the same network: on real-looking crops (rendered logos and noise) both
+    runtimes give the same vectors, so scores and thresholds carry over between them."""
+    from screener.logo.render import random_mark, render_mark
+
+    rng = random.Random(5)
+    crops = [np.asarray(render_mark(random_mark(rng), embedder.size).convert("RGB")) for _ in range(12)]
+    crops.append(np.random.default_rng(5).integers(0, 256, (embedder.size, embedder.size, 3), dtype=np.uint8))
+    batch = np.stack([cv2.resize(c, (embedder.size, embedder.size)) for c in crops])
+    torch_embedder = load_embedder("logo-embed", threads=1, runtime="torch")
+    assert torch_embedder.runtime == "torch"
+    cosines = np.sum(embedder.embed(batch) * torch_embedder.embed(batch), axis=1)
+    assert cosines.min() > 0.9999
+
+
+@pytest.mark.parametrize("key", ["file", "onnx_file"])
+def test_tampered_weights_are_refused(tmp_path, key):
     shutil.copy(MODELS_DIR / "manifest.toml", tmp_path / "manifest.toml")
     entry = manifest_entry("logo-embed")
-    data = bytearray((MODELS_DIR / entry["file"]).read_bytes())
+    for name in (entry["file"], entry["onnx_file"]):
+        shutil.copy(MODELS_DIR / name, tmp_path / name)
+    data = bytearray((MODELS_DIR / entry[key]).read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the weights
-    (tmp_path / entry["file"]).write_bytes(bytes(data))
+    (tmp_path / entry[key]).write_bytes(bytes(data))
+    runtime = "torch" if key == "file" else "onnxruntime"
     with pytest.raises(ModelError, match="does not match its manifest"):
-        load_embedder("logo-embed", tmp_path)
+        load_embedder("logo-embed", tmp_path, runtime=runtime)
+
+
+def test_unknown_runtime_is_a_clear_error():
+    with pytest.raises(ModelError, match="unknown model runtime"):
+        load_embedder("logo-embed", runtime="tensorflow")
 
 
 def test_missing_model_file_and_unknown_name_are_clear_errors(tmp_path):
     shutil.copy(MODELS_DIR / "manifest.toml", tmp_path / "manifest.toml")
     with pytest.raises(ModelError, match="missing"):
         load_embedder("logo-embed", tmp_path)
+    with pytest.raises(ModelError, match="missing"):
+        load_embedder("logo-embed", tmp_path, runtime="torch")
     with pytest.raises(ModelError, match="not in"):
         load_embedder("no-such-model", tmp_path)
     assert read_manifest()  # the shipped manifest itself parses

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from screener.logo.model import ModelSpec
@@ -34,3 +35,8 @@ def test_a_few_training_steps_on_tiny_synthetic_data(tmp_path):
     assert manifest_entry("tiny", tmp_path)["sha256"] == entry["sha256"]
     embedder = load_embedder("tiny", tmp_path, threads=1)
     assert embedder.size == 32 and embedder.spec.dim == 16
+    # Training also writes the ONNX export screening runs, and it embeds like the weights.
+    assert embedder.runtime == "onnxruntime" and (tmp_path / entry["onnx_file"]).is_file()
+    crops = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    torch_vectors = load_embedder("tiny", tmp_path, threads=1, runtime="torch").embed(crops)
+    assert np.allclose(embedder.embed(crops), torch_vectors, atol=1e-4)

@@ -535,7 +535,8 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
     if not config.logo.enabled or not any(b.logos for b in registry):
         return NoLogoStage()
     if embedder is None:
-        embedder = load_embedder(config.logo.model, models_dir or MODELS_DIR, threads=threads)
+        embedder = load_embedder(config.logo.model, models_dir or MODELS_DIR, threads=threads,
+                                  runtime=config.logo.runtime)
     cache_dir = Path(config.logo.cache_dir) if config.logo.cache_dir else registry.root / ".cache" / "logo-embeddings"
     cache = EmbeddingCache(cache_dir)
     logos = []

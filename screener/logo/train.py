@@ -230,9 +230,9 @@ def evaluate(network: Any, spec: ModelSpec, data_dir: str | Path | None, split: 
     import cv2
 
     from . import augment, render
-    from .model import Embedder
+    from .model import TorchEmbedder
 
-    embedder = Embedder(network, spec)
+    embedder = TorchEmbedder(network, spec)
     size = spec.input_size
     out: dict[str, float] = {}
     if data_dir is not None and split is not None:
@@ -300,7 +300,8 @@ def write_model(network: Any, spec: ModelSpec, settings: TrainSettings, recipe: 
     torch.save(state, tmp)
     os.replace(tmp, path)
     entry: dict[str, Any] = {
-        "name": name, "file": path.name, "sha256": sha256_file(path), **spec.to_dict(),
+        "name": name, "file": path.name, "sha256": sha256_file(path),
+        **onnx_twin(network, spec, out_dir / f"{name}.onnx"), **spec.to_dict(),
         "normalisation": "RGB / 255, minus mean, divided by std (ImageNet statistics)",
         "training_command": command,
         "data_recipe": ("per batch: synthetic identities (half screener.synth.logos, half "
@@ -320,6 +321,17 @@ def write_model(network: Any, spec: ModelSpec, settings: TrainSettings, recipe: 
                           "seed": settings.split_seed, "train_photos": len(split.train_photos)}
     update_manifest(out_dir / "manifest.toml", entry)
     return entry
+
+
+def onnx_twin(network: Any, spec: ModelSpec, path: Path) -> dict[str, Any]:
+    """Export ``network`` to ONNX at ``path`` (what screening runs) and return its manifest fields."""
+    from .model import ONNX_OPSET, export_onnx
+    from .weights import sha256_file
+
+    tmp = path.with_suffix(".onnx.tmp")
+    export_onnx(network, spec, tmp)
+    os.replace(tmp, path)
+    return {"onnx_file": path.name, "onnx_sha256": sha256_file(path), "onnx_opset": ONNX_OPSET}
 
 
 # --- command line --------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 The manifest has one ``[[model]]`` table per model: name, file, sha256, architecture, input size,
 normalisation, how it was trained (command, data recipe, seed) and its validation metrics.
-Loading checks the file's sha256 against the manifest before torch reads a byte of it and uses
-``torch.load(weights_only=True)``, so a tampered or truncated file is a clear :class:`ModelError`
-and never executes anything.
+Each model is shipped twice: the torch weights (``file``, a plain state_dict, the training's
+output) and their ONNX export (``onnx_file``), which screening runs in onnxruntime. Loading checks
+the file's sha256 against the manifest before anything reads a byte of it, and torch weights are
+read with ``torch.load(weights_only=True)``, so a tampered or truncated file is a clear
+:class:`ModelError` and never executes anything.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from .model import Embedder, ModelSpec, build_network
+from .model import Embedder, ModelSpec, OnnxEmbedder, TorchEmbedder, build_network
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 MANIFEST = "manifest.toml"
@@ -75,25 +77,48 @@ def spec_of(entry: dict[str, Any]) -> ModelSpec:
         raise ModelError(f"manifest entry {entry.get('name')!r} is incomplete: {exc}") from exc
 
 
-def load_embedder(name: str = "logo-embed", models_dir: str | Path = MODELS_DIR,
-                  threads: int | None = None) -> Embedder:
-    """Load a manifest model after checking its sha256; raises :class:`ModelError` on any problem."""
-    import torch
+RUNTIMES = ("onnxruntime", "torch")
 
-    entry = manifest_entry(name, models_dir)
-    path = Path(models_dir) / str(entry.get("file", ""))
-    if not path.is_file():
+
+def checked_path(entry: dict[str, Any], key: str, models_dir: str | Path) -> tuple[Path, str]:
+    """The model file named by ``entry[key]`` and its sha256, which must match ``entry[key's
+    sha256 field]``; a missing, changed or damaged file is a :class:`ModelError`."""
+    digest_key = "sha256" if key == "file" else key.replace("_file", "_sha256")
+    name = entry.get("name")
+    path = Path(models_dir) / str(entry.get(key, ""))
+    if not entry.get(key) or not path.is_file():
         raise ModelError(f"model file {path} for {name!r} is missing")
     digest = sha256_file(path)
-    if digest != entry.get("sha256"):
+    if digest != entry.get(digest_key):
         raise ModelError(f"model file {path} does not match its manifest (sha256 {digest[:12]}... "
-                         f"instead of {str(entry.get('sha256'))[:12]}...): it was changed or damaged; "
+                         f"instead of {str(entry.get(digest_key))[:12]}...): it was changed or damaged; "
                          "reinstall it or retrain with `screener train-logo`")
+    return path, digest
+
+
+def load_embedder(name: str = "logo-embed", models_dir: str | Path = MODELS_DIR,
+                  threads: int | None = None, runtime: str = "onnxruntime") -> Embedder:
+    """Load a manifest model after checking its sha256; raises :class:`ModelError` on any problem.
+
+    ``runtime``: ``"onnxruntime"`` runs the ONNX export (falling back to torch for a manifest entry
+    without one, as older trainings wrote), ``"torch"`` the torch weights."""
+    if runtime not in RUNTIMES:
+        raise ModelError(f"unknown model runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
+    entry = manifest_entry(name, models_dir)
     spec = spec_of(entry)
+    if runtime == "onnxruntime" and entry.get("onnx_file"):
+        path, digest = checked_path(entry, "onnx_file", models_dir)
+        try:
+            return OnnxEmbedder(path.read_bytes(), spec, sha256=digest, threads=threads)
+        except Exception as exc:  # onnxruntime raises its own types for a bad graph
+            raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc
+    import torch
+
+    path, digest = checked_path(entry, "file", models_dir)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         network = build_network(spec)
         network.load_state_dict(state)
     except Exception as exc:  # torch raises many types for a bad file: one clear error instead
         raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc
-    return Embedder(network, spec, sha256=digest, threads=threads)
+    return TorchEmbedder(network, spec, sha256=digest, threads=threads)
