@@ -50,7 +50,7 @@ _HOMOGLYPHS = {
 # Order matters: i→l first, so "GUCCl" and "Gucci" both reach "gucd" through cl→d.
 _SEQUENCES = (("i", "l"), ("rn", "m"), ("vv", "w"), ("cl", "d"))
 
-_WORD_SPLIT = re.compile(r"[\s,;:/\\()\[\]{}<>\"'“”‘’·•|_+]+")
+_PIECE_SPLIT = re.compile(r"[\s,;:/\\()\[\]{}<>\"'“”‘’·•|_+.\-]+")  # also . and - (web addresses, hyphenated pairs)
 _MAX_JOIN = 3  # neighbouring words joined when looking for split names
 
 
@@ -193,8 +193,14 @@ class BrandNameMatcher:
                 return None  # "H P" is two letters, not a split short name
             # A lone letter cut off ("TAVIQU E") is the engine's gap in a letter-spaced
             # wordmark; a seller's split leaves pieces of two letters or more ("GUC CI").
-            if joined and not _has_space_inside(name.written) and min(
-                    len(fold(piece)) for piece in span.text.split()) >= 2:
+            pieces = span.text.split()
+            if joined and not _has_space_inside(name.written) and min(len(fold(p)) for p in pieces) >= 2:
+                # A name made of ordinary words ("RedBull", "CocaCola") is written with or
+                # without the space by its own owner; a split that leaves non-words ("GUC CI",
+                # "VEL TORA") is a seller dodging a filter.
+                if all(len(fold(p)) >= 3 and is_dictionary_word(p) for p in pieces):
+                    return NameMatch(name.brand, True, span.text, span.box, span.score,
+                                     f"registered name {name.written!r} read as '{span.text}' (its words spaced)")
                 return NameMatch(name.brand, False, span.text, span.box, 0.9 * span.score,
                                  f"'{span.text}' is the name {name.written!r} split into pieces")
             return NameMatch(name.brand, True, span.text, span.box, span.score,
@@ -311,10 +317,13 @@ def _spans(texts: Sequence[TextHit]) -> Iterable[_Span]:
                 if len(group) < n:
                     break
                 yield _join(group)
-        # Engines that read a line with no spaces at all: also try punctuation-split pieces.
-        for piece in _WORD_SPLIT.split(hit.text):
-            if piece and piece != hit.text and " " not in piece and len(words) == 1:
-                yield _Span(piece, hit.box, hit.score, 1)
+        # Punctuation-joined pieces of a word: a line read with no spaces at all ("GUCCI,bag"),
+        # a web address ("puma.com"), a hyphenated pair ("HP-Compaq").
+        for word in words:
+            pieces = [p for p in _PIECE_SPLIT.split(word.text) if fold(p)]
+            if len(pieces) > 1:
+                for piece in pieces:
+                    yield _Span(piece, word.box, word.score, 1)
 
 
 def _join(group: Sequence[TextHit]) -> _Span:

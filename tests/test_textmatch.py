@@ -10,7 +10,8 @@ from screener.textmatch import (BrandNameMatcher, CueMatcher, damerau_levenshtei
 from screener.types import TextHit
 
 BRANDS = [("Veltora", ["Veltora Paris"]), ("Gucci", []), ("Nike", []), ("HP", []),
-          ("McDonalds", []), ("Lumenza", []), ("Sprite", []), ("Intel", [])]
+          ("McDonalds", []), ("Lumenza", []), ("Sprite", []), ("Intel", []), ("RedBull", []),
+          ("Puma", [])]
 
 
 def read(*lines: str) -> list[TextHit]:
@@ -34,6 +35,9 @@ def matcher() -> BrandNameMatcher:
     ("GUCCIbag", "Gucci", True),                  # words run together by the engine
     ("HP", "HP", True),
     ("Nike", "Nike", True),
+    ("Red Bull", "RedBull", True),                # a name of ordinary words, written spaced
+    ("Shop at puma.com", "Puma", True),           # a web address
+    ("HP-Compaq", "HP", True),                    # a hyphenated pair
     # altered: leetspeak, homoglyphs, confusable letter groups
     ("VELT0RA", "Veltora", False),
     ("GUCCl", "Gucci", False),
