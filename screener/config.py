@@ -80,6 +80,11 @@ class LogoConfig:
     # sample wordmarks >= 0.94; a changed letter 0.07-0.72). Real photos rarely agree that well
     # (median 0.21 on FlickrLogos), so this gates only that override, not the genuine match.
     confirm_agreement: float = 0.85
+    # An imitation wordmark: the reference's layout verified by SIFT with most of it agreeing
+    # (median cell >= imitation_layout), a part that does not (worst cell < confirm_agreement),
+    # and OCR reading an altered form of the brand's name there. Sample imitation wordmarks:
+    # median 0.97-0.99 (one at 0.74); altered names merely set in the brand's typeface 0.32-0.65.
+    imitation_layout: float = 0.9
     # Direct alignment (screener.logo.align) of references onto the network's best windows, for
     # flat marks SIFT cannot see. Genuine: ECC correlation and worst cell both >= align_genuine,
     # where the network scored the brand >= align_min_score there (simple emblem shapes also

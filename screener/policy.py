@@ -11,7 +11,9 @@ Rules (DESIGN.md, "What counts as suspect"):
   confirms only when its pixels agree with the reference everywhere, ``logo.confirm_agreement``);
 - a logo aligned onto a reference with every part agreeing (``logo.align_genuine``) is genuine;
 - a logo in the near band ``[near_threshold, genuine_threshold)``, or aligned onto a reference
-  (``logo.align_near``) with a part that disagrees → ``imitation_logo``;
+  (``logo.align_near``) with a part that disagrees → ``imitation_logo``; so is a verified logo
+  laid out like the reference (``logo.imitation_layout``) whose region reads as an altered form
+  of the brand's name (the wordmark copied, its name changed);
 - a cue word → ``counterfeit_cue``;
 - the genuine logo of brand A beside the name of brand B, B's own logo absent → ``mixed_marks``
   (an imitation logo is flagged as such; pairing it with names too would double-count it).
@@ -55,6 +57,7 @@ class Policy:
         min_score = self.config.match.min_text_score
         readable = [t for t in texts if t.score >= min_score]
         name_matches = self.names(readable)
+        copies = [(h, m) for h in logos for m in [self._altered_name_on(h, name_matches)] if m is not None]
         logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.config)]
         genuine_logos = [h for h in logos if self._genuine(h)]
         near_logos = [h for h in logos if not self._genuine(h)
@@ -66,11 +69,12 @@ class Policy:
         flags += self._brand_mark_flags(name_matches, genuine_logos)
         flags += self._altered_flags(name_matches, genuine_logo_brands)
         flags += [self._imitation_flag(h) for h in near_logos]
+        flags += [self._copy_flag(h, m) for h, m in copies]
         flags += [Flag(COUNTERFEIT_CUE, None, c.text, c.score, c.box,
                        f"counterfeit cue {c.cue!r} in '{c.text}'") for c in self.cues(readable)]
         flags += self._mixed_flags(name_matches, genuine_logos)
 
-        brands = _brand_marks(name_matches, genuine_logos, near_logos)
+        brands = _brand_marks(name_matches, genuine_logos, near_logos + [h for h, _ in copies])
         risk = self._risk(flags)
         verdict = self._verdict(flags, risk)
         return Decision(brands=brands, flags=tuple(flags), risk=risk, verdict=verdict)
@@ -92,6 +96,23 @@ class Policy:
         return Flag(IMITATION_LOGO, hit.brand, None, hit.score, hit.box,
                     f"logo resembles {hit.brand!r} (similarity {hit.score:.2f}, under the genuine "
                     f"threshold {logo.genuine_threshold:.2f}): an imitation of the mark")
+
+    def _altered_name_on(self, hit: LogoHit, names: Sequence[NameMatch]) -> NameMatch | None:
+        """The altered form of the hit's brand name read on a verified logo whose layout agrees
+        with the reference except in a part (``logo.imitation_layout``): the brand's wordmark
+        copied with its name changed ("Pcllano" set exactly like Pellano's logo). None if not."""
+        logo = self.config.logo
+        if not (hit.inliers >= max(1, logo.min_inliers) and hit.median_agreement >= logo.imitation_layout
+                and hit.agreement < logo.confirm_agreement):
+            return None
+        return next((m for m in names if not m.exact and m.brand == hit.brand and _inside(m.box, hit.box) >= 0.6),
+                    None)
+
+    def _copy_flag(self, hit: LogoHit, name: NameMatch) -> Flag:
+        return Flag(IMITATION_LOGO, hit.brand, name.text, hit.median_agreement, hit.box,
+                    f"logo laid out like {hit.brand!r}'s reference ({hit.inliers} SIFT matches, typical part "
+                    f"agreeing {hit.median_agreement:.2f}) with a part changed (worst {hit.agreement:.2f}) "
+                    f"and the name altered to '{name.text}': an imitation of the mark")
 
     def _confirms(self, hit: LogoHit) -> bool:
         """Whether a genuine logo hit is sure enough to call odd letters read on the same brand

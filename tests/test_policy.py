@@ -77,9 +77,12 @@ def test_thresholds_come_from_config(tmp_path):
 
 
 # --- geometric verification (LogoHit.inliers / agreement) ----------------------------------------
-def verified(brand: str, inliers: int = 20, agreement: float = 0.2, score: float = 0.1) -> LogoHit:
-    """A logo the network scored low but SIFT fitted with ``inliers`` matches on one homography."""
-    return LogoHit(brand, (300, 300, 420, 380), score, f"logos/{brand.lower()}/logo.png", inliers, agreement)
+def verified(brand: str, inliers: int = 20, agreement: float = 0.2, score: float = 0.1,
+             median: float = 0.4) -> LogoHit:
+    """A logo the network scored low but SIFT fitted with ``inliers`` matches on one homography;
+    ``agreement`` is its worst cell, ``median`` its typical one."""
+    return LogoHit(brand, (300, 300, 420, 380), score, f"logos/{brand.lower()}/logo.png", inliers, agreement,
+                   median_agreement=median)
 
 
 def inside_logo(s: str) -> TextHit:
@@ -98,8 +101,16 @@ def inside_logo(s: str) -> TextHit:
     ([inside_logo("FOND")], [verified("Kestrel")], "review", {"brand_mark"}),
     # an altered name on a wordmark that fits the geometry but not the pixels: altered, no mark
     ([inside_logo("VELTURA")], [verified("Veltora")], "suspect", {"altered_brand_name"}),
+    # the same, but the layout agrees except in one part: the wordmark copied with its name
+    # changed, an imitation logo as well as an altered name
+    ([inside_logo("VELTURA")], [verified("Veltora", agreement=0.4, median=0.98)], "suspect",
+     {"altered_brand_name", "imitation_logo"}),
+    # a copied layout whose region reads the genuine name, or another word: no imitation
+    ([inside_logo("VELTORA")], [verified("Veltora", agreement=0.4, median=0.98)], "review", {"brand_mark"}),
+    ([inside_logo("CRANE")], [verified("Veltora", agreement=0.4, median=0.98)], "review", {"brand_mark"}),
     # pixels agree everywhere: the odd letter is OCR noise on the genuine mark
     ([inside_logo("VELT0RA")], [verified("Veltora", agreement=0.97)], "review", {"brand_mark"}),
+    ([inside_logo("VELT0RA")], [verified("Veltora", agreement=0.97, median=0.99)], "review", {"brand_mark"}),
     # a verified logo of one brand beside another brand's name
     ([text("NOVALUX")], [verified("Veltora")], "suspect", {"brand_mark", "mixed_marks"}),
 ])
@@ -107,6 +118,14 @@ def test_geometric_evidence(policy, texts, logos, verdict, kinds):
     decision = policy(texts, logos)
     assert decision.verdict == verdict
     assert {f.kind for f in decision.flags} == kinds
+
+
+def test_an_imitation_wordmark_names_its_evidence(policy):
+    decision = policy([inside_logo("VELTURA")], [verified("Veltora", inliers=24, agreement=0.4, median=0.98)])
+    [flag] = [f for f in decision.flags if f.kind == "imitation_logo"]
+    assert flag.brand == "Veltora" and flag.text == "VELTURA" and flag.box == (300, 300, 420, 380)
+    assert "24 SIFT matches" in flag.reason and "VELTURA" in flag.reason
+    assert [(b.brand, b.match) for b in decision.brands] == [("Veltora", "near")]
 
 
 def test_a_verified_mark_says_so_in_its_reason(policy):

@@ -503,7 +503,7 @@ class CnnLogoStage:
             brand_cols = [refs.brands.index(m.brand) for m, keep in zip(found, ok) if keep]
             cnn[ok] = best[np.arange(len(brand_cols)), brand_cols]
         verified = [LogoHit(m.brand, m.box, float(max(cnn[i], 0.0)), refs.files[m.reference], m.inliers,
-                            m.worst_cell) for i, m in enumerate(found)]
+                            m.worst_cell, median_agreement=m.typical_cell) for i, m in enumerate(found)]
         # Geometry overrules another brand's appearance-only guess on the same region. A verified
         # hit's agreement stays SIFT's (at reference resolution, where single letters show).
         return _merge(hits, verified, verified, key=lambda hit: (-hit.inliers, -hit.score))
