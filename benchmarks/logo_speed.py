@@ -86,10 +86,10 @@ def main(argv=None) -> int:
             registry, specs = make_registry(Path(tmp) / f"reg{n}", n, args.refs, seed=n)
             config = Config().replace(logo__cache_dir=str(Path(tmp) / f"cache{n}"))
             started = time.perf_counter()
-            build_logo_stage(registry, config, embedder=embedder)
+            build_logo_stage(registry, config, embedder=embedder, threads=args.threads)
             cold = time.perf_counter() - started
             started = time.perf_counter()
-            stages[n] = build_logo_stage(registry, config, embedder=embedder)
+            stages[n] = build_logo_stage(registry, config, embedder=embedder, threads=args.threads)
             build[n] = (cold, time.perf_counter() - started)
             if photos is None:
                 photos = [make_photo(specs[i % len(specs)], i) for i in range(args.photos)]

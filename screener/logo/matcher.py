@@ -22,7 +22,8 @@ How a photo is matched:
 7. **Geometric verification** (``logo.geometric_verification``, :mod:`screener.logo.sift`): the
    references are also looked for by SIFT matches agreeing on one homography. A verified mark
    replaces the network's box for its brand (the homography's box is tighter), carries its
-   inlier count, and overrules another brand's network-only hit on the same region.
+   inlier count, and overrules another brand's network-only hit on the same region. SIFT needs
+   nothing from steps 1-6, so when the process may use two threads it runs beside them.
 
 Every brand scoring at least ``config.logo.near_threshold``, aligned or verified by geometry
 gives a :class:`LogoHit`; the policy decides genuine (``>= genuine_threshold``, an alignment
@@ -35,6 +36,7 @@ import dataclasses
 import hashlib
 import io
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -45,12 +47,13 @@ import numpy as np
 from ..brands import BrandRegistry
 from ..config import Config, LogoConfig
 from ..errors import ModelError, RegistryError
+from ..threads import thread_budget
 from ..types import LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
 from .align import ReferenceAligner
 from .cache import EmbeddingCache
 from .model import Embedder
-from .sift import SiftMatcher, feature_key
+from .sift import GeometricMatch, SiftMatcher, feature_key
 
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
 SIZES = (0.13, 0.19, 0.27, 0.38, 0.54, 0.76, 1.0)  # window side (sqrt of area) / short side
@@ -352,9 +355,10 @@ class CnnLogoStage:
 
     def __init__(self, embedder: Embedder, references: ReferenceSet, config: LogoConfig,
                  model_name: str = "logo-embed", verifier: SiftMatcher | None = None,
-                 aligner: ReferenceAligner | None = None) -> None:
+                 aligner: ReferenceAligner | None = None, threads: int | None = None) -> None:
         """``verifier`` (a :class:`SiftMatcher`) and ``aligner`` (a :class:`ReferenceAligner`):
-        over the same references in the same order (``references.files``), or None."""
+        over the same references in the same order (``references.files``), or None. ``threads``:
+        how many this stage may use (default :func:`screener.threads.thread_budget`)."""
         if len(references.vectors) == 0:
             raise RegistryError("the CNN logo stage needs at least one reference logo")
         self.embedder = embedder
@@ -370,6 +374,11 @@ class CnnLogoStage:
         self.last_timings: dict[str, float] = {}  # seconds per step of the last call (benchmarks)
         self.keep_raw = False
         self.last_raw: dict[str, float] = {}  # per brand best raw cosine of the last call (keep_raw)
+        # SIFT needs nothing from the network, so with a second core it runs in a thread beside
+        # it (OpenCV and onnxruntime release the GIL): a photo's wait is the slower of the two,
+        # not their sum. A process pinned to one thread (a scan worker per core) runs it inline.
+        self._sift_pool: ThreadPoolExecutor | None = None
+        self.parallel_sift = verifier is not None and thread_budget(threads) > 1
 
     def _scores(self, crops_embedded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per window and brand: best similarity and the row of the reference variant giving it."""
@@ -398,6 +407,7 @@ class CnnLogoStage:
         clock = time.perf_counter
         t0 = clock()
         self.last_raw = {}
+        sift = self._start_sift(image)
         h0, w0 = image.shape[:2]
         scale = min(1.0, WORK_SIDE / max(h0, w0))
         work = image if scale == 1.0 else cv2.resize(image, (max(8, int(w0 * scale)), max(8, int(h0 * scale))),
@@ -407,6 +417,8 @@ class CnnLogoStage:
         budget = max(16, cfg.max_candidates - len(hint))
         boxes = np.concatenate([window_candidates(work, budget), hint])
         if len(boxes) == 0:  # a flat image: nothing could hold a mark
+            if sift is not None:
+                sift.cancel()
             self.last_candidates, self.last_timings = 0, {"total": clock() - t0}
             return ()
         size = self.embedder.size
@@ -440,11 +452,33 @@ class CnnLogoStage:
         if self.aligner is not None:
             hits = self._align(image, boxes, best, arg, scale, hits)
         t5 = clock()
-        if self.verifier is not None:
-            hits = self._verify(image, pyramid, scale, hits)
+        sift_seconds = 0.0
+        if sift is not None:
+            found, sift_seconds = sift.result()
+            hits = self._verify(found, pyramid, scale, hits)
         self.last_timings = {"candidates": t1 - t0, "embed": t2 - t1, "similarity": t3 - t2,
-                             "refine": t4 - t3, "align": t5 - t4, "verify": clock() - t5, "total": clock() - t0}
+                             "refine": t4 - t3, "align": t5 - t4, "verify": clock() - t5,
+                             "sift": sift_seconds, "total": clock() - t0}
         return hits
+
+    def _start_sift(self, image: np.ndarray) -> "Future[tuple[list[GeometricMatch], float]] | None":
+        """SIFT matching of the photo, in the stage's thread or (one thread) done at once."""
+        if self.verifier is None:
+            return None
+        verifier, min_inliers = self.verifier, self.config.min_inliers
+
+        def run() -> tuple[list[GeometricMatch], float]:
+            started = time.perf_counter()
+            found = [m for m in verifier.match(image) if m.inliers >= min_inliers]
+            return found, time.perf_counter() - started
+
+        if not self.parallel_sift:
+            done: Future[tuple[list[GeometricMatch], float]] = Future()
+            done.set_result(run())
+            return done
+        if self._sift_pool is None:
+            self._sift_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screener-sift")
+        return self._sift_pool.submit(run)
 
     def _align(self, image: np.ndarray, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float,
                hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
@@ -483,11 +517,9 @@ class CnnLogoStage:
         genuine = [a for a in aligned if min(a.alignment, a.agreement) >= cfg.align_genuine]
         return _merge(hits, aligned, genuine, key=lambda hit: (-hit.alignment, -hit.score))
 
-    def _verify(self, image: np.ndarray, work: Pyramid, scale: float,
+    def _verify(self, found: Sequence[GeometricMatch], work: Pyramid, scale: float,
                 hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
         """Merge SIFT-verified marks into the other hits (see module doc, step 7)."""
-        assert self.verifier is not None
-        found = [m for m in self.verifier.match(image) if m.inliers >= self.config.min_inliers]
         if not found:
             return hits
         refs = self.references
@@ -586,7 +618,7 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
                                    min_inliers=config.logo.min_inliers, cache=cache, keys=keys)
         if config.logo.alignment:
             aligner = ReferenceAligner(decoded)
-    stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier, aligner)
+    stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier, aligner, threads)
     stage.cache = cache  # type: ignore[attr-defined]  # exposed so callers can see hits/misses
     return stage
 

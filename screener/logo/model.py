@@ -14,12 +14,14 @@ cheap.
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..threads import thread_budget
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -167,12 +169,7 @@ class OnnxEmbedder(Embedder):
 
         super().__init__(spec, sha256, batch_size)
         options = ort.SessionOptions()
-        # Scan workers pin every pool with OMP_NUM_THREADS (screener.scan.worker); onnxruntime's
-        # pip build ignores that variable, so it is read here. 0 = onnxruntime's own choice.
-        if not threads:
-            env = os.environ.get("OMP_NUM_THREADS", "")
-            threads = int(env) if env.isdigit() else 0
-        options.intra_op_num_threads = int(threads)
+        options.intra_op_num_threads = thread_budget(threads)  # onnxruntime ignores OMP_NUM_THREADS
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
@@ -185,7 +182,7 @@ class OnnxEmbedder(Embedder):
 ONNX_OPSET = 17
 
 
-def export_onnx(network: "torch.nn.Module", spec: ModelSpec, path: "str | os.PathLike[str]") -> None:
+def export_onnx(network: "torch.nn.Module", spec: ModelSpec, path: "str | Path") -> None:
     """Write ``network`` as an ONNX graph (batch dimension dynamic) for :class:`OnnxEmbedder`."""
     import torch
 
