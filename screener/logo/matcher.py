@@ -306,9 +306,9 @@ def jitter_boxes(box: np.ndarray, w: int, h: int) -> np.ndarray:
 def cut(image: np.ndarray | "Pyramid", boxes: np.ndarray, size: int) -> np.ndarray:
     """Crops of ``boxes`` squashed to ``size`` x ``size``.
 
-    Each crop is cut from the pyramid level that holds it at 1-2x ``size`` (a box at least half
-    the level's size), so no resize shrinks by more than 2x: INTER_AREA on a 500 px window costs
-    far more than on a 128 px one, and gives the same 64 px crop."""
+    Each crop is cut from the coarsest pyramid level where its short side still spans ``size``
+    pixels, so the final resize shrinks it by at most about 2x: INTER_AREA on a 500 px window
+    costs far more than on a 128 px one, for the same 64 px crop."""
     pyramid = image if isinstance(image, Pyramid) else Pyramid(image)
     out = np.empty((len(boxes), size, size, 3), np.uint8)
     for i, box in enumerate(boxes):
