@@ -407,7 +407,7 @@ class CnnLogoStage:
         clock = time.perf_counter
         t0 = clock()
         self.last_raw = {}
-        sift = self._start_sift(image)
+        sift = self._start_sift(image) if self.parallel_sift else None
         h0, w0 = image.shape[:2]
         scale = min(1.0, WORK_SIDE / max(h0, w0))
         work = image if scale == 1.0 else cv2.resize(image, (max(8, int(w0 * scale)), max(8, int(h0 * scale))),
@@ -453,32 +453,26 @@ class CnnLogoStage:
             hits = self._align(image, boxes, best, arg, scale, hits)
         t5 = clock()
         sift_seconds = 0.0
-        if sift is not None:
-            found, sift_seconds = sift.result()
+        if self.verifier is not None:
+            found, sift_seconds = sift.result() if sift is not None else self._sift(image)
             hits = self._verify(found, pyramid, scale, hits)
         self.last_timings = {"candidates": t1 - t0, "embed": t2 - t1, "similarity": t3 - t2,
                              "refine": t4 - t3, "align": t5 - t4, "verify": clock() - t5,
                              "sift": sift_seconds, "total": clock() - t0}
         return hits
 
-    def _start_sift(self, image: np.ndarray) -> "Future[tuple[list[GeometricMatch], float]] | None":
-        """SIFT matching of the photo, in the stage's thread or (one thread) done at once."""
-        if self.verifier is None:
-            return None
-        verifier, min_inliers = self.verifier, self.config.min_inliers
+    def _sift(self, image: np.ndarray) -> tuple[list[GeometricMatch], float]:
+        """The photo's SIFT-verified matches with enough inliers, and the seconds they took."""
+        assert self.verifier is not None
+        started = time.perf_counter()
+        found = [m for m in self.verifier.match(image) if m.inliers >= self.config.min_inliers]
+        return found, time.perf_counter() - started
 
-        def run() -> tuple[list[GeometricMatch], float]:
-            started = time.perf_counter()
-            found = [m for m in verifier.match(image) if m.inliers >= min_inliers]
-            return found, time.perf_counter() - started
-
-        if not self.parallel_sift:
-            done: Future[tuple[list[GeometricMatch], float]] = Future()
-            done.set_result(run())
-            return done
+    def _start_sift(self, image: np.ndarray) -> "Future[tuple[list[GeometricMatch], float]]":
+        """:meth:`_sift` started in the stage's own thread."""
         if self._sift_pool is None:
             self._sift_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screener-sift")
-        return self._sift_pool.submit(run)
+        return self._sift_pool.submit(self._sift, image)
 
     def _align(self, image: np.ndarray, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float,
                hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
