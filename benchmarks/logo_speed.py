@@ -59,6 +59,7 @@ def make_photo(spec, seed: int) -> np.ndarray:
     scene = Image.new("RGB", (1024, 768), tuple(rng.randint(150, 240) for _ in range(3)))
     scene.paste(tuple(rng.randint(20, 200) for _ in range(3)), (rng.randint(300, 500), 100, 980, 700))
     logo = logos.render_logo(spec, rng.randint(60, 160))
+    logo.thumbnail((900, 600))  # a long wordmark must still fit the scene
     scene.paste(logo, (rng.randint(0, 1024 - logo.width), rng.randint(0, 768 - logo.height)), logo)
     return np.asarray(scene.filter(ImageFilter.GaussianBlur(0.7)))
 
