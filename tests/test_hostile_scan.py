@@ -244,6 +244,20 @@ def test_a_damaged_onnx_export_with_a_matching_hash_is_a_clear_error(tmp_path: P
         load_embedder("logo-embed", tmp_path)
 
 
+@pytest.mark.parametrize("written", ["../logo.onnx", "/etc/hostname", "sub/logo.onnx"])
+def test_a_manifest_cannot_point_outside_the_models_folder(tmp_path: Path, written: str) -> None:
+    from screener.errors import ModelError
+    from screener.logo.weights import load_embedder, manifest_entry, update_manifest
+
+    models = tmp_path / "models"
+    models.mkdir()
+    _manifest(models, "logo.pt", "0" * 64)
+    update_manifest(models / "manifest.toml", {**manifest_entry("logo-embed", models), "onnx_file": written,
+                                               "onnx_sha256": "0" * 64})
+    with pytest.raises(ModelError, match="must be a file name"):
+        load_embedder("logo-embed", models)
+
+
 class _Payload:
     """Unpickling this would create a file: the proof that code ran."""
 

@@ -85,8 +85,11 @@ def checked_path(entry: dict[str, Any], key: str, models_dir: str | Path) -> tup
     sha256 field]``; a missing, changed or damaged file is a :class:`ModelError`."""
     digest_key = "sha256" if key == "file" else key.replace("_file", "_sha256")
     name = entry.get("name")
-    path = Path(models_dir) / str(entry.get(key, ""))
-    if not entry.get(key) or not path.is_file():
+    written = str(entry.get(key, ""))
+    if written and Path(written).name != written:
+        raise ModelError(f"manifest entry {name!r}: {key} {written!r} must be a file name in {models_dir}")
+    path = Path(models_dir) / written
+    if not written or not path.is_file():
         raise ModelError(f"model file {path} for {name!r} is missing")
     digest = sha256_file(path)
     if digest != entry.get(digest_key):
