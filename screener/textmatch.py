@@ -150,6 +150,7 @@ class _Span:
     box: Box
     score: float
     words: int  # how many OCR words were joined
+    touching: bool = False  # joined boxes that touch or overlap: one word the engine cut in two
 
 
 class BrandNameMatcher:
@@ -196,8 +197,12 @@ class BrandNameMatcher:
             pieces = span.text.split()
             if joined and not _has_space_inside(name.written) and min(len(fold(p)) for p in pieces) >= 2:
                 # A name made of ordinary words ("RedBull", "CocaCola") is written with or
-                # without the space by its own owner; a split that leaves non-words ("GUC CI",
-                # "VEL TORA") is a seller dodging a filter.
+                # without the space by its own owner, and pieces whose boxes touch are one word
+                # to the eye; a visible split that leaves non-words ("GUC CI", "VEL TORA") is a
+                # seller dodging a filter.
+                if span.touching:
+                    return NameMatch(name.brand, True, span.text, span.box, span.score,
+                                     f"registered name {name.written!r} read in touching pieces '{span.text}'")
                 if all(len(fold(p)) >= 3 and is_dictionary_word(p) for p in pieces):
                     return NameMatch(name.brand, True, span.text, span.box, span.score,
                                      f"registered name {name.written!r} read as '{span.text}' (its words spaced)")
@@ -326,10 +331,18 @@ def _spans(texts: Sequence[TextHit]) -> Iterable[_Span]:
                     yield _Span(piece, word.box, word.score, 1)
 
 
+_TOUCHING_GAP = 0.1  # gap between two boxes, in letter heights, under which they read as one word
+
+
 def _join(group: Sequence[TextHit]) -> _Span:
     box = (min(w.box[0] for w in group), min(w.box[1] for w in group),
            max(w.box[2] for w in group), max(w.box[3] for w in group))
-    return _Span(" ".join(w.text for w in group), box, min(w.score for w in group), len(group))
+    height = max(w.box[3] - w.box[1] for w in group)
+    # Engines cut a logo's word where its colour or weight changes ("Fed" | "Ex", boxes
+    # overlapping); a seller's space leaves a gap of a letter's width or more.
+    touching = len(group) > 1 and all(b.box[0] - a.box[2] <= _TOUCHING_GAP * height
+                                      for a, b in zip(group, group[1:]))
+    return _Span(" ".join(w.text for w in group), box, min(w.score for w in group), len(group), touching)
 
 
 def _drop_covered(matches: tuple[NameMatch, ...]) -> tuple[NameMatch, ...]:

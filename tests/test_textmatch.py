@@ -152,3 +152,14 @@ def test_cjk_cue_with_stray_spaces():
 def test_exact_names_in_runs_and_spaced_wordmarks(matcher, line, brand):
     matches = matcher(read(line))
     assert [(m.brand, m.exact) for m in matches] == [(brand, True)], matches
+
+
+@pytest.mark.parametrize("gap, exact", [
+    (-33, True),   # boxes overlapping: the engine cut one word where its colour changes (FedEx's logo)
+    (10, True),    # touching (under a tenth of the letter height)
+    (60, False),   # a visible space between the pieces: a split name
+])
+def test_pieces_read_in_touching_boxes_are_one_word(gap, exact):
+    hits = [TextHit("Fed", (0, 100, 290, 350), 0.99), TextHit("Ex", (290 + gap, 100, 500 + gap, 330), 0.87)]
+    matches = BrandNameMatcher([("Fedex", [])], MatchConfig())(hits)
+    assert [(m.brand, m.exact) for m in matches] == [("Fedex", exact)], matches
