@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1]
+    python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1] [--sift-sides 1024 800]
         [--runtime onnxruntime|torch]
 
 Registers N fictional brands (``screener.synth.logos``) with ``--refs`` reference logos each,
@@ -71,6 +71,8 @@ def main(argv=None) -> int:
     parser.add_argument("--photos", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1, help="threads of the network and OpenCV")
     parser.add_argument("--runtime", default="onnxruntime", choices=("onnxruntime", "torch"))
+    parser.add_argument("--sift-sides", type=int, nargs="*", default=[],
+                        help="also time OpenCV SIFT detection alone on the photos at these long sides")
     args = parser.parse_args(argv)
 
     import cv2
@@ -112,6 +114,16 @@ def main(argv=None) -> int:
                   f"reference set build {build[n][0]:.1f} s cold, {build[n][1]:.2f} s cached; "
                   f"x{med['total'] / (1000 * statistics.median(t['total'] for t in times[args.brands[0]])):.2f} "
                   f"vs {args.brands[0]} brands")
+        for side in args.sift_sides:  # what SIFT verification's time is made of
+            sift, seconds = cv2.SIFT_create(), []
+            for photo in photos:
+                grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+                f = side / max(grey.shape)
+                grey = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+                started = time.perf_counter()
+                sift.detectAndCompute(grey, None)
+                seconds.append(time.perf_counter() - started)
+            print(f"SIFT detection alone at {side} px: {1000 * statistics.median(seconds):.0f} ms/photo")
     return 0
 
 
