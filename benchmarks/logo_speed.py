@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1] [--sift-sides 1024 800]
+    python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1] [--net-threads N] [--sift-sides 1024 800]
         [--runtime onnxruntime|torch]
 
 Registers N fictional brands (``screener.synth.logos``) with ``--refs`` reference logos each,
@@ -70,6 +70,9 @@ def main(argv=None) -> int:
     parser.add_argument("--refs", type=int, default=5)
     parser.add_argument("--photos", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1, help="threads of the network and OpenCV")
+    parser.add_argument("--net-threads", type=int, default=0,
+                        help="threads of the network alone (default: as the screener picks, "
+                             "screener.logo.matcher.network_threads)")
     parser.add_argument("--runtime", default="onnxruntime", choices=("onnxruntime", "torch"))
     parser.add_argument("--sift-sides", type=int, nargs="*", default=[],
                         help="also time OpenCV SIFT detection alone on the photos at these long sides")
@@ -77,11 +80,12 @@ def main(argv=None) -> int:
 
     import cv2
 
-    from screener.logo.matcher import build_logo_stage
+    from screener.logo.matcher import build_logo_stage, network_threads
     from screener.logo.weights import load_embedder
 
     cv2.setNumThreads(args.threads)
-    embedder = load_embedder("logo-embed", threads=args.threads, runtime=args.runtime)
+    net_threads = args.net_threads or network_threads(Config().logo, args.threads)
+    embedder = load_embedder("logo-embed", threads=net_threads, runtime=args.runtime)
     with tempfile.TemporaryDirectory() as tmp:
         stages, build = {}, {}
         photos = None
@@ -96,7 +100,7 @@ def main(argv=None) -> int:
             build[n] = (cold, time.perf_counter() - started)
             if photos is None:
                 photos = [make_photo(specs[i % len(specs)], i) for i in range(args.photos)]
-        print(f"{embedder.runtime}, {args.threads} thread(s), {args.photos} photos 1024x768, {args.refs} references "
+        print(f"{embedder.runtime}, {args.threads} thread(s) ({net_threads} for the network), {args.photos} photos 1024x768, {args.refs} references "
               f"per brand, {stages[args.brands[0]].references.vectors.shape[0] // (args.brands[0] * args.refs)} "
               "variants per reference")
         times: dict[int, list[dict[str, float]]] = {n: [] for n in args.brands}

@@ -576,6 +576,17 @@ def _merge(hits: Sequence[LogoHit], new: Sequence[LogoHit], overruling: Sequence
     return tuple(sorted(kept + merged, key=key))
 
 
+def network_threads(config: LogoConfig, threads: int | None = None) -> int:
+    """Threads for the network out of the stage's ``threads`` (see :func:`thread_budget`).
+
+    With SIFT in its own thread beside the network (a budget of two or more), that thread keeps
+    a core busy, so the network takes one thread fewer: oversubscribed, the two slow each other
+    down (30 brands on 2 cores: 203 ms a photo with 2 network threads, 165 ms with 1;
+    ``benchmarks/logo_speed.py --threads 2 --net-threads 2|1``)."""
+    budget = thread_budget(threads)
+    return budget - 1 if config.geometric_verification and budget > 1 else budget
+
+
 def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
                      models_dir: str | Path | None = None, threads: int | None = None,
                      embedder: Embedder | None = None, calibrate: bool = True) -> LogoStage:
@@ -587,8 +598,8 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
     if not config.logo.enabled or not any(b.logos for b in registry):
         return NoLogoStage()
     if embedder is None:
-        embedder = load_embedder(config.logo.model, models_dir or MODELS_DIR, threads=threads,
-                                  runtime=config.logo.runtime)
+        embedder = load_embedder(config.logo.model, models_dir or MODELS_DIR,
+                                 threads=network_threads(config.logo, threads), runtime=config.logo.runtime)
     cache_dir = Path(config.logo.cache_dir) if config.logo.cache_dir else registry.root / ".cache" / "logo-embeddings"
     cache = EmbeddingCache(cache_dir)
     logos = []
@@ -617,4 +628,4 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
     return stage
 
 
-__all__ = ["CnnLogoStage", "ReferenceSet", "build_logo_stage", "embed_references", "ModelError"]
+__all__ = ["CnnLogoStage", "ReferenceSet", "build_logo_stage", "embed_references", "network_threads", "ModelError"]
