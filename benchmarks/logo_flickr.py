@@ -202,7 +202,7 @@ def main(argv=None) -> int:
                 scores[name] = {h.brand: round(h.score, 4) for h in hits}
                 lc = config.logo
                 verified[name] = {h.brand: h.inliers for h in hits if h.inliers >= lc.min_inliers
-                                  or min(h.alignment, h.agreement) >= lc.align_genuine}
+                                  or lc.aligned_genuine(h.alignment, h.agreement)}
                 raw_scores[name] = {b: round(v, 4) for b, v in stage.last_raw.items()}
             if sift is not None:
                 started = time.perf_counter()

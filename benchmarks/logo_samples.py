@@ -71,7 +71,7 @@ def main(argv=None) -> int:
             continue
         scores = np.array([item[1] for item in items])
         lc = config.logo
-        calls = ["genuine" if s >= g or k >= lc.min_inliers or min(al, ag) >= lc.align_genuine
+        calls = ["genuine" if s >= g or k >= lc.min_inliers or lc.aligned_genuine(al, ag)
                  else "near" if s >= n or al >= lc.align_near else "none" for _, s, k, al, ag, _ in items]
         print(f"{kind:18s} n={len(items):2d} score min {scores.min():.3f} median {np.median(scores):.3f} "
               f"max {scores.max():.3f}; calls: " + ", ".join(f"{c} {calls.count(c)}" for c in ("genuine", "near", "none")))

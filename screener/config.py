@@ -97,9 +97,18 @@ class LogoConfig:
     # is closed (> 1) until the windows find imitations.
     alignment: bool = True
     align_genuine: float = 0.9
+    # Every cell must agree at least this well for a genuine alignment: sample genuine emblems
+    # 0.96-0.99; an imitation that adds two bars to a three-bar emblem aligns onto three of them
+    # with its worst cell at 0.87-0.90 (tests/test_logo_align.py).
+    align_agreement: float = 0.94
     align_min_score: float = 0.8
     align_near: float = 1.01
     cache_dir: str = ""  # reference-embedding cache; "" = <registry>/.cache
+
+    def aligned_genuine(self, correlation: float, worst_cell: float) -> bool:
+        """Whether a reference aligned onto a photo region (:mod:`screener.logo.align`) is the
+        genuine mark: it correlates well overall and every part of it agrees."""
+        return correlation > 0 and correlation >= self.align_genuine and worst_cell >= self.align_agreement
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def _best_per_brand(aligner, registry_files, row):
 
 
 def _genuine(result) -> bool:
-    return min(result.correlation, result.worst_cell) >= LOGO.align_genuine
+    return LOGO.aligned_genuine(result.correlation, result.worst_cell)
 
 
 def test_flat_emblems_align_as_genuine_in_their_place(aligner, registry_files):

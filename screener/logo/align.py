@@ -3,7 +3,8 @@
 SIFT needs corners and blobs; a flat emblem (a shield, a disc with a monogram) has too few. Here
 the network's candidate window gives a starting place and size, and the reference is aligned onto
 the photo by maximising their correlation over an affine warp (Evangelidis & Psarakis 2008,
-``cv2.findTransformECC``), from a few starting scales. Two numbers come out:
+``cv2.findTransformECC``), started where sliding the reference over the region at a few sizes
+correlates best (either way round: a mark printed in reverse counts). Two numbers come out:
 
 - ``correlation``: how well the whole aligned reference matches (ECC's coefficient);
 - the worst and median cell agreement (:mod:`screener.logo.agreement`): a genuine mark agrees in
@@ -28,7 +29,8 @@ from .pixels import grey_on_white
 
 WORK_SIDE = 160  # long side of a candidate region (with its margin) while aligning
 TEMPLATE_SIDE = 160  # references are kept at most this large
-SCALES = (0.85, 1.0, 1.2)  # starting sizes of the reference relative to the window
+SEARCH_SCALES = (0.7, 0.85, 1.0, 1.2, 1.45)  # sizes of the reference slid over the region, relative to the window
+ECC_STARTS = 2  # best places from the slide that ECC starts from
 ITERATIONS = 50
 MARGIN = 0.3  # the region is cut this much larger than the window on each side
 
@@ -42,6 +44,7 @@ class Alignment:
     worst_cell: float
     typical_cell: float
     box: tuple[int, int, int, int]  # the aligned reference's bounding box, photo pixels
+    inverted: bool = False  # the mark is the reference's negative (printed light on dark)
 
 
 def is_clean(rgb: np.ndarray, alpha: np.ndarray | None) -> bool:
@@ -80,7 +83,14 @@ class ReferenceAligner:
 
     def align(self, grey: np.ndarray, box: Sequence[float], reference: int) -> Alignment | None:
         """Best alignment of ``reference`` onto the window ``box`` (x1, y1, x2, y2) of the grey
-        photo ``grey``, or None when ECC does not converge from any starting scale."""
+        photo ``grey``, or None when ECC does not converge from any start.
+
+        ECC only climbs to the nearest optimum, and the network's window is a coarse guess of
+        where the mark is and how large. So the reference is first slid over the region at a few
+        sizes (normalised cross-correlation, ``cv2.matchTemplate``), and ECC starts from the
+        ``ECC_STARTS`` best places. The slide also reads the mark's polarity: a logo printed in
+        reverse (light on a dark product) correlates negatively with its file, and is aligned
+        as the file's negative."""
         if not self.usable[reference]:
             return None
         template = self.templates[reference]
@@ -95,18 +105,18 @@ class ReferenceAligner:
         region = cv2.resize(grey[ry1:ry2, rx1:rx2], None, fx=k, fy=k, interpolation=cv2.INTER_AREA) if k < 1 \
             else grey[ry1:ry2, rx1:rx2]
         region = region.astype(np.float32)
-        cx, cy = (x1 + x2) / 2 - rx1, (y1 + y2) / 2 - ry1
+        if float(region.std()) < 1.0:  # a flat region holds no mark
+            return None
         best: Alignment | None = None
-        th, tw = template.shape
-        for s in SCALES:
-            f = min(bw / tw, bh / th) * s * k
-            size = (max(8, int(round(tw * f))), max(8, int(round(th * f))))
-            if size[0] > region.shape[1] * 1.5 or size[1] > region.shape[0] * 1.5:
-                continue
-            tmpl = cv2.resize(template, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-            warp = np.float32([[1, 0, cx * k - size[0] / 2], [0, 1, cy * k - size[1] / 2]])
+        for size, (x, y), inverted in self._starts(template, region, min(bw / template.shape[1], bh / template.shape[0]) * k,
+                                                   ((x1 + x2) / 2 - rx1) * k, ((y1 + y2) / 2 - ry1) * k):
+            tmpl = cv2.resize(template, size, interpolation=cv2.INTER_AREA if size[0] < template.shape[1]
+                              else cv2.INTER_LINEAR).astype(np.float32)
+            if inverted:
+                tmpl = 255.0 - tmpl
+            warp = np.float32([[1, 0, x], [0, 1, y]])
             try:
-                rho, warp = cv2.findTransformECC(tmpl.astype(np.float32), region, warp, cv2.MOTION_AFFINE,
+                rho, warp = cv2.findTransformECC(tmpl, region, warp, cv2.MOTION_AFFINE,
                                                  (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ITERATIONS, 1e-4),
                                                  None, 3)
             except cv2.error:  # did not converge, or the template has no contrast
@@ -124,5 +134,30 @@ class ReferenceAligner:
             corners = corners / k + np.float32([rx1, ry1])
             (bx1, by1), (bx2, by2) = corners.min(axis=0), corners.max(axis=0)
             best = Alignment(reference, float(rho), worst, typical,
-                             (int(max(0, bx1)), int(max(0, by1)), int(min(width, bx2)), int(min(height, by2))))
+                             (int(max(0, bx1)), int(max(0, by1)), int(min(width, bx2)), int(min(height, by2))),
+                             inverted)
         return best
+
+    @staticmethod
+    def _starts(template: np.ndarray, region: np.ndarray, fit: float, cx: float,
+                cy: float) -> list[tuple[tuple[int, int], tuple[float, float], bool]]:
+        """Where ECC starts: (template size, top-left corner in the region, inverted), best
+        first. ``fit`` scales the template to the window; (cx, cy) is the window's centre."""
+        th, tw = template.shape
+        scored: list[tuple[float, tuple[int, int], tuple[float, float], bool]] = []
+        centred: list[tuple[tuple[int, int], tuple[float, float], bool]] = []
+        for s in SEARCH_SCALES:
+            size = (max(8, int(round(tw * fit * s))), max(8, int(round(th * fit * s))))
+            if size[0] <= region.shape[1] and size[1] <= region.shape[0]:
+                tmpl = cv2.resize(template, size, interpolation=cv2.INTER_AREA if fit * s < 1 else cv2.INTER_LINEAR)
+                if float(tmpl.std()) < 1.0:
+                    continue
+                low, high, low_at, high_at = cv2.minMaxLoc(cv2.matchTemplate(region, tmpl.astype(np.float32),
+                                                                             cv2.TM_CCOEFF_NORMED))
+                scored.append((high, size, (float(high_at[0]), float(high_at[1])), False))
+                scored.append((-low, size, (float(low_at[0]), float(low_at[1])), True))
+            elif size[0] <= 1.5 * region.shape[1] and size[1] <= 1.5 * region.shape[0]:
+                # Larger than the region: no room to slide, start centred on the window.
+                centred.append((size, (cx - size[0] / 2, cy - size[1] / 2), False))
+        scored.sort(key=lambda c: -c[0])
+        return [c[1:] for c in scored[:ECC_STARTS]] + centred[:1]

@@ -60,8 +60,8 @@ SIZES = (0.13, 0.19, 0.27, 0.38, 0.54, 0.76, 1.0)  # window side (sqrt of area) 
 ASPECTS = (1.0, 2.2, 0.55, 4.0)  # width / height
 REFINE_SEEDS = 6  # windows re-tried shifted and rescaled per photo
 MIN_EDGE_DENSITY = 2.0  # mean Sobel magnitude (0-255 scale): flatter windows hold no mark
-ALIGN_WINDOWS = 4  # distinct best windows the references are aligned onto
-ALIGN_BRANDS = 3  # brands tried per window
+ALIGN_TRIES = 12  # (window, brand) pairs a photo's references are aligned onto
+ALIGN_PER_BRAND = 2  # distinct regions tried per brand
 VARIANT_RECIPE = "v1:margins(0,.08,.2)+bg(white,grey,black if alpha)+lowres"
 
 
@@ -76,13 +76,14 @@ class ReferenceSet:
     files: tuple[str, ...]  # reference path relative to the registry folder
     floors: np.ndarray | None = None  # M: each variant's similarity to unrelated marks (q95)
 
-    def calibrated(self, sim: np.ndarray) -> np.ndarray:
-        """Raw cosine similarities (N x M) rescaled so an unrelated mark scores about 0 and an
-        identical one 1: references that resemble everything (a plain disc, a short word) must
-        not win by being generic."""
+    def calibrated(self, sim: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """Raw cosine similarities (N x M, or N x len(columns) for those variant rows) rescaled
+        so an unrelated mark scores about 0 and an identical one 1: references that resemble
+        everything (a plain disc, a short word) must not win by being generic."""
         if self.floors is None:
             return sim
-        return (sim - self.floors[None, :]) / (1.0 - self.floors[None, :])
+        floors = self.floors if columns is None else self.floors[columns]
+        return (sim - floors[None, :]) / (1.0 - floors[None, :])
 
 
 # --- references --------------------------------------------------------------------------------
@@ -367,7 +368,7 @@ class CnnLogoStage:
         self.verifier = verifier
         self.aligner = aligner
         verified = f":sift{config.min_inliers}" if verifier is not None else ""
-        aligned = (f":ecc{config.align_genuine}/{config.align_near}/{config.align_min_score}"
+        aligned = (f":ecc{config.align_genuine}/{config.align_agreement}/{config.align_near}/{config.align_min_score}"
                    if aligner is not None else "")
         self.fingerprint = f"{model_name}:{embedder.sha256[:16]}{verified}{aligned}"
         self.last_candidates = 0  # how many windows the last call embedded (for benchmarks)
@@ -443,14 +444,16 @@ class CnnLogoStage:
         extra = [jitter_boxes(boxes[i], w, h) for i in seeds]
         if extra:
             more = np.concatenate(extra)
-            mb, ma = self._scores(self.embedder.embed(cut(pyramid, more, size)))
+            more_vectors = self.embedder.embed(cut(pyramid, more, size))
+            mb, ma = self._scores(more_vectors)
             boxes, best, arg = np.concatenate([boxes, more]), np.concatenate([best, mb]), np.concatenate([arg, ma])
+            vectors = np.concatenate([vectors, more_vectors])
             embedded += len(more)
         self.last_candidates = embedded
         hits = self._pick(boxes, best, arg, scale)
         t4 = clock()
         if self.aligner is not None:
-            hits = self._align(image, boxes, best, arg, scale, hits)
+            hits = self._align(image, boxes, vectors, best, scale, hits)
         t5 = clock()
         sift_seconds = 0.0
         if self.verifier is not None:
@@ -474,41 +477,52 @@ class CnnLogoStage:
             self._sift_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screener-sift")
         return self._sift_pool.submit(self._sift, image)
 
-    def _align(self, image: np.ndarray, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float,
+    def _align(self, image: np.ndarray, boxes: np.ndarray, vectors: np.ndarray, best: np.ndarray, scale: float,
                hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
-        """Align references onto the network's best windows (see :mod:`screener.logo.align`).
+        """Align references onto the network's best (window, brand) pairs (see
+        :mod:`screener.logo.align`).
 
-        The ``ALIGN_WINDOWS`` best distinct windows are each tried with their ``ALIGN_BRANDS`` best
-        brands (the reference variant that scored best there), so the cost does not grow with
-        the registry. In each region only the best-aligned brand stays."""
+        Pairs are tried best network score first, at most ``ALIGN_TRIES`` of them (so the cost
+        does not grow with the registry) and ``ALIGN_PER_BRAND`` distinct regions per brand (so
+        one brand's wordmark, met in several OCR-text windows, cannot use up the budget of an
+        emblem elsewhere). On each pair the brand's clean reference file that the network scores
+        best there is aligned: a brand's combined logo file may win the network's score while
+        only its emblem file matches the emblem. In each region only the best-aligned brand
+        stays."""
         assert self.aligner is not None
         cfg, refs = self.config, self.references
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        order = np.argsort(-best.max(axis=1), kind="stable")
-        chosen: list[int] = []
-        for i in order:
-            if len(chosen) == ALIGN_WINDOWS:
-                break
-            if all(iou(boxes[i], boxes[j][None])[0] < 0.5 for j in chosen):
-                chosen.append(int(i))
+        usable = np.asarray([self.aligner.usable[int(f)] for f in refs.file_index])  # per variant row
+        rows, cols = np.nonzero(best >= cfg.align_min_score)
+        tried: dict[int, list[np.ndarray]] = {}
         found: list[LogoHit] = []
-        for i in chosen:
-            for b in np.argsort(-best[i])[:ALIGN_BRANDS]:
-                if best[i, b] < cfg.align_min_score:
-                    break
-                ref = int(refs.file_index[arg[i, b]])
-                result = self.aligner.align(grey, boxes[i] / scale, ref)
-                if result is None or result.correlation < min(cfg.align_near, cfg.align_genuine):
-                    continue
-                found.append(LogoHit(refs.brands[b], result.box, float(best[i, b]), refs.files[ref],
-                                     agreement=result.worst_cell, alignment=result.correlation))
+        tries = 0
+        for k in np.argsort(-best[rows, cols], kind="stable"):
+            if tries == ALIGN_TRIES:
+                break
+            i, b = int(rows[k]), int(cols[k])
+            regions = tried.setdefault(b, [])
+            if len(regions) == ALIGN_PER_BRAND or any(iou(boxes[i], r[None])[0] >= 0.3 for r in regions):
+                continue
+            columns = np.nonzero((refs.brand_index == b) & usable)[0]
+            if len(columns) == 0:
+                continue
+            regions.append(boxes[i])
+            tries += 1
+            sims = refs.calibrated(vectors[i:i + 1] @ refs.vectors[columns].T, columns)[0]
+            ref = int(refs.file_index[columns[int(sims.argmax())]])
+            result = self.aligner.align(grey, boxes[i] / scale, ref)
+            if result is None or result.correlation < min(cfg.align_near, cfg.align_genuine):
+                continue
+            found.append(LogoHit(refs.brands[b], result.box, float(best[i, b]), refs.files[ref],
+                                 agreement=result.worst_cell, alignment=result.correlation))
         # One brand per region: the best alignment wins it.
         found.sort(key=lambda h: -h.alignment)
         aligned: list[LogoHit] = []
         for hit in found:
             if not any(_same_region(hit, a) for a in aligned):
                 aligned.append(hit)
-        genuine = [a for a in aligned if min(a.alignment, a.agreement) >= cfg.align_genuine]
+        genuine = [a for a in aligned if cfg.aligned_genuine(a.alignment, a.agreement)]
         return _merge(hits, aligned, genuine, key=lambda hit: (-hit.alignment, -hit.score))
 
     def _verify(self, found: Sequence[GeometricMatch], work: Pyramid, scale: float,
