@@ -92,7 +92,7 @@ class Policy:
             return Flag(IMITATION_LOGO, hit.brand, None, hit.alignment, hit.box,
                         f"logo aligns with {hit.brand!r}'s reference (correlation {hit.alignment:.2f}) but a "
                         f"part of it differs (worst part {hit.agreement:.2f}, genuine marks reach "
-                        f"{logo.align_genuine:.2f}): an imitation of the mark")
+                        f"{logo.align_agreement:.2f}): an imitation of the mark")
         return Flag(IMITATION_LOGO, hit.brand, None, hit.score, hit.box,
                     f"logo resembles {hit.brand!r} (similarity {hit.score:.2f}, under the genuine "
                     f"threshold {logo.genuine_threshold:.2f}): an imitation of the mark")
@@ -146,11 +146,14 @@ class Policy:
                 for m in names if not m.exact and m.brand not in genuine_logo_brands]
 
     def _mixed_flags(self, names: Sequence[NameMatch], logos: Sequence[LogoHit]) -> list[Flag]:
-        logo_brands = {h.brand for h in logos}
+        """A logo of one brand with another brand's name. A brand whose own logo is also in the
+        photo, away from its name, is simply a second brand in view (a shop window, a sponsor
+        board); its wordmark found on the very text of its name is still only its name."""
         flags = []
         for hit in logos:
             for match in names:
-                if match.brand == hit.brand or match.brand in logo_brands:
+                if match.brand == hit.brand or any(
+                        other.brand == match.brand and not _overlap(other.box, match.box) for other in logos):
                     continue
                 flags.append(Flag(MIXED_MARKS, hit.brand, match.text, min(_strength(hit), match.score) ** 0.5,
                                   hit.box, f"logo of {hit.brand!r} beside the name of "
@@ -246,7 +249,7 @@ def _overlap(a: Box, b: Box) -> bool:
 
 def _aligned_genuine(hit: LogoHit, config: Config) -> bool:
     """The reference aligned onto the region and every part of it agrees."""
-    return hit.alignment > 0 and min(hit.alignment, hit.agreement) >= config.logo.align_genuine
+    return config.logo.aligned_genuine(hit.alignment, hit.agreement)
 
 
 def _strength(hit: LogoHit) -> float:

@@ -168,3 +168,32 @@ def test_aligned_evidence(policy, texts, logos, verdict, kinds):
     decision = policy(texts, logos)
     assert decision.verdict == verdict
     assert {f.kind for f in decision.flags} == kinds
+
+
+def emblem_at(brand: str, box: tuple[int, int, int, int]) -> LogoHit:
+    """A flat emblem aligned with every part agreeing, at ``box``."""
+    return LogoHit(brand, box, 0.1, f"logos/{brand.lower()}/emblem.png", agreement=0.97, alignment=0.98)
+
+
+def wordmark_on(brand: str, name: TextHit) -> LogoHit:
+    """A brand's wordmark verified by SIFT on the very text of its name."""
+    return LogoHit(brand, name.box, 0.1, f"logos/{brand.lower()}/logo.png", 20, 0.3, median_agreement=0.7)
+
+
+def test_an_emblem_beside_another_brands_wordmark_is_mixed(policy):
+    """The other brand's name is read *and* its wordmark is matched on that same text: it is
+    still only that brand's name beside the emblem, so the marks are mixed."""
+    name = text("NOVALUX", y=400)
+    decision = policy([name], [emblem_at("Veltora", (300, 300, 380, 380)), wordmark_on("Novalux", name)])
+    assert {f.kind for f in decision.flags} == {"brand_mark", "mixed_marks"}
+    mixed = next(f for f in decision.flags if f.kind == "mixed_marks")
+    assert mixed.brand == "Veltora" and "Novalux" in mixed.reason
+
+
+def test_two_brands_each_with_its_own_logo_are_not_mixed(policy):
+    """A second brand whose logo is in view apart from its name (a shop window, a sponsor board)
+    is a second brand, not a mixed mark."""
+    name = text("NOVALUX", y=400)
+    decision = policy([name], [emblem_at("Veltora", (300, 300, 380, 380)), emblem_at("Novalux", (600, 100, 680, 180))])
+    assert {f.kind for f in decision.flags} == {"brand_mark"}
+    assert {m.brand for m in decision.brands} == {"Veltora", "Novalux"}
