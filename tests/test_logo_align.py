@@ -103,3 +103,29 @@ def test_photo_crops_are_not_aligned_logo_files_are(registry_files):
     assert aligner.align(scene, (100, 100, 220, 180), 0) is None
     found = aligner.align(scene, (95, 95, 225, 185), 1)
     assert found is not None and found.correlation > 0.9
+
+
+# Windows where, before the sliver checks, a FlickrLogos Nike crop (a white script swoosh on dark
+# blue, a plain border, so "clean") aligned as genuine by shrinking to a few pixels: photos of
+# other brands (HP, Pepsi) whose windows the network scored Nike on. Real third-party photos,
+# read from ../shared/data when present.
+NIKE_CROP = ("1597577216.jpg", (16, 23, 101, 72))
+SLIVER_WINDOWS = [("1263617360.jpg", (30.8, 26.6, 40.0, 48.9)), ("2317967173.jpg", (17.8, 1.9, 32.7, 13.0)),
+                  ("2727066466.jpg", (83.9, 107.4, 102.7, 141.7)), ("3177582448.jpg", (226.2, 165.1, 241.2, 192.5))]
+
+
+def test_a_simple_reference_does_not_align_as_a_speck_on_real_photos(shared_data):
+    images = shared_data / "flickrlogos27-dev" / "images"
+    if not images.exists():
+        pytest.skip("FlickrLogos-27 dev is not present")
+    name, (x1, y1, x2, y2) = NIKE_CROP
+    crop = cv2.cvtColor(cv2.imread(str(images / name)), cv2.COLOR_BGR2RGB)[y1:y2, x1:x2]
+    aligner = ReferenceAligner([(crop, None)])
+    assert aligner.usable == [True]
+    for photo, window in SLIVER_WINDOWS:
+        grey = cv2.cvtColor(cv2.imread(str(images / photo)), cv2.COLOR_BGR2GRAY)
+        result = aligner.align(grey, window, 0)
+        assert result is None or not _genuine(result), (photo, result)
+        if result is not None:
+            bx1, by1, bx2, by2 = result.box
+            assert min(bx2 - bx1, by2 - by1) >= 16

@@ -36,6 +36,12 @@ ECC_STARTS = 2  # best places from the slide that ECC starts from
 # fall under 0.4 (ECC is most of the cost).
 MIN_SLIDE = 0.4
 ITERATIONS = 50
+# An alignment must still look like the window's mark: a simple reference (a swoosh) squashed to
+# a few pixels correlates with any streak (FlickrLogos: a Nike crop "aligned" as a 6 x 21 px
+# sliver on 11 photos without one).
+MAX_STRETCH = 2.0  # longest / shortest axis of the affine warp
+MIN_MARK_SIDE = 16  # photo pixels, short side of the aligned reference
+MIN_WINDOW_SHARE = 0.2  # aligned area / window area
 MARGIN = 0.3  # the region is cut this much larger than the window on each side
 
 
@@ -127,9 +133,9 @@ class ReferenceAligner:
                 continue
             if best is not None and rho <= best.correlation:
                 continue
-            scale = abs(np.linalg.det(warp[:, :2])) ** 0.5
-            if not 0.4 < scale < 2.5:  # ran away from the window
-                continue
+            stretch = np.linalg.svd(warp[:, :2], compute_uv=False)  # largest first
+            if stretch[1] <= 0 or stretch[0] > MAX_STRETCH * stretch[1]:
+                continue  # squashed or sheared into a sliver: fits any streak, says nothing
             back = cv2.warpAffine(region, warp, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
             valid = cv2.warpAffine(np.ones_like(region), warp, size,
                                    flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
@@ -137,6 +143,8 @@ class ReferenceAligner:
             corners = np.float32([[0, 0, 1], [size[0], 0, 1], [size[0], size[1], 1], [0, size[1], 1]]) @ warp.T
             corners = corners / k + np.float32([rx1, ry1])
             (bx1, by1), (bx2, by2) = corners.min(axis=0), corners.max(axis=0)
+            if min(bx2 - bx1, by2 - by1) < MIN_MARK_SIDE or (bx2 - bx1) * (by2 - by1) < MIN_WINDOW_SHARE * bw * bh:
+                continue  # shrank away from the window to a speck: not the mark the window holds
             best = Alignment(reference, float(rho), worst, typical,
                              (int(max(0, bx1)), int(max(0, by1)), int(min(width, bx2)), int(min(height, by2))),
                              inverted)
