@@ -88,13 +88,14 @@ class LogoConfig:
     # median 0.97-0.99 (one at 0.74); altered names merely set in the brand's typeface 0.32-0.65.
     imitation_layout: float = 0.9
     # Direct alignment (screener.logo.align) of references onto the network's best windows, for
-    # flat marks SIFT cannot see. Genuine: ECC correlation and worst cell both >= align_genuine,
-    # where the network scored the brand >= align_min_score there (simple emblem shapes also
-    # align onto product outlines: on the samples the right brands scored 0.83-0.98, the wrong
-    # ones 0.0-0.44). Imitation: correlation >= align_near with a cell under align_genuine (one
-    # part redrawn); with the labelled boxes 3 of 5 sample imitation emblems show this, but in
-    # the pipeline the network's windows miss them and the band flagged 3 other listings, so it
-    # is closed (> 1) until the windows find imitations.
+    # flat marks SIFT cannot see. Genuine: ECC correlation >= align_genuine and worst cell >=
+    # align_agreement, where the network scored the brand >= align_min_score there (simple
+    # emblem shapes also align onto product outlines: on the samples the right brands scored
+    # 0.83-0.98, the wrong ones 0.0-0.44; 0.7 or 0.6 change no sample verdict). Imitation:
+    # correlation >= align_near with a cell under align_agreement (one part redrawn); with the
+    # labelled boxes 3 of 5 sample imitation emblems show this, but in the pipeline the band at
+    # 0.85 / 0.9 also flags emblems aligned onto product outlines on 3 clean listings
+    # (imitation_logo precision 0.36 / 0.50, BENCHMARKS.md), so it is closed (> 1).
     alignment: bool = True
     align_genuine: float = 0.9
     # Every cell must agree at least this well for a genuine alignment: sample genuine emblems
