@@ -276,6 +276,8 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps({"report": report, "scores": scores, "sift": sift_found, "verified": verified, "text_brands": text_brands,
                                          "combined": {p: sorted(b) for p, b in combined.items()}, "raw": raw_scores,
                                          "named": {p: sorted(b) for p, b in named.items()},
+                                         "suspect_flags": {kind: {p: sorted(b) for p, b in flagged.items() if b}
+                                                           for kind, flagged in suspect_flags.items()},
                                          "truth": {p: sorted(truth.get(p, ())) for p in {**scores, **sift_found}}}, indent=0))
     return 0
 
