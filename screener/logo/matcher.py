@@ -47,7 +47,7 @@ import numpy as np
 from ..brands import BrandRegistry
 from ..config import Config, LogoConfig
 from ..errors import ModelError, RegistryError
-from ..threads import thread_budget
+from ..threads import one_blas_thread, thread_budget
 from ..types import LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
 from .align import ReferenceAligner
@@ -402,6 +402,10 @@ class CnnLogoStage:
         return best, arg
 
     def __call__(self, image: np.ndarray, texts: tuple[TextHit, ...] = ()) -> tuple[LogoHit, ...]:
+        with one_blas_thread():  # its idle threads would spin on the cores SIFT and the network use
+            return self._find(image, texts)
+
+    def _find(self, image: np.ndarray, texts: tuple[TextHit, ...]) -> tuple[LogoHit, ...]:
         if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 8 or image.shape[1] < 8:
             return ()
         cfg = self.config
