@@ -236,6 +236,48 @@ def test_ctrl_c_stops_cleanly_keeping_finished_rows(world, tmp_path):
         assert conn.execute("SELECT COUNT(*) FROM paths").fetchone()[0] == len(rows)
 
 
+def _worker_pids(scan_pid: int) -> list[int]:
+    """The scan's worker processes: its children started by multiprocessing's spawn."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        if parent == scan_pid and b"spawn_main" in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker process through /proc")
+def test_a_worker_killed_mid_scan_costs_at_most_its_photo(world, reference, tmp_path):
+    """A worker that dies (the kernel's OOM killer, a crash in native code) is replaced: the photo
+    it held gets an error row saying so, and every other photo is screened as usual."""
+    root, photos, registry = world
+    out, db = tmp_path / "w.jsonl", tmp_path / "w.db"
+    process = _scan_process(photos, registry, out, db)
+    try:
+        _wait_for(lambda: _count(db, "results") >= 1 or process.poll() is not None, 240, "a first stored result")
+        workers = _worker_pids(process.pid)
+        assert len(workers) == 1, workers
+        os.kill(workers[0], signal.SIGKILL)
+        _, stderr = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, stderr
+    rows = _rows(out)
+    assert len(rows) == len(reference)  # no photo lost
+    crashed = {p: r for p, r in rows.items() if "worker crashed" in (r.get("error") or "")}
+    assert len(crashed) <= 1  # the photo the worker held, unless it died between two photos
+    assert all(r["verdict"] == "error" for r in crashed.values())
+    assert {p: r["verdict"] for p, r in rows.items() if p not in crashed} == \
+        {p: r["verdict"] for p, r in reference.items() if p not in crashed}
+
+
 def test_a_stalled_photo_gets_an_error_row_and_the_scan_goes_on(world, tmp_path, capsys):
     root, photos, registry = world
     one = tmp_path / "two"
