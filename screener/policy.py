@@ -15,8 +15,11 @@ Rules (DESIGN.md, "What counts as suspect"):
   laid out like the reference (``logo.imitation_layout``) whose region reads as an altered form
   of the brand's name (the wordmark copied, its name changed);
 - a cue word → ``counterfeit_cue``;
-- the genuine logo of brand A beside the name of brand B, B's own logo absent → ``mixed_marks``
-  (an imitation logo is flagged as such; pairing it with names too would double-count it).
+- the genuine logo of brand A beside the name of brand B → ``mixed_marks``, unless B's own logo is
+  in view away from its name (a second brand; B's wordmark matched on the name itself is still
+  only its name; an imitation logo is flagged as such, pairing it with names would double-count);
+- a verified logo is dropped when OCR reads plainly another word across it with confidence (an
+  ordinary word, not a piece of the brand's name nor within its edit budget).
 
 Risk is a noisy-OR of the flags' weighted scores: ``1 - prod(1 - weight * score)``. Verdict:
 ``suspect`` when any flag other than ``brand_mark`` fires or risk reaches ``policy.suspect_risk``;
@@ -33,6 +36,12 @@ from .config import Config
 from .textmatch import BrandNameMatcher, CueMatcher, NameMatch
 from .types import (ALTERED_BRAND_NAME, BRAND_MARK, CLEAR, COUNTERFEIT_CUE, EXACT, IMITATION_LOGO,
                     MIXED_MARKS, NEAR, REVIEW, SUSPECT, BrandMark, Flag, LogoHit, TextHit)
+
+
+# OCR confidence at which a word read across a verified logo overrules it as another word: the
+# sample hard negatives ("CRANE" on Kyrane's typeface) read at 0.98-0.99; a doubtful read of a
+# stylised mark should not.
+OTHER_WORD_CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ class Policy:
         readable = [t for t in texts if t.score >= min_score]
         name_matches = self.names(readable)
         copies = [(h, m) for h in logos for m in [self._altered_name_on(h, name_matches)] if m is not None]
-        logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.config)]
+        logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.names, self.config)]
         genuine_logos = [h for h in logos if self._genuine(h)]
         near_logos = [h for h in logos if not self._genuine(h)
                       and (self.config.logo.near_threshold <= h.score
@@ -198,7 +207,7 @@ def _brand_marks(names: Sequence[NameMatch], genuine: Sequence[LogoHit],
 
 
 def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequence[NameMatch],
-                          config: Config) -> bool:
+                          matcher: BrandNameMatcher, config: Config) -> bool:
     """A logo hit on a region where OCR reads something other than the brand's name.
 
     SIFT on a wordmark matches letter shapes, so the brand's name with a letter changed fits a
@@ -222,8 +231,13 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
     if hit.inliers:
         # Text that names no brand. OCR misreads stylised genuine logos often (FlickrLogos:
         # "Fond" on Ford, "Cola", "Fed" + "EX"), and a homography over many keypoints is the
-        # stronger evidence, so a SIFT-verified hit stands.
-        return False
+        # stronger evidence, so a SIFT-verified hit stands, unless the text is plainly another
+        # word read with confidence across the mark (BrandNameMatcher.other_word): "CRANE" set
+        # in the typeface of Kyrane's wordmark, where SIFT matches the letters they share.
+        width = max(1, hit.box[2] - hit.box[0])
+        return any(_inside(t.box, hit.box) >= 0.6 and t.score >= OTHER_WORD_CONFIDENCE
+                   and t.box[2] - t.box[0] >= 0.5 * width and matcher.other_word(t.text, hit.brand)
+                   for t in texts)
     x1, y1, x2, y2 = hit.box
     for text in texts:
         tx1, ty1, tx2, ty2 = text.box

@@ -96,18 +96,25 @@ def inside_logo(s: str) -> TextHit:
     ([], [verified("Veltora", inliers=3)], "clear", set()),
     # the region reads as the brand's name: kept
     ([inside_logo("VELTORA")], [verified("Veltora")], "review", {"brand_mark"}),
-    # the region reads as another word: OCR misreads stylised genuine logos ("Fond" on Ford), and
-    # the homography is the stronger evidence
-    ([inside_logo("FOND")], [verified("Kestrel")], "review", {"brand_mark"}),
+    # the region reads as a piece of the name: OCR misreads stylised genuine logos ("Cola" on
+    # Coca-Cola, "Fed" + "EX"), and the homography is the stronger evidence
+    ([inside_logo("NOVA")], [verified("Novalux")], "review", {"brand_mark"}),
+    # plainly another word read with confidence across the mark ("CRANE" set in a brand's
+    # typeface, SIFT matching the letters they share): not that brand's mark
+    ([inside_logo("CRANE")], [verified("Kestrel")], "clear", set()),
+    # the same word read doubtfully, or only on a small part of the mark: the homography stands
+    ([TextHit("CRANE", (310, 320, 410, 360), 0.6)], [verified("Kestrel")], "review", {"brand_mark"}),
+    ([TextHit("CRANE", (310, 320, 350, 340), 0.95)], [verified("Kestrel")], "review", {"brand_mark"}),
     # an altered name on a wordmark that fits the geometry but not the pixels: altered, no mark
     ([inside_logo("VELTURA")], [verified("Veltora")], "suspect", {"altered_brand_name"}),
     # the same, but the layout agrees except in one part: the wordmark copied with its name
     # changed, an imitation logo as well as an altered name
     ([inside_logo("VELTURA")], [verified("Veltora", agreement=0.4, median=0.98)], "suspect",
      {"altered_brand_name", "imitation_logo"}),
-    # a copied layout whose region reads the genuine name, or another word: no imitation
+    # a copied layout whose region reads the genuine name: no imitation; plainly another word:
+    # not the brand's mark at all
     ([inside_logo("VELTORA")], [verified("Veltora", agreement=0.4, median=0.98)], "review", {"brand_mark"}),
-    ([inside_logo("CRANE")], [verified("Veltora", agreement=0.4, median=0.98)], "review", {"brand_mark"}),
+    ([inside_logo("CRANE")], [verified("Veltora", agreement=0.4, median=0.98)], "clear", set()),
     # pixels agree everywhere: the odd letter is OCR noise on the genuine mark
     ([inside_logo("VELT0RA")], [verified("Veltora", agreement=0.97)], "review", {"brand_mark"}),
     ([inside_logo("VELT0RA")], [verified("Veltora", agreement=0.97, median=0.99)], "review", {"brand_mark"}),

@@ -163,3 +163,19 @@ def test_pieces_read_in_touching_boxes_are_one_word(gap, exact):
     hits = [TextHit("Fed", (0, 100, 290, 350), 0.99), TextHit("Ex", (290 + gap, 100, 500 + gap, 330), 0.87)]
     matches = BrandNameMatcher([("Fedex", [])], MatchConfig())(hits)
     assert [(m.brand, m.exact) for m in matches] == [("Fedex", exact)], matches
+
+
+@pytest.mark.parametrize("text, brand, other", [
+    ("CRANE", "Kyrane", "CRANE"),  # an ordinary word two letters off a six-letter name
+    ("Crane perfume", "Kyrane", "Crane"),
+    ("Fond", "Ford", None),  # within the one-letter budget: maybe OCR on the mark
+    ("Cola", "CocaCola", None),  # a piece of the name
+    ("KYRANE", "Kyrane", None),  # the name itself
+    ("Kyranebag", "Kyrane", None),  # the name run into another word
+    ("Fed", "Fedex", None),  # too short to say
+    ("VELTURA", "Veltora", None),  # not a dictionary word: the name altered, not another word
+    ("CRANE 2024", "Kyrane", "CRANE"),
+])
+def test_plainly_another_word(text, brand, other):
+    matcher = BrandNameMatcher([("Kyrane", ()), ("Ford", ()), ("CocaCola", ()), ("Fedex", ()), ("Veltora", ())])
+    assert matcher.other_word(text, brand) == other
