@@ -177,22 +177,21 @@ class BrandNameMatcher:
     def other_word(self, text: str, brand: str) -> str | None:
         """A word of ``text`` that is plainly not ``brand``'s name, or None.
 
-        Plainly another word: an ordinary dictionary word of four letters or more that is
-        neither a piece of one of the brand's names ("Cola" of "CocaCola"), nor a piece of it
-        (a run-together "Kyranebag"), nor within the edit budget of an altered name ("Fond" for
-        "Ford" is the budget's one letter: OCR may have misread the mark). "CRANE" for "KYRANE"
-        is two letters off a six-letter name: another word."""
-        names = [n for n in self._names if n.brand == brand]
+        Plainly another word: an ordinary dictionary word of four letters or more that is not a
+        piece of one of the brand's names ("Cola" of "CocaCola"), does not hold one (a
+        run-together "Kyranebag"), and is not within the edit budget of an altered name ("Fond"
+        for "Ford" is the budget's one letter: OCR may have misread the mark). "CRANE" for
+        "KYRANE" is two letters off a six-letter name: another word."""
+        names = [(n, self._edit_budget(n.skeleton)) for n in self._names if n.brand == brand]
+        limit = self.config.max_edits
         for word in text.split():
             folded = fold(word)
             if len(folded) < 4 or not folded.isalpha() or not is_dictionary_word(word):
                 continue
-            if any(folded in n.folded or n.folded in folded for n in names):
+            if any(folded in n.folded or n.folded in folded for n, _ in names):
                 continue
-            budget = [self._edit_budget(n.skeleton) for n in names]
-            if any(min(damerau_levenshtein(skeleton(word), n.skeleton, limit=self.config.max_edits),
-                       damerau_levenshtein(folded, n.folded, limit=self.config.max_edits)) <= b
-                   for n, b in zip(names, budget)):
+            if any(min(damerau_levenshtein(skeleton(word), n.skeleton, limit=limit),
+                       damerau_levenshtein(folded, n.folded, limit=limit)) <= budget for n, budget in names):
                 continue
             return word
         return None

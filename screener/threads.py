@@ -36,7 +36,7 @@ def one_blas_thread() -> Iterator[None]:
 
     The logo stage's matrix products are small, and OpenBLAS's idle threads spin: beside the
     stage's SIFT thread they took the cores SIFT and the network needed (30 brands on 2 cores:
-    172 ms a photo with BLAS on two threads, 131 ms on one; ``benchmarks/logo_speed.py``). The
+    174 ms a photo with BLAS on two threads, 123-126 ms on one; ``benchmarks/logo_speed.py``). The
     limit is process-wide, so overlapping blocks from several threads share one limit, set by
     the first to enter and restored by the last to leave. (OpenBLAS may ignore a limit set from
     a thread other than the main one once the main thread has set its own: then the block
