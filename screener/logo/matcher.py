@@ -479,10 +479,11 @@ class CnnLogoStage:
         OCR often reads only part of a stylised wordmark ("inte", "ite"); the network alone is
         not sure enough of it; together, in one place, they are. The windows counted are those
         holding the word's centre and at most 9 times its area (the word and its mark, not the
-        whole photo). Brands that already have a hit keep it."""
+        whole photo). A brand the network already found at ``genuine_threshold`` keeps its hit;
+        a weaker one (the stage reports those when ``near_threshold`` is lowered) is replaced."""
         refs, threshold = self.references, self.config.text_support
         names = [fold(brand) for brand in refs.brands]
-        have = {h.brand for h in hits}
+        have = {h.brand for h in hits if h.score >= self.config.genuine_threshold}
         areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         found: list[LogoHit] = []
         for text in texts:
@@ -502,7 +503,8 @@ class CnnLogoStage:
                     have.add(refs.brands[b])
                     found.append(LogoHit(refs.brands[b], text.box, float(best[i, b]),
                                          refs.files[refs.file_index[arg[i, b]]], text_support=word))
-        return tuple(sorted(hits + tuple(found), key=lambda hit: -hit.score))
+        replaced = {h.brand for h in found}
+        return tuple(sorted([h for h in hits if h.brand not in replaced] + found, key=lambda hit: -hit.score))
 
     def _sift(self, image: np.ndarray) -> tuple[list[GeometricMatch], float]:
         """The photo's SIFT-verified matches with enough inliers, and the seconds they took."""
