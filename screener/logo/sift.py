@@ -145,6 +145,10 @@ class SiftMatcher:
         if len(self.ref_descriptors):
             self.matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64})
             self.matcher.add([self.ref_descriptors])
+            # The kd-trees split on randomly chosen dimensions: unseeded, two processes building
+            # an index over the same references find different approximate neighbours, and a photo
+            # can then be verified with 30 inliers in one scan worker and 31 in another.
+            cv2.setRNGSeed(0)
             self.matcher.train()
 
     def match(self, image: np.ndarray) -> list[GeometricMatch]:
