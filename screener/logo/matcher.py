@@ -54,7 +54,7 @@ from .base import LogoStage, NoLogoStage
 from .align import ReferenceAligner
 from .cache import EmbeddingCache
 from .model import Embedder
-from .sift import GeometricMatch, SiftMatcher, feature_key
+from .sift import AFFINE_VIEWS, GeometricMatch, SiftMatcher, feature_key
 
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
 SIZES = (0.13, 0.19, 0.27, 0.38, 0.54, 0.76, 1.0)  # window side (sqrt of area) / short side
@@ -368,7 +368,8 @@ class CnnLogoStage:
         self.config = config
         self.verifier = verifier
         self.aligner = aligner
-        verified = f":sift{config.min_inliers}" if verifier is not None else ""
+        verified = (f":sift{config.min_inliers}{'+views' if verifier.views else ''}"
+                    if verifier is not None else "")
         aligned = (f":ecc{config.align_genuine}/{config.align_agreement}/{config.align_near}/{config.align_min_score}"
                    if aligner is not None else "")
         self.fingerprint = f"{model_name}:{embedder.sha256[:16]}{verified}{aligned}"
@@ -680,9 +681,10 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
             except Exception as exc:  # PIL raises many types for a bad file
                 raise RegistryError(f"brand {brand!r}: reference logo {rel} cannot be read: {exc}") from exc
         if config.logo.geometric_verification:
-            keys = [feature_key(cache, hashlib.sha256(data).hexdigest()) for _, _, data in logos]
+            views = AFFINE_VIEWS if config.logo.sift_affine_views else ()
+            keys = [feature_key(cache, hashlib.sha256(data).hexdigest(), views) for _, _, data in logos]
             verifier = SiftMatcher([(brand, *pixels) for (brand, _, _), pixels in zip(logos, decoded)],
-                                   min_inliers=config.logo.min_inliers, cache=cache, keys=keys)
+                                   min_inliers=config.logo.min_inliers, cache=cache, keys=keys, views=views)
         if config.logo.alignment:
             aligner = ReferenceAligner(decoded)
     stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier, aligner, threads)
