@@ -156,3 +156,30 @@ def test_sift_beside_the_network_gives_the_same_hits_as_inline(tmp_path):
         assert [(h.brand, h.box, h.inliers) for h in a] == [(h.brand, h.box, h.inliers) for h in b], name
         assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-4)
     assert beside.last_timings["sift"] > 0
+
+
+def _seen_at_a_slant(photo: np.ndarray, squeeze: float = 0.5, axis_degrees: float = 30.0) -> np.ndarray:
+    """The photo foreshortened by ``squeeze`` along an axis ``axis_degrees`` off horizontal, as a
+    flat print looks from 60 degrees off its axis (an affine view of it)."""
+    h, w = photo.shape[:2]
+    turn = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), axis_degrees, 1.0), [0, 0, 1]])
+    squash = np.array([[squeeze, 0, w * (1 - squeeze) / 2], [0, 1, 0], [0, 0, 1]])
+    return cv2.warpAffine(photo, (np.linalg.inv(turn) @ squash @ turn)[:2], (w, h), borderValue=(255, 255, 255))
+
+
+def test_a_wordmark_seen_at_a_slant_is_verified_through_the_tilted_reference_views(matcher):
+    registry = BrandRegistry.load(SAMPLES / "brands")
+    plain = SiftMatcher([(brand, *read_logo(path.read_bytes())) for brand, _, path in registry.logo_files()],
+                        min_inliers=Config().logo.min_inliers, views=())
+    assert matcher.views and not plain.views
+    rows = [r for r in _labels().values() if r["kind"] == "genuine-logo"]
+    with_views = without = 0
+    for row in rows:
+        slanted = _seen_at_a_slant(_photo(row["path"]))
+        found = {m.brand for m in matcher.match(slanted)}
+        assert found <= {row["brands"]}, f"{row['path']}: another brand verified: {sorted(found)}"
+        with_views += row["brands"] in found
+        without += row["brands"] in {m.brand for m in plain.match(slanted)}
+    # Measured: 6 of 8 with the views (the two wordmarks too small for SIFT upright stay
+    # unfound), 1 of 8 without.
+    assert with_views >= 5 and without <= 2, (with_views, without)
