@@ -70,3 +70,41 @@ def test_ray_engine_matches_the_local_engine(photo_set, local_rows, tmp_path):
     rows = _scan(["scan", *map(str, photos), "--registry", str(registry), "--engine", "ray",
                   "--workers", "2", "--db", str(tmp_path / "ray.db")], tmp_path / "ray.jsonl")
     assert rows == local_rows
+
+
+@pytest.mark.ray
+def test_a_ray_actor_killed_mid_photo_costs_only_that_photo(photo_set, local_rows):
+    """An actor that dies while screening (the kernel's OOM killer, a crash in native code, a lost
+    node) is replaced: the photo it held gets a clear error row that is not stored (the next scan
+    tries it again), and the photos after it are screened by the new actor as before."""
+    ray = pytest.importorskip("ray")
+    import os
+    import signal
+    import time
+
+    from screener.config import Config
+    from screener.scan.ray_engine import RayEngine
+
+    registry, photos = photo_set
+
+    def finish(engine: RayEngine) -> list:
+        outcomes, deadline = [], time.monotonic() + 240
+        while engine.busy() and time.monotonic() < deadline:
+            outcomes += engine.poll(1.0)
+        assert not engine.busy(), "the engine never answered"
+        return outcomes
+
+    with RayEngine(registry, Config(), workers=1) as engine:
+        engine.start()
+        # White-box: the engine's one actor, to SIGKILL its process as the OOM killer would.
+        (actor,) = engine._actors
+        pid = ray.get(actor.__ray_call__.remote(lambda body: os.getpid()))
+        engine.submit("held", photos[0])
+        os.kill(pid, signal.SIGKILL)
+        (lost,) = finish(engine)
+        assert lost.key == "held" and not lost.cacheable
+        assert lost.result["status"] == "error" and "Ray actor failed" in lost.result["error"]
+        assert engine._actors and engine._actors[0] is not actor  # replaced
+        engine.submit("next", photos[1])
+        (after,) = finish(engine)
+        assert after.cacheable and _comparable(after.result) == local_rows[str(photos[1])]
