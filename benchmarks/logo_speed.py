@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1] [--net-threads N] [--sift-sides 1024 800]
-        [--runtime onnxruntime|torch]
+        [--runtime onnxruntime|torch] [--affine-views on|off|both]
 
 Registers N fictional brands (``screener.synth.logos``) with ``--refs`` reference logos each,
 screens the same ``--photos`` rendered 1024 x 768 listings with every registry (each listing shows
@@ -11,7 +11,9 @@ a brand of the smallest registry; the registries nest, so every one holds it), a
 median milliseconds per photo with the stage's own breakdown (cutting candidates, the network,
 similarity with every reference, refinement) and the cost of building the reference set (cold
 and from the on-disk cache). All sizes run interleaved photo by photo, so a busy machine slows
-them alike: compare the ratios within one run.
+them alike: compare the ratios within one run. ``--affine-views both`` runs every size with and
+without SIFT's tilted reference views (``logo.sift_affine_views``), interleaved, and reports the
+reference keypoints each keeps in memory.
 """
 
 from __future__ import annotations
@@ -77,7 +79,10 @@ def main(argv=None) -> int:
     parser.add_argument("--runtime", default="onnxruntime", choices=("onnxruntime", "torch"))
     parser.add_argument("--sift-sides", type=int, nargs="*", default=[],
                         help="also time OpenCV SIFT detection alone on the photos at these long sides")
+    parser.add_argument("--affine-views", choices=("on", "off", "both"), default="on",
+                        help="SIFT's tilted reference views (logo.sift_affine_views)")
     args = parser.parse_args(argv)
+    views = {"on": (True,), "off": (False,), "both": (True, False)}[args.affine_views]
 
     import cv2
 
@@ -90,39 +95,47 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         stages, build = {}, {}
         photos = None
-        for n in args.brands:
+        runs = [(n, v) for n in args.brands for v in views]  # (brands, affine views)
+        for n, v in runs:
             # One seed: the registries nest (the first 10 brands of 30 are the 10), so every size
             # has the brands of the photos registered, as the target asks.
-            registry, specs = make_registry(Path(tmp) / f"reg{n}", n, args.refs, seed=0)
-            config = Config().replace(logo__cache_dir=str(Path(tmp) / f"cache{n}"))
+            registry, specs = make_registry(Path(tmp) / f"reg{n}-{v}", n, args.refs, seed=0)
+            config = Config().replace(logo__cache_dir=str(Path(tmp) / f"cache{n}-{v}"),
+                                      logo__sift_affine_views=v)
             started = time.perf_counter()
             build_logo_stage(registry, config, embedder=embedder, threads=args.threads)
             cold = time.perf_counter() - started
             started = time.perf_counter()
-            stages[n] = build_logo_stage(registry, config, embedder=embedder, threads=args.threads)
-            build[n] = (cold, time.perf_counter() - started)
+            stages[n, v] = build_logo_stage(registry, config, embedder=embedder, threads=args.threads)
+            build[n, v] = (cold, time.perf_counter() - started)
             if photos is None:
                 photos = [make_photo(specs[i % len(specs)], i) for i in range(args.photos)]
+        first = stages[runs[0]]
         print(f"{embedder.runtime}, {args.threads} thread(s) ({net_threads} for the network), {args.photos} photos 1024x768, {args.refs} references "
-              f"per brand, {stages[args.brands[0]].references.vectors.shape[0] // (args.brands[0] * args.refs)} "
+              f"per brand, {first.references.vectors.shape[0] // (args.brands[0] * args.refs)} "
               "variants per reference")
-        times: dict[int, list[dict[str, float]]] = {n: [] for n in args.brands}
-        counts: dict[int, list[int]] = {n: [] for n in args.brands}
+        times: dict[tuple[int, bool], list[dict[str, float]]] = {r: [] for r in runs}
+        counts: dict[tuple[int, bool], list[int]] = {r: [] for r in runs}
         for i, photo in enumerate(photos):
             # Interleaved, the machine's load hits every size alike; each photo starts at another
             # size, so none always pays for being first (its photo not yet in the caches).
-            k = i % len(args.brands)
-            for n in args.brands[k:] + args.brands[:k]:
-                stages[n](photo)
-                times[n].append(stages[n].last_timings)
-                counts[n].append(stages[n].last_candidates)
-        for n in args.brands:
-            med = {k: 1000 * statistics.median(t[k] for t in times[n]) for k in times[n][0]}
+            k = i % len(runs)
+            for r in runs[k:] + runs[:k]:
+                stages[r](photo)
+                times[r].append(stages[r].last_timings)
+                counts[r].append(stages[r].last_candidates)
+        for r in runs:
+            n, v = r
+            med = {k: 1000 * statistics.median(t[k] for t in times[r]) for k in times[r][0]}
             parts = ", ".join(f"{k} {v:.0f}" for k, v in med.items() if k != "total")
-            print(f"brands={n:>3}: {med['total']:.0f} ms/photo ({parts}); "
-                  f"{statistics.median(counts[n]):.0f} windows; "
-                  f"reference set build {build[n][0]:.1f} s cold, {build[n][1]:.2f} s cached; "
-                  f"x{med['total'] / (1000 * statistics.median(t['total'] for t in times[args.brands[0]])):.2f} "
+            verifier = stages[r].verifier
+            keypoints = len(verifier.ref_descriptors) if verifier is not None else 0
+            print(f"brands={n:>3}{'' if len(views) == 1 else (' views' if v else ' plain')}: "
+                  f"{med['total']:.0f} ms/photo ({parts}); "
+                  f"{statistics.median(counts[r]):.0f} windows; "
+                  f"reference set build {build[r][0]:.1f} s cold, {build[r][1]:.2f} s cached; "
+                  f"{keypoints} SIFT reference keypoints ({keypoints * 130 * 4 / 2**20:.0f} MiB); "
+                  f"x{med['total'] / (1000 * statistics.median(t['total'] for t in times[runs[0]])):.2f} "
                   f"vs {args.brands[0]} brands")
         for side in args.sift_sides:  # what SIFT verification's time is made of
             sift, seconds = cv2.SIFT_create(), []

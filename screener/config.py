@@ -78,8 +78,9 @@ class LogoConfig:
     geometric_verification: bool = True
     min_inliers: int = 5
     # Also match each reference's tilted views (screener.logo.sift.AFFINE_VIEWS): marks seen at a
-    # slant. SIFT floor on FlickrLogos: recall 0.41 -> 0.50 (trained brands), 0.22 -> 0.26
-    # (held-out), no false mark added; costs 5.6x the reference keypoints in memory.
+    # slant. Screener on FlickrLogos: recall 0.664 -> 0.671 (trained brands), 0.432 -> 0.464
+    # (held-out), no false mark added, no time per photo; 6-8x the reference keypoints in memory
+    # (48 MiB at 30 brands of 5 logos, 186 MiB at 100: BENCHMARKS.md).
     sift_affine_views: bool = True
     # A verified logo overrides odd letters read on it (OCR noise on a genuine mark) only when the
     # photo matches the reference everywhere: every cell correlates at least this well (genuine
