@@ -27,7 +27,9 @@ from .io import ImageInput, LoadedImage, load_image, read_file, resize_for_stage
 from .logo.base import LogoStage, NoLogoStage
 from .ocr.base import OcrEngine, build_ocr_engine
 from .ocr.glyphs import GlyphChecker
+from .ocr.reread import SecondReading
 from .policy import Policy
+from .textmatch import BrandNameMatcher
 from .types import Box, LogoHit, ScreenResult, TextHit
 
 
@@ -44,6 +46,8 @@ class Screener:
         self.policy = policy if policy is not None else Policy(registry, self.config)
         self.glyphs = (GlyphChecker([n for b in registry for n in b.names])
                        if self.config.ocr.glyph_check else None)
+        self.second_reading = (SecondReading(self.ocr, BrandNameMatcher(registry, self.config.match))
+                               if self.config.ocr.second_reading else None)
 
     @classmethod
     def from_registry(cls, path: str | Path, config: Config | None = None) -> "Screener":
@@ -96,6 +100,9 @@ class Screener:
 
         started = time.perf_counter()
         texts = tuple(self.ocr(pixels))
+        reread: tuple[str, ...] = ()
+        if self.second_reading is not None:  # before the glyph check, which looks at exact names
+            texts, reread = self.second_reading(pixels, texts)
         if self.glyphs is not None:
             texts = self.glyphs(pixels, texts)
         timings["ocr"] = time.perf_counter() - started
@@ -108,7 +115,7 @@ class Screener:
         started = time.perf_counter()
         decision = self.policy(texts, logos)
         timings["policy"] = time.perf_counter() - started
-        notes = loaded.notes + ((f"downscaled by {scale:.2f} for screening; boxes refer to the "
+        notes = loaded.notes + reread + ((f"downscaled by {scale:.2f} for screening; boxes refer to the "
                                  "original",) if scale != 1.0 else ())
         return ScreenResult(path=path, sha256=loaded.sha256, status="ok", error=None,
                             verdict=decision.verdict, risk=decision.risk, texts=texts, logos=logos,
