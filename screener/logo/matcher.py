@@ -368,8 +368,7 @@ class CnnLogoStage:
         self.config = config
         self.verifier = verifier
         self.aligner = aligner
-        verified = (f":sift{config.min_inliers}{'+views' if verifier.views else ''}"
-                    if verifier is not None else "")
+        verified = f":sift{config.min_inliers}:{verifier.recipe}" if verifier is not None else ""
         aligned = (f":ecc{config.align_genuine}/{config.align_agreement}/{config.align_near}/{config.align_min_score}"
                    if aligner is not None else "")
         self.fingerprint = f"{model_name}:{embedder.sha256[:16]}{verified}{aligned}"
