@@ -225,9 +225,11 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
         # A piece of the name the text matcher took for a name or an altered one ("YAHO"): the
         # text rules decide that word, the network's support does not overrule them.
         return any(_overlap(m.box, hit.box) for m in names)
-    # Names read on the region first (their boxes are the words themselves).
+    # Names read on the region first (their boxes are the words themselves): a name inside the
+    # hit, or a hit that lies along a longer name (SIFT can fit a few letters of a word: Kyrane's
+    # wordmark on four letters of "LURNEXA", the hit 0.57 of the word's width).
     for m in names:
-        if _inside(m.box, hit.box) < 0.6 or m.exact and m.brand == hit.brand:
+        if (_inside(m.box, hit.box) < 0.6 and not _along(hit.box, m.box)) or m.exact and m.brand == hit.brand:
             continue
         if m.brand != hit.brand:
             return True  # another brand's name, or an altered one: that brand's wordmark
@@ -263,6 +265,14 @@ def _inside(inner: Box, outer: Box) -> float:
     w = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
     h = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
     return w * h / max(1, (inner[2] - inner[0]) * (inner[3] - inner[1]))
+
+
+def _along(region: Box, word: Box) -> bool:
+    """``region`` lies along ``word``: most of its width is within the word's, and the word's
+    line runs through it (most of the word's height is within the region's)."""
+    w = max(0, min(region[2], word[2]) - max(region[0], word[0]))
+    h = max(0, min(region[3], word[3]) - max(region[1], word[1]))
+    return w >= 0.6 * max(1, region[2] - region[0]) and h >= 0.6 * max(1, word[3] - word[1])
 
 
 def _overlap(a: Box, b: Box) -> bool:

@@ -120,6 +120,10 @@ def inside_logo(s: str) -> TextHit:
     ([inside_logo("VELT0RA")], [verified("Veltora", agreement=0.97, median=0.99)], "review", {"brand_mark"}),
     # a verified logo of one brand beside another brand's name
     ([text("NOVALUX")], [verified("Veltora")], "suspect", {"brand_mark", "mixed_marks"}),
+    # a verified "logo" lying on another brand's altered name, narrower than the word: SIFT
+    # fitted a few of its letters (sample listing 058: Kyrane's wordmark on "LURNEXA"); the word
+    # is an altered name, not one brand's logo beside another's name
+    ([TextHit("N0VALUX", (240, 320, 480, 360), 0.95)], [verified("Veltora")], "suspect", {"altered_brand_name"}),
 ])
 def test_geometric_evidence(policy, texts, logos, verdict, kinds):
     decision = policy(texts, logos)
