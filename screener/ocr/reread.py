@@ -76,8 +76,9 @@ class SecondReading:
 
 
 def _replace_word(hits: list[TextHit], match: NameMatch, name: TextHit) -> list[TextHit] | None:
-    """``hits`` with the match's words replaced by ``name`` (boxes and the first score kept in
-    photo pixels), or None when the match cannot be traced to its words."""
+    """``hits`` with the match's words replaced by ``name``'s text, or None when the match cannot
+    be traced to its words. Boxes stay the first reading's (``name``'s box is in crop pixels), and
+    so do scores: a joined name gets its weakest piece's."""
     # A word, or a word of a line: one hit holds the match's box and text (the matcher gives a
     # word of a line its share of the line's box).
     holders = [i for i, hit in enumerate(hits) if _within(match.box, hit.box) and match.text in hit.text]
