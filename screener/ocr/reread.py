@@ -68,6 +68,13 @@ class SecondReading:
         factor = LETTER_HEIGHT / height
         crop = cv2.resize(np.ascontiguousarray(crop), None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
         crop = cv2.copyMakeBorder(crop, BORDER, BORDER, BORDER, BORDER, cv2.BORDER_REPLICATE)
+        # On a square canvas (the crop's median colour around it): the engine enlarges an image's
+        # short side to its detector size, and a long thin crop would be enlarged into a huge one.
+        ch, cw = crop.shape[:2]
+        if cw > ch:
+            fill = tuple(int(v) for v in np.median(crop.reshape(-1, crop.shape[2]), axis=0))
+            top = (cw - ch) // 2
+            crop = cv2.copyMakeBorder(crop, top, cw - ch - top, 0, 0, cv2.BORDER_CONSTANT, value=fill)
         for hit in self.ocr(crop):
             again = self.matcher([hit])
             if any(m.exact and m.brand == match.brand for m in again):
