@@ -48,7 +48,7 @@ class OcrConfig:
     glyph_check: bool = True  # re-check exactly-read brand names for look-alike digits (0 for O)
     # Read again, closer, each word the name matcher takes for an altered brand name; a second
     # reading that is the name itself was a misreading (screener.ocr.reread). FlickrLogos genuine
-    # photos: 4 of 12 misread words; sample listings: 0 of 20 altered names.
+    # photos: 5 of 12 misread words; sample listings: 0 of 20 altered names.
     second_reading: bool = True
 
 
