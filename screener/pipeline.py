@@ -29,7 +29,6 @@ from .ocr.base import OcrEngine, build_ocr_engine
 from .ocr.glyphs import GlyphChecker
 from .ocr.reread import SecondReading
 from .policy import Policy
-from .textmatch import BrandNameMatcher
 from .types import Box, LogoHit, ScreenResult, TextHit
 
 
@@ -46,7 +45,8 @@ class Screener:
         self.policy = policy if policy is not None else Policy(registry, self.config)
         self.glyphs = (GlyphChecker([n for b in registry for n in b.names])
                        if self.config.ocr.glyph_check else None)
-        self.second_reading = (SecondReading(self.ocr, BrandNameMatcher(registry, self.config.match))
+        # The policy's own name matcher: the second reading must call "altered" what the policy does.
+        self.second_reading = (SecondReading(self.ocr, self.policy.names)
                                if self.config.ocr.second_reading else None)
 
     @classmethod
