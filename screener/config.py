@@ -69,6 +69,15 @@ class LogoConfig:
     # 100). Imitations score like genuine marks, so the network's imitation band is closed.
     genuine_threshold: float = 0.9995
     near_threshold: float = 0.9995  # [near, genuine) is the imitation band
+    # A network-only mark on a region covering at least ``large_share`` of the photo needs only
+    # ``large_threshold``. Why size matters: a photo gives the network a few large windows and
+    # very many small ones, so a small window of clutter reaching a given similarity by chance
+    # is far likelier (on FlickrLogos the network's false hits at >= 0.99 cover a median 3% of
+    # the photo, its right ones 25%). Measured on FlickrLogos dev (BENCHMARKS.md) from the
+    # stage's best region per brand: 0.9985-0.999 with 0.15-0.25 of the photo all keep 0.7
+    # false marks per 100 street photos; 0.998 gives 1.7. > 1 turns it off.
+    large_threshold: float = 0.9985
+    large_share: float = 0.2
     # Candidate regions embedded per photo: 200 find as many marks as 400 at the shipped
     # threshold (FlickrLogos, 60 photos per group), with fewer false ones and 0.1 s less.
     max_candidates: int = 200
@@ -120,6 +129,12 @@ class LogoConfig:
     # brands or on street photos (their best such pair scored 0.73). > 1 turns it off.
     text_support: float = 0.99
     cache_dir: str = ""  # reference-embedding cache; "" = <registry>/.cache
+
+    def network_genuine(self, score: float, share: float) -> bool:
+        """Whether the network's similarity alone makes a genuine mark, for a region covering
+        ``share`` of the photo (0-1): ``genuine_threshold`` anywhere, ``large_threshold`` on a
+        region of at least ``large_share``."""
+        return score >= self.genuine_threshold or (share >= self.large_share and score >= self.large_threshold)
 
     def aligned_genuine(self, correlation: float, worst_cell: float) -> bool:
         """Whether a reference aligned onto a photo region (:mod:`screener.logo.align`) is the

@@ -113,7 +113,7 @@ class Screener:
 
         texts, logos = _scale_texts(texts, scale, loaded.pixels), _scale_logos(logos, scale, loaded.pixels)
         started = time.perf_counter()
-        decision = self.policy(texts, logos)
+        decision = self.policy(texts, logos, size=loaded.size)
         timings["policy"] = time.perf_counter() - started
         notes = loaded.notes + reread + ((f"downscaled by {scale:.2f} for screening; boxes refer to the "
                                  "original",) if scale != 1.0 else ())

@@ -1,7 +1,8 @@
 """The policy: fuse OCR and logo evidence into brand marks, flags, a risk score and a verdict.
 
 Rules (DESIGN.md, "What counts as suspect"):
-- a registered name or alias in the text, or a logo at or over ``logo.genuine_threshold`` or
+- a registered name or alias in the text, or a logo at or over ``logo.genuine_threshold`` (at or
+  over ``logo.large_threshold`` on a region covering ``logo.large_share`` of the photo) or
   verified by ``logo.min_inliers`` SIFT matches on one homography → one ``brand_mark`` flag per
   brand, text and logo evidence merged; a verified or aligned logo whose region OCR reads as an
   altered form of the brand's name is dropped (the letters matched, the word did not), and so
@@ -35,7 +36,7 @@ from .brands import BrandRegistry
 from .config import Config
 from .textmatch import BrandNameMatcher, CueMatcher, NameMatch
 from .types import (ALTERED_BRAND_NAME, BRAND_MARK, CLEAR, COUNTERFEIT_CUE, EXACT, IMITATION_LOGO,
-                    MIXED_MARKS, NEAR, REVIEW, SUSPECT, BrandMark, Flag, LogoHit, TextHit)
+                    MIXED_MARKS, NEAR, REVIEW, SUSPECT, Box, BrandMark, Flag, LogoHit, TextHit)
 
 
 # OCR confidence at which a word read across a verified logo overrules it as another word: the
@@ -62,14 +63,18 @@ class Policy:
         self.names = BrandNameMatcher(registry, config.match)
         self.cues = CueMatcher(config.match.cue_words)
 
-    def __call__(self, texts: Sequence[TextHit], logos: Sequence[LogoHit] = ()) -> Decision:
+    def __call__(self, texts: Sequence[TextHit], logos: Sequence[LogoHit] = (),
+                 size: tuple[int, int] | None = None) -> Decision:
+        """Decide one photo from its OCR words and logo hits. ``size``: the photo's (width,
+        height), the frame the boxes are in; without it a network-only logo needs
+        ``logo.genuine_threshold`` whatever its size."""
         min_score = self.config.match.min_text_score
         readable = [t for t in texts if t.score >= min_score]
         name_matches = self.names(readable)
         copies = [(h, m) for h in logos for m in [self._altered_name_on(h, name_matches)] if m is not None]
         logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.names, self.config)]
-        genuine_logos = [h for h in logos if self._genuine(h)]
-        near_logos = [h for h in logos if not self._genuine(h)
+        genuine_logos = [h for h in logos if self._genuine(h, size)]
+        near_logos = [h for h in logos if not self._genuine(h, size)
                       and (self.config.logo.near_threshold <= h.score
                            or h.alignment >= self.config.logo.align_near)]
         genuine_logo_brands = {h.brand for h in genuine_logos if self._confirms(h)}
@@ -88,11 +93,12 @@ class Policy:
         verdict = self._verdict(flags, risk)
         return Decision(brands=brands, flags=tuple(flags), risk=risk, verdict=verdict)
 
-    def _genuine(self, hit: LogoHit) -> bool:
-        """A genuine logo: similar enough to a reference, or verified by geometry (see
-        ``LogoConfig.min_inliers``), which is strong evidence even where the network is unsure."""
+    def _genuine(self, hit: LogoHit, size: tuple[int, int] | None) -> bool:
+        """A genuine logo: similar enough to a reference for its size (see
+        ``LogoConfig.network_genuine``), or verified by geometry (see ``LogoConfig.min_inliers``),
+        which is strong evidence even where the network is unsure."""
         logo = self.config.logo
-        return (hit.score >= logo.genuine_threshold or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
+        return (logo.network_genuine(hit.score, _share(hit.box, size)) or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
                 or _aligned_genuine(hit, self.config) or bool(hit.text_support) and hit.score >= logo.text_support)
 
     def _imitation_flag(self, hit: LogoHit) -> Flag:
@@ -258,6 +264,13 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
         if not any(m.brand == hit.brand and _overlap(m.box, text.box) for m in names):
             return True  # a network or aligned hit on a sign or caption that reads as another word
     return False
+
+
+def _share(box: Box, size: tuple[int, int] | None) -> float:
+    """The share of the photo (``size``: width, height) that ``box`` covers; 0 if unknown."""
+    if not size or size[0] <= 0 or size[1] <= 0:
+        return 0.0
+    return (box[2] - box[0]) * (box[3] - box[1]) / (size[0] * size[1])
 
 
 def _inside(inner: Box, outer: Box) -> float:

@@ -192,3 +192,35 @@ def test_a_piece_of_the_name_read_where_the_network_sees_the_brand_is_a_mark(emb
     assert not [h for h in stage(image, (TextHit("KYRAN", (20, 20, 120, 50), 0.95),)) if h.text_support]
     # the whole name is the text stage's to match, not a piece
     assert not [h for h in stage(image, (TextHit("KYRANE", box, 0.95),)) if h.text_support]
+
+
+def test_a_mark_filling_the_photo_is_reported_at_the_large_window_threshold(tmp_path, embedder):
+    """``logo.large_threshold`` applies to regions covering ``logo.large_share`` of the photo.
+    The same rendered logo fills one photo and is a small part of another; with the threshold
+    set under both of its scores (read with the rule open to every size), only the large one is
+    reported: the window's share of the photo is what tells them apart."""
+    from screener.synth import logos
+
+    registry, specs = _registry_of_synthetic_brands(tmp_path, 5, seed=11)
+    target = specs[3]
+    mark = logos.render_logo(target, 240)
+    large = Image.new("RGB", (mark.width + 60, mark.height + 60), (214, 206, 190))
+    large.paste(mark, (30, 30), mark)
+    small = Image.new("RGB", (1024, 768), (214, 206, 190))
+    small.paste((90, 60, 40), (540, 120, 960, 640))
+    small_mark = logos.render_logo(target, 90)
+    small.paste(small_mark, (620, 300), small_mark)
+    photos = {"large": np.asarray(large), "small": np.asarray(small)}
+    only_size = dict(logo__genuine_threshold=1.01, logo__near_threshold=1.01, logo__geometric_verification=False,
+                     logo__alignment=False)
+    open_to_all = build_logo_stage(registry, Config().replace(**only_size, logo__large_threshold=0.5,
+                                                              logo__large_share=0.0), embedder=embedder)
+    scores = {}
+    for name, photo in photos.items():
+        [hit] = [h for h in open_to_all(photo) if h.brand == target.name]
+        scores[name] = hit.score
+    threshold = min(scores.values()) - 1e-4
+    sized = build_logo_stage(registry, Config().replace(**only_size, logo__large_threshold=threshold,
+                                                        logo__large_share=0.2), embedder=embedder)
+    assert [h.brand for h in sized(photos["large"]) if h.brand == target.name] == [target.name], scores
+    assert not [h for h in sized(photos["small"]) if h.brand == target.name], scores

@@ -25,8 +25,9 @@ How a photo is matched:
    inlier count, and overrules another brand's network-only hit on the same region. SIFT needs
    nothing from steps 1-6, so when the process may use two threads it runs beside them.
 
-Every brand scoring at least ``config.logo.near_threshold``, aligned or verified by geometry
-gives a :class:`LogoHit`; the policy decides genuine (``>= genuine_threshold``, an alignment
+Every brand scoring at least ``config.logo.near_threshold`` (``large_threshold`` on a window
+covering ``large_share`` of the photo), aligned or verified by geometry gives a :class:`LogoHit`;
+the policy decides genuine (``>= genuine_threshold`` or the large-window rule, an alignment
 agreeing everywhere, or ``>= min_inliers`` inliers) versus imitation.
 """
 
@@ -455,7 +456,7 @@ class CnnLogoStage:
             vectors = np.concatenate([vectors, more_vectors])
             embedded += len(more)
         self.last_candidates = embedded
-        hits = self._pick(boxes, best, arg, scale)
+        hits = self._pick(boxes, best, arg, scale, float(w * h))
         if texts and cfg.text_support <= 1.0:
             hits = self._supported_by_text(texts, boxes, best, arg, scale, hits)
         t4 = clock()
@@ -590,10 +591,14 @@ class CnnLogoStage:
         # hit's agreement stays SIFT's (at reference resolution, where single letters show).
         return _merge(hits, verified, verified, key=lambda hit: (-hit.inliers, -hit.score))
 
-    def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float) -> tuple[LogoHit, ...]:
-        """Greedy cross-brand NMS: strongest (window, brand) first; one brand per region."""
+    def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float,
+              area: float) -> tuple[LogoHit, ...]:
+        """Greedy cross-brand NMS: strongest (window, brand) first; one brand per region. A window
+        is reported from ``near_threshold`` on, or as a genuine mark for its size (``area``: the
+        working image's, see ``LogoConfig.network_genuine``)."""
         refs = self.references
-        threshold = self.config.near_threshold
+        cfg = self.config
+        threshold = min(cfg.near_threshold, cfg.large_threshold)
         rows, cols = np.nonzero(best >= threshold)
         order = np.argsort(-best[rows, cols])
         taken: list[tuple[int, np.ndarray]] = []
@@ -604,13 +609,17 @@ class CnnLogoStage:
             if b in done:
                 continue
             box = boxes[i]
+            score = float(best[i, b])
+            share = float((box[2] - box[0]) * (box[3] - box[1])) / max(area, 1.0)
+            if score < cfg.near_threshold and not cfg.network_genuine(score, share):
+                continue  # a small window under the near band: a larger one of the brand may follow
             if any(other != b and iou(box, prev[None])[0] > 0.3 for other, prev in taken):
                 continue
             done.add(b)
             taken.append((b, box))
             x1, y1, x2, y2 = (float(v) / scale for v in box)
             hits.append(LogoHit(brand=refs.brands[b], box=(int(x1), int(y1), int(round(x2)), int(round(y2))),
-                                score=float(best[i, b]), reference=refs.files[refs.file_index[arg[i, b]]]))
+                                score=score, reference=refs.files[refs.file_index[arg[i, b]]]))
         return tuple(sorted(hits, key=lambda hit: -hit.score))
 
 
