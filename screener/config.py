@@ -70,12 +70,13 @@ class LogoConfig:
     genuine_threshold: float = 0.9995
     near_threshold: float = 0.9995  # [near, genuine) is the imitation band
     # A network-only mark on a region covering at least ``large_share`` of the photo needs only
-    # ``large_threshold``. Why size matters: a photo gives the network a few large windows and
-    # very many small ones, so a small window of clutter reaching a given similarity by chance
-    # is far likelier (on FlickrLogos the network's false hits at >= 0.99 cover a median 3% of
-    # the photo, its right ones 25%). Measured on FlickrLogos dev (BENCHMARKS.md) from the
-    # stage's best region per brand: 0.9985-0.999 with 0.15-0.25 of the photo all keep 0.7
-    # false marks per 100 street photos; 0.998 gives 1.7. > 1 turns it off.
+    # ``large_threshold``; the region is the span of the brand's windows scoring that much that
+    # overlap its best one (the hit's box). Why size matters: a photo gives the network a few
+    # large windows and very many small ones, so clutter reaching a given similarity by chance
+    # is a small-window event (on FlickrLogos the network's false hits at >= 0.99 cover a median
+    # 3% of the photo, its right ones 25%). Measured on FlickrLogos dev (BENCHMARKS.md): 0.9985
+    # and 0.999 with 0.15-0.25 of the photo all keep 0.7 false marks per 100 street photos;
+    # 0.998 gives 1.7. > 1 turns it off.
     large_threshold: float = 0.9985
     large_share: float = 0.2
     # Candidate regions embedded per photo: 200 find as many marks as 400 at the shipped

@@ -43,6 +43,7 @@ class RapidSettings:
     det_limit_side_len: int = 736  # RapidOCR's default short side for the detector ...
     det_scale: float = 1.5  # ... times this: small text needs the photo enlarged
     det_max_pixels: int = 4_000_000  # bounds the detector's cost on panoramas
+    det_max_side: int = 0  # the enlarged photo's long side at most this (0: no bound)
     det_box_thresh: float = 0.5
     det_unclip_ratio: float = 1.6
     use_cls: bool = True  # the 0/180 degree angle classifier for upside-down lines
@@ -197,6 +198,8 @@ class RapidOcrEngine:
         target = self.settings.det_limit_side_len * max(self.settings.det_scale, 0.1)
         ratio = max(1.0, target / min(h, w))
         ratio = min(ratio, (self.settings.det_max_pixels / float(h * w)) ** 0.5)
+        if self.settings.det_max_side:
+            ratio = min(ratio, max(1.0, self.settings.det_max_side / max(h, w)))
         # the network wants sides that are multiples of 32
         rh, rw = max(32, int(round(h * ratio / 32)) * 32), max(32, int(round(w * ratio / 32)) * 32)
         resized = cv2.resize(bgr, (rw, rh))
