@@ -13,7 +13,8 @@ matches are counted as a multiset intersection; recall = matches / ground-truth 
 
 ``rapidocr-1x`` is the screener's engine with ``ocr.upscale_small = false`` (the detector sees
 the photo at RapidOCR's default size: faster, fewer small words); ``rapidocr@S`` scales the
-detector's input by S (the default is 1.5). ``bare`` is RapidOCR 1.4.4
+detector's input by S (the default is 1.5); ``rapidocr~N`` bounds the enlarged photo's long side
+by N (0: unbounded). ``bare`` is RapidOCR 1.4.4
 with its default settings (``RapidOCR()(image)``), the peer the
 screener's ``rapidocr`` engine has to beat. Engines run photo by photo in turn, so their times are
 measured under the same load. OCR output per photo is cached as JSON (default
@@ -140,6 +141,12 @@ def build_reader(name: str, threads: int | None) -> Reader:
         # rapidocr@S: the engine with the detector's input scaled by S (default 1.5; trade-offs)
         engine = RapidOcrEngine(threads=threads, settings=RapidSettings(
             det_scale=float(name.split("@", 1)[1]), min_score=OcrConfig().min_score))
+    elif name.startswith("rapidocr~"):
+        from screener.ocr.rapid import RapidOcrEngine, RapidSettings
+
+        # rapidocr~N: the engine with the enlarged photo's long side bounded by N (0: unbounded)
+        engine = RapidOcrEngine(threads=threads, settings=RapidSettings(
+            det_max_side=int(name.split("~", 1)[1]), min_score=OcrConfig().min_score))
     else:
         engine = build_ocr_engine(OcrConfig(engine=name))
     return lambda rgb: [hit.to_dict() for hit in engine(rgb)]

@@ -44,7 +44,15 @@ class OcrConfig:
     engine: str = "rapidocr"  # "rapidocr", "tesseract" or "none"
     min_score: float = 0.7  # drop lines the engine itself doubts (0.7: +4.7 pt precision, -0.2 pt recall on ICDAR dev)
     languages: tuple[str, ...] = ("eng", "chi_sim")  # tesseract language packs
-    upscale_small: bool = True  # a second pass on an upscaled image for small text
+    upscale_small: bool = True  # the detector sees the photo enlarged 1.5x (short side 1104 px): small text
+    # ... but the enlarged photo's long side at most this many pixels (0: no bound). Enlarging by
+    # the short side blows a wide photo's text up past what the detector finds: a 500 x 150 px
+    # banner went in at 3680 x 1104 and "unicef" filling its height was not read. FlickrLogos dev
+    # (BENCHMARKS.md), text alone: 0.40 -> 0.43 (trained brands), 0.40 -> 0.42 (held-out), same
+    # precision and false names. 2000 leaves ICDAR's 1280 x 720 photos (1963 px) and 3:2 listings
+    # as they were; 1600 read more on FlickrLogos (0.45 / 0.43) but lost a borderline word on a
+    # 1024 x 683 sample listing.
+    max_detector_side: int = 2000
     glyph_check: bool = True  # re-check exactly-read brand names for look-alike digits (0 for O)
     # Read again, closer, each word the name matcher takes for an altered brand name; a second
     # reading that is the name itself was a misreading (screener.ocr.reread). FlickrLogos genuine

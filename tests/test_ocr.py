@@ -228,3 +228,23 @@ def test_unknown_engine_is_a_config_error():
 def test_none_engine_reads_nothing():
     engine = build_ocr_engine(OcrConfig(engine="none"))
     assert engine(np.zeros((50, 50, 3), np.uint8)) == ()
+
+
+@needs_fonts
+@pytest.mark.parametrize("word, size, font_size", [("VELTORA", (500, 150), 96), ("unicef", (500, 150), 110),
+                                                    ("NOVALUX", (520, 130), 90)])
+def test_rapidocr_reads_a_wide_banner_whose_word_fills_its_height(rapid, word, size, font_size):
+    """The detector's input is enlarged by the photo's short side, bounded by
+    ``ocr.max_detector_side`` on the long side: unbounded, a 500 x 150 banner goes in at 3680 x
+    1104 px, its letters outgrow the detector and nothing is read (FlickrLogos: Unicef's and Puma's
+    logos on wide photos, BENCHMARKS.md)."""
+    font = ImageFont.truetype(str(LATIN_FONT), font_size)
+    banner = Image.new("RGB", size, (20, 60, 140))
+    draw = ImageDraw.Draw(banner)
+    left, top, right, bottom = draw.textbbox((0, 0), word, font=font)
+    draw.text(((size[0] - (right - left)) // 2 - left, (size[1] - (bottom - top)) // 2 - top), word, font=font,
+              fill=(255, 255, 255))
+    pixels = np.asarray(banner)
+    assert _words(rapid(pixels)) == [word.upper()]
+    unbounded = build_ocr_engine(OcrConfig(engine="rapidocr", max_detector_side=0))
+    assert word.upper() not in _words(unbounded(pixels))

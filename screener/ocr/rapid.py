@@ -43,7 +43,7 @@ class RapidSettings:
     det_limit_side_len: int = 736  # RapidOCR's default short side for the detector ...
     det_scale: float = 1.5  # ... times this: small text needs the photo enlarged
     det_max_pixels: int = 4_000_000  # bounds the detector's cost on panoramas
-    det_max_side: int = 0  # the enlarged photo's long side at most this (0: no bound)
+    det_max_side: int = 0  # the enlarged photo's long side at most this (0: no bound; OcrConfig: 2000)
     det_box_thresh: float = 0.5
     det_unclip_ratio: float = 1.6
     use_cls: bool = True  # the 0/180 degree angle classifier for upside-down lines
@@ -99,7 +99,8 @@ class RapidOcrEngine:
         config = config or OcrConfig()
         if settings is None:
             settings = RapidSettings(min_score=config.min_score,
-                                     det_scale=1.5 if config.upscale_small else 1.0)
+                                     det_scale=1.5 if config.upscale_small else 1.0,
+                                     det_max_side=config.max_detector_side)
         self.settings = settings
         self.threads = threads if threads is not None else _threads_from_env()
         try:
@@ -186,7 +187,8 @@ class RapidOcrEngine:
         """Text-line quads in image coordinates.
 
         The detector sees the photo with its short side at ``det_limit_side_len * det_scale``
-        (smaller photos are enlarged, larger ones kept), and never more than ``det_max_pixels``
+        (smaller photos are enlarged, larger ones kept), an enlarged photo's long side at most
+        ``det_max_side`` (a wide photo's text would outgrow the detector), and never more than ``det_max_pixels``
         in area (huge photos and panoramas are shrunk to that), so its cost is bounded.
         """
         import cv2
