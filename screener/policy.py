@@ -98,7 +98,8 @@ class Policy:
         ``LogoConfig.network_genuine``), or verified by geometry (see ``LogoConfig.min_inliers``),
         which is strong evidence even where the network is unsure."""
         logo = self.config.logo
-        return (logo.network_genuine(hit.score, _share(hit.box, size)) or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
+        return (logo.network_genuine(hit.score, _share(hit.box, size))
+                or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
                 or _aligned_genuine(hit, self.config) or bool(hit.text_support) and hit.score >= logo.text_support)
 
     def _imitation_flag(self, hit: LogoHit) -> Flag:
