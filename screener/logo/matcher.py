@@ -634,11 +634,10 @@ def _span(windows: np.ndarray, seed: np.ndarray) -> np.ndarray:
     window: on a mark filling the photo the network's best window often holds only part of it
     (a swoosh's tip), while the windows agreeing with it cover the mark (FlickrLogos dev: the
     span found 3 more photos than the best window at the same thresholds, BENCHMARKS.md)."""
-    x1, y1, x2, y2 = seed
-    touching = windows[(np.minimum(windows[:, 2], x2) > np.maximum(windows[:, 0], x1))
-                       & (np.minimum(windows[:, 3], y2) > np.maximum(windows[:, 1], y1))]
+    touching = windows[iou(seed, windows) > 0] if len(windows) else windows
     if not len(touching):
         return seed
+    x1, y1, x2, y2 = seed
     return np.array([min(x1, touching[:, 0].min()), min(y1, touching[:, 1].min()),
                      max(x2, touching[:, 2].max()), max(y2, touching[:, 3].max())], dtype=seed.dtype)
 
