@@ -36,7 +36,7 @@ from .brands import BrandRegistry
 from .config import Config
 from .textmatch import BrandNameMatcher, CueMatcher, NameMatch
 from .types import (ALTERED_BRAND_NAME, BRAND_MARK, CLEAR, COUNTERFEIT_CUE, EXACT, IMITATION_LOGO,
-                    MIXED_MARKS, NEAR, REVIEW, SUSPECT, Box, BrandMark, Flag, LogoHit, TextHit)
+                    MIXED_MARKS, NEAR, REVIEW, SUSPECT, Box, BrandMark, Flag, LogoHit, TextHit, box_share)
 
 
 # OCR confidence at which a word read across a verified logo overrules it as another word: the
@@ -98,7 +98,7 @@ class Policy:
         ``LogoConfig.network_genuine``), or verified by geometry (see ``LogoConfig.min_inliers``),
         which is strong evidence even where the network is unsure."""
         logo = self.config.logo
-        return (logo.network_genuine(hit.score, _share(hit.box, size))
+        return (logo.network_genuine(hit.score, box_share(hit.box, size))
                 or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
                 or _aligned_genuine(hit, self.config) or bool(hit.text_support) and hit.score >= logo.text_support)
 
@@ -265,13 +265,6 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
         if not any(m.brand == hit.brand and _overlap(m.box, text.box) for m in names):
             return True  # a network or aligned hit on a sign or caption that reads as another word
     return False
-
-
-def _share(box: Box, size: tuple[int, int] | None) -> float:
-    """The share of the photo (``size``: width, height) that ``box`` covers; 0 if unknown."""
-    if not size or size[0] <= 0 or size[1] <= 0:
-        return 0.0
-    return (box[2] - box[0]) * (box[3] - box[1]) / (size[0] * size[1])
 
 
 def _inside(inner: Box, outer: Box) -> float:

@@ -234,3 +234,34 @@ def test_the_span_of_a_brands_windows_joins_only_those_touching_the_best_one():
     windows = np.array([[100, 100, 160, 140], [80, 90, 260, 200], [500, 20, 560, 60]], np.float64)
     assert _span(windows, seed).tolist() == [80, 90, 260, 200]
     assert _span(windows[2:], seed).tolist() == seed.tolist()
+
+
+def test_a_hit_reported_for_its_size_is_one_the_policy_counts(embedder):
+    """The stage decides a region's share of the photo on the box it reports, in the photo's
+    pixels, as the policy does (``LogoConfig.network_genuine`` on ``box_share``): a mark reported
+    only because it is large is one the policy counts, and one the policy would count is reported.
+    Swept over regions within a pixel or two of ``large_share`` on a photo whose working copy is
+    scaled by an awkward factor (1001 x 999 px to 640 x 638 px); measured on the working copy, as
+    the stage did before, 47 of these 909 regions were decided the other way. Plain arrays for
+    the windows and scores: the rule is geometry. The stage holds a one-vector reference set
+    because picking embeds nothing."""
+    from screener.logo.matcher import ReferenceSet
+    from screener.types import box_share
+
+    logo = Config().replace(logo__near_threshold=0.99, logo__large_threshold=0.95, logo__genuine_threshold=0.999,
+                            logo__large_share=0.2).logo
+    references = ReferenceSet(vectors=np.ones((1, 128), np.float32) / np.sqrt(128), brand_index=np.zeros(1, int),
+                              file_index=np.zeros(1, int), brands=("Acme",), files=("logos/acme.png",))
+    stage = CnnLogoStage(embedder, references, logo)
+    size, scale = (1001, 999), 640 / 1001
+    reported = tried = 0
+    for x1 in np.linspace(10, 12, 9):
+        for side in np.linspace(np.sqrt(0.2) * 640 - 2, np.sqrt(0.2) * 640 + 2, 101):
+            x2, y1, y2 = x1 + side, x1 + 2.4, x1 + 2.4 + side * 0.998
+            hits = stage._pick(np.array([[x1, y1, x2, y2]]), np.array([[0.97]]), np.zeros((1, 1), int), scale, size)
+            in_photo = (int(x1 / scale), int(y1 / scale), int(round(x2 / scale)), int(round(y2 / scale)))
+            assert bool(hits) == logo.network_genuine(0.97, box_share(in_photo, size)), (x1, side)
+            assert all(hit.box == in_photo for hit in hits)
+            reported += len(hits)
+            tried += 1
+    assert 0 < reported < tried  # the sweep crosses the bar

@@ -50,7 +50,7 @@ from ..config import Config, LogoConfig
 from ..errors import ModelError, RegistryError
 from ..textmatch import fold
 from ..threads import one_blas_thread, thread_budget
-from ..types import LogoHit, TextHit
+from ..types import Box, LogoHit, TextHit, box_share
 from .base import LogoStage, NoLogoStage
 from .align import ReferenceAligner
 from .cache import EmbeddingCache
@@ -456,7 +456,7 @@ class CnnLogoStage:
             vectors = np.concatenate([vectors, more_vectors])
             embedded += len(more)
         self.last_candidates = embedded
-        hits = self._pick(boxes, best, arg, scale, float(w * h))
+        hits = self._pick(boxes, best, arg, scale, (w0, h0))
         if texts and cfg.text_support <= 1.0:
             hits = self._supported_by_text(texts, boxes, best, arg, scale, hits)
         t4 = clock()
@@ -592,12 +592,13 @@ class CnnLogoStage:
         return _merge(hits, verified, verified, key=lambda hit: (-hit.inliers, -hit.score))
 
     def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float,
-              area: float) -> tuple[LogoHit, ...]:
+              size: tuple[int, int]) -> tuple[LogoHit, ...]:
         """Greedy cross-brand NMS: strongest (window, brand) first; one brand per region. A window
         is reported from ``near_threshold`` on, and from ``large_threshold`` on where the brand's
-        windows at that level that overlap it together span ``large_share`` of the working image
-        (``area``); such a window is reported with that span as its box (the policy reads the
-        share from the box: ``LogoConfig.network_genuine``)."""
+        windows at that level that overlap it together span ``large_share`` of the photo
+        (``size``: width, height); such a window is reported with that span as its box. The share
+        is measured on the box the hit carries, as the policy measures it
+        (``LogoConfig.network_genuine``), so a hit reported for its size always counts."""
         refs = self.references
         cfg = self.config
         threshold = min(cfg.near_threshold, cfg.large_threshold)
@@ -615,7 +616,7 @@ class CnnLogoStage:
             large = False
             if cfg.large_threshold <= score < cfg.genuine_threshold:
                 span = _span(boxes[best[:, b] >= cfg.large_threshold], box)
-                large = cfg.network_genuine(score, float((span[2] - span[0]) * (span[3] - span[1])) / max(area, 1.0))
+                large = cfg.network_genuine(score, box_share(_photo_box(span, scale), size))
                 box = span if large else box
             if score < cfg.near_threshold and not large:
                 continue  # too small a region for this score: another of the brand's may do
@@ -623,10 +624,15 @@ class CnnLogoStage:
                 continue
             done.add(b)
             taken.append((b, box))
-            x1, y1, x2, y2 = (float(v) / scale for v in box)
-            hits.append(LogoHit(brand=refs.brands[b], box=(int(x1), int(y1), int(round(x2)), int(round(y2))),
-                                score=score, reference=refs.files[refs.file_index[arg[i, b]]]))
+            hits.append(LogoHit(brand=refs.brands[b], box=_photo_box(box, scale), score=score,
+                                reference=refs.files[refs.file_index[arg[i, b]]]))
         return tuple(sorted(hits, key=lambda hit: -hit.score))
+
+
+def _photo_box(box: np.ndarray, scale: float) -> Box:
+    """A working-copy box in the photo's pixels (the box a hit reports)."""
+    x1, y1, x2, y2 = (float(v) / scale for v in box)
+    return (int(x1), int(y1), int(round(x2)), int(round(y2)))
 
 
 def _span(windows: np.ndarray, seed: np.ndarray) -> np.ndarray:
