@@ -55,7 +55,10 @@ def hog(grey: np.ndarray) -> np.ndarray:
 
 
 def grey_of(path: Path) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2GRAY)
+    image = cv2.imread(str(path))  # colour, then grey: the conversion the measured run used
+    if image is None:
+        raise SystemExit(f"hog_templates.py: cannot read {path} as an image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
 def background_stats(greys: list[np.ndarray], reach: int) -> tuple[np.ndarray, np.ndarray]:
