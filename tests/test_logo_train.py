@@ -40,3 +40,45 @@ def test_a_few_training_steps_on_tiny_synthetic_data(tmp_path):
     crops = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
     torch_vectors = load_embedder("tiny", tmp_path, threads=1, runtime="torch").embed(crops)
     assert np.allclose(embedder.embed(crops), torch_vectors, atol=1e-4)
+
+
+
+def _textured_patch(hue: int) -> np.ndarray:
+    """A 96 px background with content of its own: a saturated colour of ``hue`` (OpenCV's
+    0-179 scale) under a stripe pattern."""
+    import cv2
+
+    stripes = (np.arange(96)[:, None] // 6 + np.arange(96)[None, :] // 6) % 2
+    hsv = np.zeros((96, 96, 3), np.uint8)
+    hsv[..., 0], hsv[..., 1] = hue, 255
+    hsv[..., 2] = np.where(stripes, 230, 150)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+def _chroma(pixels: np.ndarray) -> np.ndarray:
+    rgb = np.median(pixels.reshape(-1, 3).astype(np.float32), axis=0) + 1.0
+    return rgb / rgb.sum()
+
+
+def test_background_patches_become_identities_of_their_own():
+    from screener.logo.data import BatchMaker
+
+    hues = [0, 45, 90, 135]
+    backgrounds = [_textured_patch(h) for h in hues] + [np.full((96, 96, 3), 128, np.uint8)]
+    recipe = BatchRecipe(synthetic=2, imitations=0, real=0, views=3, negatives=4, patches=3)
+    maker = BatchMaker(32, recipe, seed=1, backgrounds=backgrounds, use_sample_generator=False)
+    # A blank wall has nothing that could tell it from another photo's blank wall.
+    assert len(maker.patch_pool) == len(hues)
+    crops, labels = maker.make()
+    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+    assert len(ids) == 2 + 3 and set(counts) == {3}
+    assert (labels == -1).sum() == 4
+    # Every view of a patch identity is cut from one patch (its colour survives the lighting
+    # changes), and each identity is a different patch.
+    sources = np.stack([_chroma(b) for b in backgrounds[:len(hues)]])
+    picked = []
+    for identity in ids[2:]:
+        nearest = {int(np.abs(sources - _chroma(view)).sum(1).argmin()) for view in crops[labels == identity]}
+        assert len(nearest) == 1
+        picked.append(nearest.pop())
+    assert len(set(picked)) == 3

@@ -12,7 +12,9 @@ Every training batch holds P identities x K views plus background crops:
   (brand-disjoint validation), and the trained brands' photos into training and test photos, so
   benchmarks screen photos the network never saw;
 - background crops (procedural, and from training photos away from their logo boxes) that belong
-  to no identity: they only ever act as negatives.
+  to no identity: they only ever act as negatives;
+- optionally (``BatchRecipe.patches``), some of those real background patches as identities of
+  their own, each with several views.
 
 The synthetic part needs no real data: ``data_dir=None`` trains on synthetic identities alone.
 """
@@ -93,9 +95,10 @@ class RealCrop:
 
 
 def load_real_crops(data_dir: str | Path, boxes: tuple[FlickrBox, ...], max_side: int = 192,
-                    context: float = 0.4) -> tuple[dict[str, list[RealCrop]], list[np.ndarray]]:
+                    context: float = 0.4, background_tries: int = 3,
+                    ) -> tuple[dict[str, list[RealCrop]], list[np.ndarray]]:
     """Per-brand crops of ``boxes`` (with ``context`` margin) and background patches from the
-    same photos away from any box."""
+    same photos away from any box (``background_tries`` random squares per photo)."""
     by_photo: dict[str, list[FlickrBox]] = defaultdict(list)
     for b in boxes:
         by_photo[b.image].append(b)
@@ -122,7 +125,7 @@ def load_real_crops(data_dir: str | Path, boxes: tuple[FlickrBox, ...], max_side
                                    interpolation=cv2.INTER_AREA)
             crops[b.brand].append(RealCrop(np.ascontiguousarray(patch),
                                            ((x1 - a) * scale, (y1 - d) * scale, (x2 - a) * scale, (y2 - d) * scale)))
-        for _ in range(3):  # background patches that overlap no logo box
+        for _ in range(background_tries):  # background patches that overlap no logo box
             side = int(min(H, W) * rng.uniform(0.15, 0.4))
             if side < 16:
                 break
@@ -145,6 +148,9 @@ class BatchMaker:
         self.rng = random.Random(seed)
         self.real = {k: v for k, v in (real or {}).items() if v}
         self.backgrounds = backgrounds or []
+        # Patches that become identities need content of their own: two blank walls from
+        # different photos would be asked to differ.
+        self.patch_pool = [b for b in self.backgrounds if float(b.std()) >= 20.0] if recipe.patches else []
         self._synth = None
         if use_sample_generator:
             try:
@@ -193,6 +199,18 @@ class BatchMaker:
         view = augment.photometric(view, rng, strength=0.6)
         return augment.to_input(view, self.size, rng)
 
+    def _patch_view(self, patch: np.ndarray) -> np.ndarray:
+        """A view of a background patch as its own identity: a shifted sub-crop, warped and
+        relit like a logo view, so only the patch's content ties its views together."""
+        rng = self.rng
+        h, w = patch.shape[:2]
+        side = rng.uniform(0.7, 1.0)
+        ch, cw = max(8, int(h * side)), max(8, int(w * side))
+        y, x = rng.randrange(h - ch + 1), rng.randrange(w - cw + 1)
+        view = augment.geometric(patch[y:y + ch, x:x + cw], rng, strength=0.5)
+        view = augment.photometric(view, rng, strength=0.6)
+        return augment.to_input(view, self.size, rng)
+
     def _negative(self) -> np.ndarray:
         rng = self.rng
         if self.backgrounds and rng.random() < 0.5:
@@ -222,6 +240,12 @@ class BatchMaker:
                 picks = rng.sample(pool, r.views) if len(pool) >= r.views else [rng.choice(pool) for _ in range(r.views)]
                 for crop in picks:
                     crops.append(self._real_view(crop))
+                    labels.append(label)
+                label += 1
+        if self.patch_pool:
+            for patch in rng.sample(self.patch_pool, min(r.patches, len(self.patch_pool))):
+                for _ in range(r.views):
+                    crops.append(self._patch_view(patch))
                     labels.append(label)
                 label += 1
         for _ in range(r.negatives):

@@ -15,7 +15,11 @@ class BatchRecipe:
     real: int = 10  # real brands per batch (when real data is given)
     views: int = 4
     negatives: int = 16  # background crops (negatives only)
+    # Background patches of real training photos, each its own identity (instance
+    # discrimination): the network must tell real clutter apart from other real clutter
+    # instead of lumping it together, where an unseen logo could land beside it.
+    patches: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {"synthetic": self.synthetic, "imitations": self.imitations, "real": self.real,
-                "views": self.views, "negatives": self.negatives}
+                "views": self.views, "negatives": self.negatives, "patches": self.patches}

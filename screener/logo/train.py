@@ -129,7 +129,10 @@ def train(spec: ModelSpec, settings: TrainSettings, data_dir: str | Path | None,
     real, backgrounds = None, None
     if data_dir is not None:
         split = flickr_split(data_dir, settings.heldout, settings.test_fraction, settings.split_seed)
-        real, backgrounds = load_real_crops(data_dir, split.train_boxes)
+        # Patch identities want many distinct patches; the old recipe's 3 per photo is kept
+        # when there are none, so its runs stay reproducible.
+        real, backgrounds = load_real_crops(data_dir, split.train_boxes,
+                                            background_tries=20 if recipe.patches else 3)
         log(f"real data: {sum(len(v) for v in real.values())} boxes of {len(real)} brands; "
             f"held out: {', '.join(split.heldout_brands)}")
     if not real:
@@ -362,6 +365,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synthetic identities per batch")
     parser.add_argument("--real", type=int, default=BatchRecipe().real, help="real brands per batch")
     parser.add_argument("--views", type=int, default=BatchRecipe().views)
+    parser.add_argument("--patches", type=int, default=BatchRecipe().patches,
+                        help="real background patches per batch, each its own identity")
 
 
 def run(args: argparse.Namespace, command: str) -> int:
@@ -373,7 +378,8 @@ def run(args: argparse.Namespace, command: str) -> int:
                              warmup=min(100, max(1, args.steps // 10)))
     base = BatchRecipe()
     recipe = BatchRecipe(synthetic=args.synthetic, imitations=min(base.imitations, args.synthetic),
-                         real=args.real, views=args.views, negatives=base.negatives)
+                         real=args.real, views=args.views, negatives=base.negatives,
+                         patches=args.patches)
     if args.data is not None and not (Path(args.data) / "boxes.csv").is_file():
         from ..errors import InputError
 
