@@ -41,6 +41,7 @@ from screener.brands import BrandRegistry  # noqa: E402
 from screener.config import Config  # noqa: E402
 from screener.logo.data import flickr_split, read_boxes  # noqa: E402
 from screener.logo.weights import MODELS_DIR, manifest_entry  # noqa: E402
+from screener.types import box_share  # noqa: E402
 
 
 SUSPECT_KINDS = ("altered_brand_name", "imitation_logo", "mixed_marks", "counterfeit_cue")
@@ -157,6 +158,7 @@ def main(argv=None) -> int:
         photos = [(p, args.data / "images" / p) for p in sorted(set(trained_photos) | set(held_photos))]
         photos += [(f"icdar/{p.name}", p) for p in free]
         scores: dict[str, dict[str, float]] = {}
+        shares: dict[str, dict[str, float]] = {}
         sift_scores: dict[str, dict[str, int]] = {}
         verified: dict[str, dict[str, int]] = {}  # the stage's geometric verification: brand -> inliers
         sift_found: dict[str, dict[str, list[float]]] = {}  # brand: [inliers, worst cell, typical cell]
@@ -206,6 +208,10 @@ def main(argv=None) -> int:
                 times.append(time.perf_counter() - started)
             if hits is not None:
                 scores[name] = {h.brand: round(h.score, 4) for h in hits}
+                # The share of the photo each brand's region covers, as the policy measures it
+                # (the screener reports boxes in the photo's pixels, the stage in its input's).
+                seen = rgb if screener is not None else pixels
+                shares[name] = {h.brand: round(box_share(h.box, (seen.shape[1], seen.shape[0])), 4) for h in hits}
                 lc = config.logo
                 verified[name] = {h.brand: h.inliers for h in hits if h.inliers >= lc.min_inliers
                                   or lc.aligned_genuine(h.alignment, h.agreement)}
@@ -273,7 +279,7 @@ def main(argv=None) -> int:
             "false marks per 100 logo-free": 100 * sum(len(named.get(p, ())) for p in free_names) / max(1, len(free_names))}
     print(json.dumps(report, indent=1))
     if args.json:
-        args.json.write_text(json.dumps({"report": report, "scores": scores, "sift": sift_found, "verified": verified, "text_brands": text_brands,
+        args.json.write_text(json.dumps({"report": report, "scores": scores, "shares": shares, "sift": sift_found, "verified": verified, "text_brands": text_brands,
                                          "combined": {p: sorted(b) for p, b in combined.items()}, "raw": raw_scores,
                                          "named": {p: sorted(b) for p, b in named.items()},
                                          "suspect_flags": {kind: {p: sorted(b) for p, b in flagged.items() if b}
