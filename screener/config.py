@@ -173,6 +173,13 @@ class PolicyConfig:
     """How evidence becomes flags, a risk score and a verdict."""
 
     suspect_risk: float = 0.7  # risk at or above this makes a photo suspect on its own
+    # An altered form of a brand's name that the OCR engine reads with at least this much less
+    # confidence than it reads the exact name elsewhere in the same photo is the engine
+    # misreading another print of the genuine name ("odidas" at 0.76 beside "adidas" at 0.99 on
+    # a shoe box), not a seller's spelling: a printed alteration reads as surely as the name
+    # (sample listings 0.91-0.99). The photo keeps its brand_mark for the exact name. > 1 turns
+    # this off. FlickrLogos dev: the misreads sat 0.08-0.24 below their photo's exact reading.
+    misread_margin: float = 0.05
     weights: Mapping[str, float] = field(default_factory=lambda: {
         "brand_mark": 0.35, "altered_brand_name": 0.85, "imitation_logo": 0.75,
         "counterfeit_cue": 0.8, "mixed_marks": 0.9,

@@ -9,7 +9,9 @@ Rules (DESIGN.md, "What counts as suspect"):
   is a network or aligned logo on a region that reads as another word;
 - a look-alike of a name → ``altered_brand_name``, unless the logo stage confirms the genuine
   logo of that brand (then the odd letters are OCR noise on a genuine mark; a verified logo
-  confirms only when its pixels agree with the reference everywhere, ``logo.confirm_agreement``);
+  confirms only when its pixels agree with the reference everywhere, ``logo.confirm_agreement``),
+  or OCR reads the exact name in the same photo surer by ``policy.misread_margin`` (a misread
+  second print of the genuine name);
 - a logo aligned onto a reference with every part agreeing (``logo.align_genuine``) is genuine;
 - a logo in the near band ``[near_threshold, genuine_threshold)``, or aligned onto a reference
   (``logo.align_near``) with a part that disagrees → ``imitation_logo``; so is a verified logo
@@ -160,8 +162,15 @@ class Policy:
         return flags
 
     def _altered_flags(self, names: Sequence[NameMatch], genuine_logo_brands: set[str]) -> list[Flag]:
+        # The surest exact reading of each brand's name in the photo (see policy.misread_margin).
+        surest: dict[str, float] = {}
+        for m in names:
+            if m.exact:
+                surest[m.brand] = max(surest.get(m.brand, 0.0), m.confidence)
+        margin = self.config.policy.misread_margin
         return [Flag(ALTERED_BRAND_NAME, m.brand, m.text, m.score, m.box, m.reason)
-                for m in names if not m.exact and m.brand not in genuine_logo_brands]
+                for m in names if not m.exact and m.brand not in genuine_logo_brands
+                and not m.confidence <= surest.get(m.brand, -1.0) - margin]
 
     def _mixed_flags(self, names: Sequence[NameMatch], logos: Sequence[LogoHit]) -> list[Flag]:
         """A logo of one brand with another brand's name. A brand whose own logo is also in the

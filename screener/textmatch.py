@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 from .brands import BrandRegistry
@@ -122,6 +122,7 @@ class NameMatch:
     box: Box
     score: float  # similarity in [0, 1] times the OCR confidence
     reason: str
+    confidence: float = 1.0  # the OCR engine's own confidence in the text read
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ class BrandNameMatcher:
         for name in self._names:
             match = self._compare(span, folded, skel, name, in_dictionary)
             if match is not None:
-                yield match
+                yield replace(match, confidence=span.score)
 
     def _compare(self, span: _Span, folded: str, skel: str, name: _Name,
                  in_dictionary: bool) -> NameMatch | None:

@@ -47,6 +47,15 @@ def logo(brand: str, score: float) -> LogoHit:
     ([], [logo("Veltora", 0.30)], "clear", set()),
     # text the engine itself doubts is ignored
     ([text("replica", score=0.2)], [], "clear", set()),
+    # the exact name read surely and a doubtful altered reading of a second print of it (a shoe
+    # box showing the name twice): OCR misread the genuine name, the photo shows the brand
+    ([text("VELTORA", score=0.99), text("VELT0RA", y=60, score=0.85)], [], "review", {"brand_mark"}),
+    # ... but an alteration read as surely as the name beside it is a seller's spelling
+    ([text("VELTORA", score=0.99), text("VELT0RA", y=60, score=0.97)], [], "suspect",
+     {"brand_mark", "altered_brand_name"}),
+    # ... and another brand's exact name excuses nothing
+    ([text("NOVALUX", score=0.99), text("VELT0RA", y=60, score=0.85)], [], "suspect",
+     {"brand_mark", "altered_brand_name"}),
 ])
 def test_verdicts_and_flags(policy, texts, logos, verdict, kinds):
     decision = policy(texts, logos)
@@ -54,6 +63,15 @@ def test_verdicts_and_flags(policy, texts, logos, verdict, kinds):
     assert {f.kind for f in decision.flags} == kinds
     assert 0.0 <= decision.risk <= 1.0
     assert all(f.reason for f in decision.flags)
+
+
+def test_the_misread_margin_comes_from_config(tmp_path):
+    registry = BrandRegistry(tmp_path, [Brand("Veltora")])
+    texts = [text("VELTORA", score=0.99), text("VELT0RA", y=60, score=0.85)]
+    off = Policy(registry, LOGO_BANDS.replace(policy__misread_margin=1.01))(texts)
+    assert {f.kind for f in off.flags} == {"brand_mark", "altered_brand_name"}
+    wide = Policy(registry, LOGO_BANDS.replace(policy__misread_margin=0.2))(texts)
+    assert {f.kind for f in wide.flags} == {"brand_mark", "altered_brand_name"}
 
 
 def test_text_and_logo_of_one_brand_merge(policy):
