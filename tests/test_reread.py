@@ -107,10 +107,29 @@ def test_a_misread_genuine_wordmark_on_a_real_photo_is_its_name(shared_data, tmp
     registry.add("Google")
     registry.save()
     config = Config().replace(logo__enabled=False)
-    plain = Screener(registry, config.replace(ocr__second_reading=False)).screen_file(photo)
+    # The photo also reads "Google" surely on another print, so the policy's misread rule alone
+    # would drop the altered name too (next test); it is turned off to see the second reading.
+    plain = Screener(registry, config.replace(ocr__second_reading=False,
+                                              policy__misread_margin=1.01)).screen_file(photo)
     assert ("altered_brand_name", "Goog!") in {(f.kind, f.text) for f in plain.flags}
     assert plain.verdict == "suspect"
     result = Screener(registry, config).screen_file(photo)
     assert {(f.kind, f.brand) for f in result.flags} == {("brand_mark", "Google")}
     assert result.verdict == "review"
     assert any("Goog!" in note and "read again closer" in note for note in result.notes)
+
+
+def test_a_misread_print_beside_the_name_read_right_is_not_an_altered_name(shared_data, tmp_path):
+    """The same photo without the second reading: RapidOCR reads one print "Goog!" and another
+    "Google", surer; the policy takes "Goog!" for a misread print (``policy.misread_margin``)."""
+    photo = shared_data / "flickrlogos27-dev" / "images" / "4584588907.jpg"
+    if not photo.exists():
+        pytest.skip("FlickrLogos-27 dev is not present")
+    registry = BrandRegistry(tmp_path / "brands")
+    registry.add("Google")
+    registry.save()
+    config = Config().replace(logo__enabled=False, ocr__second_reading=False)
+    result = Screener(registry, config).screen_file(photo)
+    assert "Goog!" in {t.text for t in result.texts}
+    assert {(f.kind, f.brand) for f in result.flags} == {("brand_mark", "Google")}
+    assert result.verdict == "review"
