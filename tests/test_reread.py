@@ -97,15 +97,21 @@ def test_no_altered_sample_listing_is_read_into_the_name(samples):
     assert read_again >= 15  # the test saw altered names to read
 
 
-def test_a_misread_genuine_wordmark_on_a_real_photo_is_its_name(shared_data, tmp_path):
-    """A FlickrLogos-27 photo of Google's logo that RapidOCR reads as "Goog!": with the second
-    reading the screener reports Google's mark and no altered name; without it, an altered name."""
+def _google_photo(shared_data, tmp_path):
+    """A FlickrLogos-27 photo of Google's logo, and a registry of Google alone."""
     photo = shared_data / "flickrlogos27-dev" / "images" / "4584588907.jpg"
     if not photo.exists():
         pytest.skip("FlickrLogos-27 dev is not present")
     registry = BrandRegistry(tmp_path / "brands")
     registry.add("Google")
     registry.save()
+    return photo, registry
+
+
+def test_a_misread_genuine_wordmark_on_a_real_photo_is_its_name(shared_data, tmp_path):
+    """A FlickrLogos-27 photo of Google's logo that RapidOCR reads as "Goog!": with the second
+    reading the screener reports Google's mark and no altered name; without it, an altered name."""
+    photo, registry = _google_photo(shared_data, tmp_path)
     config = Config().replace(logo__enabled=False)
     # The photo also reads "Google" surely on another print, so the policy's misread rule alone
     # would drop the altered name too (next test); it is turned off to see the second reading.
@@ -122,12 +128,7 @@ def test_a_misread_genuine_wordmark_on_a_real_photo_is_its_name(shared_data, tmp
 def test_a_misread_print_beside_the_name_read_right_is_not_an_altered_name(shared_data, tmp_path):
     """The same photo without the second reading: RapidOCR reads one print "Goog!" and another
     "Google", surer; the policy takes "Goog!" for a misread print (``policy.misread_margin``)."""
-    photo = shared_data / "flickrlogos27-dev" / "images" / "4584588907.jpg"
-    if not photo.exists():
-        pytest.skip("FlickrLogos-27 dev is not present")
-    registry = BrandRegistry(tmp_path / "brands")
-    registry.add("Google")
-    registry.save()
+    photo, registry = _google_photo(shared_data, tmp_path)
     config = Config().replace(logo__enabled=False, ocr__second_reading=False)
     result = Screener(registry, config).screen_file(photo)
     assert "Goog!" in {t.text for t in result.texts}
