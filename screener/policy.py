@@ -73,7 +73,10 @@ class Policy:
         min_score = self.config.match.min_text_score
         readable = [t for t in texts if t.score >= min_score]
         name_matches = self.names(readable)
-        copies = [(h, m) for h in logos for m in [self._altered_name_on(h, name_matches)] if m is not None]
+        # Altered readings that are evidence of an alteration: not misread prints of a name the
+        # photo also reads right (policy.misread_margin).
+        altered = _alterations(name_matches, self.config.policy.misread_margin)
+        copies = [(h, m) for h in logos for m in [self._altered_name_on(h, altered)] if m is not None]
         logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.names, self.config)]
         genuine_logos = [h for h in logos if self._genuine(h, size)]
         near_logos = [h for h in logos if not self._genuine(h, size)
@@ -83,7 +86,7 @@ class Policy:
 
         flags: list[Flag] = []
         flags += self._brand_mark_flags(name_matches, genuine_logos)
-        flags += self._altered_flags(name_matches, genuine_logo_brands)
+        flags += self._altered_flags(altered, genuine_logo_brands)
         flags += [self._imitation_flag(h) for h in near_logos]
         flags += [self._copy_flag(h, m) for h, m in copies]
         flags += [Flag(COUNTERFEIT_CUE, None, c.text, c.score, c.box,
@@ -161,16 +164,9 @@ class Policy:
                               f"registered brand {brand!r}: " + " and ".join(parts)))
         return flags
 
-    def _altered_flags(self, names: Sequence[NameMatch], genuine_logo_brands: set[str]) -> list[Flag]:
-        # The surest exact reading of each brand's name in the photo (see policy.misread_margin).
-        surest: dict[str, float] = {}
-        for m in names:
-            if m.exact:
-                surest[m.brand] = max(surest.get(m.brand, 0.0), m.confidence)
-        margin = self.config.policy.misread_margin
+    def _altered_flags(self, altered: Sequence[NameMatch], genuine_logo_brands: set[str]) -> list[Flag]:
         return [Flag(ALTERED_BRAND_NAME, m.brand, m.text, m.score, m.box, m.reason)
-                for m in names if not m.exact and m.brand not in genuine_logo_brands
-                and not m.confidence <= surest.get(m.brand, -1.0) - margin]
+                for m in altered if m.brand not in genuine_logo_brands]
 
     def _mixed_flags(self, names: Sequence[NameMatch], logos: Sequence[LogoHit]) -> list[Flag]:
         """A logo of one brand with another brand's name. A brand whose own logo is also in the
@@ -200,6 +196,19 @@ class Policy:
         if flags:
             return REVIEW
         return CLEAR
+
+
+def _alterations(names: Sequence[NameMatch], misread_margin: float) -> list[NameMatch]:
+    """The altered readings among ``names`` that OCR is not ``misread_margin`` less sure of than
+    its surest exact reading of the same brand's name in the photo: a shoe box shows its name on
+    every side, and one print misread ("odidas" 0.76) beside another read right ("adidas" 0.99)
+    is the genuine name, while a printed alteration reads as surely as the name."""
+    surest: dict[str, float] = {}
+    for m in names:
+        if m.exact:
+            surest[m.brand] = max(surest.get(m.brand, 0.0), m.confidence)
+    return [m for m in names if not m.exact
+            and not (m.brand in surest and m.confidence <= surest[m.brand] - misread_margin)]
 
 
 def _brand_marks(names: Sequence[NameMatch], genuine: Sequence[LogoHit],

@@ -129,6 +129,10 @@ def inside_logo(s: str) -> TextHit:
     # changed, an imitation logo as well as an altered name
     ([inside_logo("VELTURA")], [verified("Veltora", agreement=0.4, median=0.98)], "suspect",
      {"altered_brand_name", "imitation_logo"}),
+    # ... unless that altered reading is a doubtful one beside the name read surely elsewhere
+    # in the photo: a misread print is no evidence of a copy either
+    ([TextHit("VELTURA", (310, 320, 410, 360), 0.85), text("VELTORA", score=0.99)],
+     [verified("Veltora", agreement=0.4, median=0.98)], "review", {"brand_mark"}),
     # a copied layout whose region reads the genuine name: no imitation; plainly another word:
     # not the brand's mark at all
     ([inside_logo("VELTORA")], [verified("Veltora", agreement=0.4, median=0.98)], "review", {"brand_mark"}),
