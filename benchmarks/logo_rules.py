@@ -41,6 +41,20 @@ def _floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v]
 
 
+def _read_run(path: Path) -> dict:
+    """A ``logo_flickr.py --ocr --json`` output, or a stop that names the file and what is wrong."""
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SystemExit(f"logo_rules.py: cannot read {path}: {error}") from None
+    missing = [key for key in ("report", "scores", "truth", "text_brands", "verified", "raw")
+               if not isinstance(run, dict) or key not in run]
+    if missing:
+        raise SystemExit(f"logo_rules.py: {path} is not a logo_flickr.py --ocr --json output "
+                         f"(no {', '.join(missing)})")
+    return run
+
+
 def _groups(run: dict) -> tuple[list[str], list[str], list[str]]:
     """Trained-brand, held-out-brand and logo-free photo names of a run."""
     held = set(run["report"]["heldout_brands"])
@@ -62,7 +76,7 @@ def _line(label: str, reported: dict[str, set[str]], truth: dict[str, set[str]],
 
 
 def report(path: Path, genuine: list[float], large: list[float], shares: list[float]) -> None:
-    run = json.loads(path.read_text())
+    run = _read_run(path)
     truth = {p: set(v) for p, v in run["truth"].items()}
     groups = _groups(run)
     scores: dict[str, dict[str, float]] = run["scores"]
