@@ -65,7 +65,7 @@ class LogoConfig:
     """The CNN logo stage."""
 
     enabled: bool = True
-    model: str = "logo-embed"  # a name in models/manifest.toml
+    model: str = "logo-embed"  # a name in screener/models/manifest.toml
     # "onnxruntime" runs the model's ONNX export (1.7x faster than torch on one thread, and no
     # torch import in scan workers); "torch" runs the torch weights. Same embeddings to 1e-6.
     runtime: str = "onnxruntime"

@@ -5,7 +5,7 @@
 #   scripts/install.sh --test   also what the tests need (pytest, hypothesis, Ray, Chromium)
 #
 # Nothing downloads model weights: the OCR models come inside the rapidocr_onnxruntime wheel and
-# the logo model is shipped in models/.
+# the logo model is shipped in screener/models/ (package data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -35,7 +35,7 @@ DEFAULT_STD = (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What is needed to rebuild a network and feed it: recorded in models/manifest.toml."""
+    """What is needed to rebuild a network and feed it: recorded in screener/models/manifest.toml."""
 
     arch: str = "mobilenet_v3_small"
     dim: int = 128

@@ -7,7 +7,7 @@ near-duplicate imitations as separate identities and background crops as extra n
 with a warm-up and cosine decay. At the end it measures the network on brands it never trained
 on (a brand-disjoint FlickrLogos split) and on synthetic imitations, writes the weights as a plain
 ``state_dict`` (``.pt``, loadable with ``weights_only=True``) and records everything in
-``models/manifest.toml``. Checkpoints (``.ckpt``) are for resuming only and are git-ignored.
+``screener/models/manifest.toml``. Checkpoints (``.ckpt``) are for resuming only and are git-ignored.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .recipe import BatchRecipe
 if TYPE_CHECKING:  # pragma: no cover
     from .data import FlickrSplit
 
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "models"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "models"
 
 
 @dataclass(frozen=True)

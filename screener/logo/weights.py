@@ -1,4 +1,4 @@
-"""Shipped model weights: ``models/manifest.toml`` and checked loading.
+"""Shipped model weights: ``screener/models/manifest.toml`` and checked loading.
 
 The manifest has one ``[[model]]`` table per model: name, file, sha256, architecture, input size,
 normalisation, how it was trained (command, data recipe, seed) and its validation metrics.
@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import ModelError
 from .model import Embedder, ModelSpec, OnnxEmbedder, TorchEmbedder, build_network
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"  # package data: a built wheel screens
 MANIFEST = "manifest.toml"
 
 

@@ -112,7 +112,7 @@ def quick_key(registry_dir: str | os.PathLike[str], config: Config) -> str:
     from .. import __version__
     from ..brands import BrandRegistry
 
-    manifest = Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
+    manifest = Path(__file__).resolve().parents[1] / "models" / "manifest.toml"
     digest = hashlib.sha256()
     for part in (__version__, config.fingerprint(), BrandRegistry.load(registry_dir).digest()):
         digest.update(part.encode() + b"\0")
