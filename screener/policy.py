@@ -24,7 +24,8 @@ Rules (DESIGN.md, "What counts as suspect"):
 - a verified logo is dropped when OCR reads plainly another word across it with confidence (an
   ordinary word, not a piece of the brand's name nor within its edit budget).
 
-Risk is a noisy-OR of the flags' weighted scores: ``1 - prod(1 - weight * score)``. Verdict:
+Risk is a noisy-OR over the kinds of flag, each kind at its strongest weighted score:
+``1 - prod_kind(1 - max(weight * score))``, so many genuine marks stay a review. Verdict:
 ``suspect`` when any flag other than ``brand_mark`` fires or risk reaches ``policy.suspect_risk``;
 ``review`` when only genuine marks are present; ``clear`` otherwise.
 """
@@ -184,10 +185,17 @@ class Policy:
         return _unique(flags)
 
     def _risk(self, flags: Sequence[Flag]) -> float:
+        """Noisy-OR across kinds of evidence, each kind counted once at its strongest flag:
+        several flags of one kind are one finding seen several times, not independent evidence
+        (a shop window with three genuine brands is no likelier a fake than one brand)."""
         weights = self.config.policy.weights
-        keep = 1.0
+        strongest: dict[str, float] = {}
         for flag in flags:
-            keep *= 1.0 - min(1.0, weights.get(flag.kind, 0.5) * max(0.0, min(1.0, flag.score)))
+            value = min(1.0, weights.get(flag.kind, 0.5) * max(0.0, min(1.0, flag.score)))
+            strongest[flag.kind] = max(strongest.get(flag.kind, 0.0), value)
+        keep = 1.0
+        for value in strongest.values():
+            keep *= 1.0 - value
         return round(1.0 - keep, 4)
 
     def _verdict(self, flags: Sequence[Flag], risk: float) -> str:

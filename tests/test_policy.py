@@ -88,6 +88,17 @@ def test_risk_ranks_suspects_above_genuine_marks(policy):
     assert genuine < altered < altered_and_cue
 
 
+def test_many_genuine_marks_stay_a_review(policy):
+    # A shop window or sponsor board shows several genuine brands: that is no counterfeit cue.
+    # Before risk counted each kind of evidence once, three genuine marks (1 - 0.65^3 = 0.73)
+    # crossed policy.suspect_risk and made the photo suspect.
+    texts = [text("VELTORA", score=0.99), text("NOVALUX", y=60, score=0.99), text("KESTREL", y=110, score=0.99)]
+    decision = policy(texts, [])
+    assert {m.brand for m in decision.brands} == {"Veltora", "Novalux", "Kestrel"}
+    assert decision.verdict == "review"
+    assert decision.risk == policy([texts[0]], []).risk
+
+
 def test_thresholds_come_from_config(tmp_path):
     registry = BrandRegistry(tmp_path, [Brand("Veltora")])
     strict = Policy(registry, LOGO_BANDS.replace(logo__genuine_threshold=0.95))
