@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from screener.brands import BrandRegistry  # noqa: E402
 from screener.config import Config  # noqa: E402
-from screener.logo.data import flickr_split, read_boxes  # noqa: E402
+from screener.train.data import flickr_split, read_boxes  # noqa: E402
 from screener.logo.weights import MODELS_DIR, manifest_entry  # noqa: E402
 from screener.types import box_share  # noqa: E402
 

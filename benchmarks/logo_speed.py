@@ -5,7 +5,7 @@ Usage::
     python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1] [--net-threads N] [--sift-sides 1024 800]
         [--runtime onnxruntime|torch] [--affine-views on|off|both]
 
-Registers N fictional brands (``screener.synth.logos``) with ``--refs`` reference logos each,
+Registers N fictional brands (``screener.train.synth.logos``) with ``--refs`` reference logos each,
 screens the same ``--photos`` rendered 1024 x 768 listings with every registry (each listing shows
 a brand of the smallest registry; the registries nest, so every one holds it), and prints the
 median milliseconds per photo with the stage's own breakdown (cutting candidates, the network,
@@ -36,7 +36,7 @@ from screener.config import Config  # noqa: E402
 
 
 def make_registry(root: Path, brands: int, refs: int, seed: int) -> tuple[BrandRegistry, list]:
-    from screener.synth import logos
+    from screener.train.synth import logos
 
     rng = random.Random(seed)
     registry = BrandRegistry(root)
@@ -56,7 +56,7 @@ def make_registry(root: Path, brands: int, refs: int, seed: int) -> tuple[BrandR
 
 
 def make_photo(spec, seed: int) -> np.ndarray:
-    from screener.synth import logos
+    from screener.train.synth import logos
 
     rng = random.Random(seed)
     scene = Image.new("RGB", (1024, 768), tuple(rng.randint(150, 240) for _ in range(3)))

@@ -14,8 +14,8 @@ import argparse
 import random
 import time
 
-from screener.synth.logos import imitate, random_brand_name, random_spec, render_logo
-from screener.synth.scenes import SceneBuilder, chinese_font, text_fonts
+from screener.train.synth.logos import imitate, random_brand_name, random_spec, render_logo
+from screener.train.synth.scenes import SceneBuilder, chinese_font, text_fonts
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from screener.synth.samples import SEED, make_samples
+from screener.train.synth.samples import SEED, make_samples
 
 
 def main(argv: list[str] | None = None) -> int:

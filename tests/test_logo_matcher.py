@@ -41,7 +41,7 @@ def _overlap(a, b) -> float:
 
 
 def _registry_of_synthetic_brands(root: Path, count: int, seed: int):
-    from screener.synth import logos
+    from screener.train.synth import logos
 
     rng = random.Random(seed)
     registry = BrandRegistry(root / "brands")
@@ -57,7 +57,7 @@ def _registry_of_synthetic_brands(root: Path, count: int, seed: int):
 
 
 def test_rendered_logo_is_found_in_a_scene_with_its_box(tmp_path, embedder):
-    from screener.synth import logos
+    from screener.train.synth import logos
 
     registry, specs = _registry_of_synthetic_brands(tmp_path, 5, seed=11)
     target = specs[3]
@@ -200,7 +200,7 @@ def test_a_mark_filling_the_photo_is_reported_at_the_large_window_threshold(tmp_
     canvas three times as wide and tall); with the threshold set under both of its scores, read
     with the rule open to every size, only the photo it fills reports it: the share of the photo
     is what tells them apart."""
-    from screener.synth import logos
+    from screener.train.synth import logos
 
     registry, specs = _registry_of_synthetic_brands(tmp_path, 5, seed=11)
     target = specs[2]  # a badge the network finds whole on a plain canvas (others: only a part)

@@ -38,7 +38,7 @@ def test_shipped_model_matches_manifest_and_loads(embedder):
 def test_onnx_export_embeds_like_the_torch_weights(embedder):
     """The export is the same network: on real-looking crops (rendered logos and noise) both
     runtimes give the same vectors, so scores and thresholds carry over between them."""
-    from screener.logo.render import random_mark, render_mark
+    from screener.train.render import random_mark, render_mark
 
     rng = random.Random(5)
     crops = [np.asarray(render_mark(random_mark(rng), embedder.size).convert("RGB")) for _ in range(12)]
@@ -101,7 +101,7 @@ def test_damaged_logo_is_closer_to_its_reference_than_to_others(embedder):
 
     from screener.logo.cache import EmbeddingCache
     from screener.logo.matcher import _square, embed_references
-    from screener.synth import logos
+    from screener.train.synth import logos
 
     correct = 0
     for seed in (2024, 1, 2):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from screener.logo.model import ModelSpec
-from screener.logo.recipe import BatchRecipe
-from screener.logo.train import TrainSettings, supcon_loss, train
+from screener.train.recipe import BatchRecipe
+from screener.train.trainer import TrainSettings, supcon_loss, train
 from screener.logo.weights import load_embedder, manifest_entry
 
 
@@ -61,7 +61,7 @@ def _chroma(pixels: np.ndarray) -> np.ndarray:
 
 
 def test_background_patches_become_identities_of_their_own():
-    from screener.logo.data import BatchMaker
+    from screener.train.data import BatchMaker
 
     hues = [0, 45, 90, 135]
     backgrounds = [_textured_patch(h) for h in hues] + [np.full((96, 96, 3), 128, np.uint8)]

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from screener.brands import BrandRegistry
-from screener.synth.samples import BRANDS, CASES, LABEL_FIELDS, make_photo, plan
+from screener.train.synth.samples import BRANDS, CASES, LABEL_FIELDS, make_photo, plan
 
 ROOT = Path(__file__).resolve().parents[1] / "sample_images"
 SUSPECT_KINDS = {"altered_brand_name", "imitation_logo", "counterfeit_cue", "mixed_marks"}

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from screener.synth.fonts import STANDARD_STEMS, cjk_font, has_glyphs, latin_fonts, logo_fonts
-from screener.synth.logos import (EMBLEMS, LAYOUTS, LogoSpec, imitate, random_brand_name,
+from screener.fonts import STANDARD_STEMS, cjk_font, has_glyphs, latin_fonts, logo_fonts
+from screener.train.synth.logos import (EMBLEMS, LAYOUTS, LogoSpec, imitate, random_brand_name,
                                   random_spec, render_logo)
 
 

@@ -1,4 +1,4 @@
-"""`screener train-logo`: train the logo embedding network from scratch (see screener.logo.train)."""
+"""`screener train-logo`: train the logo embedding network from scratch (see screener.train.trainer)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..logo.train import add_arguments
+    from ..train.trainer import add_arguments
 
     parser = subparsers.add_parser(
         "train-logo", help="train the logo embedding network and write models/",
@@ -19,6 +19,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..logo.train import run
+    from ..train.trainer import run
 
     return run(args, "screener " + " ".join(sys.argv[1:]))

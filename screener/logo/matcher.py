@@ -190,7 +190,7 @@ def background_bank(size: int, count: int = 160, seed: int = 0) -> np.ndarray:
 
     from PIL import Image
 
-    from . import augment, render
+    from ..train import augment, render
 
     rng = random.Random(seed)
     crops = []

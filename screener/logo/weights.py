@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from .model import Embedder, ModelSpec, OnnxEmbedder, TorchEmbedder, build_network
+from .model import Embedder, ModelSpec, OnnxEmbedder
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"  # package data: a built wheel screens
 MANIFEST = "manifest.toml"
@@ -62,7 +62,7 @@ def update_manifest(path: str | Path, entry: dict[str, Any]) -> None:
     models = read_manifest(path.parent) if path.exists() else []
     models = [m for m in models if m.get("name") != entry["name"]] + [entry]
     tmp = path.with_suffix(".toml.tmp")
-    header = ("# Shipped models. Written by `screener train-logo` / `python -m screener.logo.train`;\n"
+    header = ("# Shipped models. Written by `screener train-logo` / `python -m screener.train`;\n"
               "# loading checks each file's sha256 against this manifest.\n")
     tmp.write_text(header + tomli_w.dumps({"model": models}), encoding="utf-8")
     tmp.replace(path)
@@ -115,7 +115,14 @@ def load_embedder(name: str = "logo-embed", models_dir: str | Path = MODELS_DIR,
             return OnnxEmbedder(path.read_bytes(), spec, sha256=digest, threads=threads)
         except Exception as exc:  # onnxruntime raises its own types for a bad graph
             raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc
-    import torch
+    try:
+        import torch
+
+        from ..train.network import TorchEmbedder, build_network
+    except ImportError as exc:  # a screening install has no torch: only the ONNX export runs there
+        raise ModelError(f"model {name!r} needs torch to load its {entry.get('file')} weights ({exc}); "
+                         "install the training extra (pip install 'screener[train]') or add its ONNX "
+                         "export with `python -m screener.train.export`") from exc
 
     path, digest = checked_path(entry, "file", models_dir)
     try:

@@ -106,7 +106,7 @@ def _template(font_path: str, char: str) -> np.ndarray | None:
 @functools.lru_cache(maxsize=1)
 def _fonts() -> tuple[str, ...]:
     try:
-        from ..synth.fonts import latin_fonts
+        from ..fonts import latin_fonts
     except ImportError:
         return ()
     return tuple(f.path for f in latin_fonts())

@@ -6,7 +6,7 @@ layout); :func:`render_mark` draws it as an RGBA image on a transparent canvas, 
 part changed) that the network must keep apart from the original, so imitation marks land in a
 band below genuine matches. Everything is seeded by the ``random.Random`` passed in.
 
-Used when the project's sample generator (``screener.synth.logos``) is not importable, and as
+Used when the project's sample generator (``screener.train.synth.logos``) is not importable, and as
 a second source of identities besides it.
 """
 
@@ -18,30 +18,15 @@ import functools
 import math
 import random
 from dataclasses import dataclass
-from pathlib import Path
-
 from PIL import Image, ImageDraw, ImageFont
 
-FONT_DIRS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype", "/usr/share/fonts/type1")
+from ..fonts import mark_fonts
+
 SHAPES = ("circle", "square", "rounded", "triangle", "star", "hexagon", "diamond", "shield",
           "ring", "chevron", "stripes", "swoosh", "cross")
 LAYOUTS = ("text", "text", "emblem_left", "emblem_top", "badge", "monogram", "emblem", "plate")
 _CONSONANTS = "bcdfghjklmnprstvwxz"
 _VOWELS = "aeiouy"
-
-
-@functools.lru_cache(maxsize=1)
-def latin_fonts() -> tuple[str, ...]:
-    """Every Latin TrueType/OpenType font on the system (CJK-only fonts are skipped), sorted."""
-    found: list[str] = []
-    for folder in FONT_DIRS:
-        root = Path(folder)
-        if root.is_dir():
-            found += [str(p) for p in root.rglob("*") if p.suffix.lower() in (".ttf", ".otf")]
-    fonts = sorted(p for p in found if "wqy" not in p.lower() and "droid" not in p.lower())
-    if not fonts:
-        return ()
-    return tuple(fonts)
 
 
 @dataclass(frozen=True)
@@ -86,7 +71,7 @@ def _colour(rng: random.Random, dark: bool | None = None) -> tuple[int, int, int
 
 def random_mark(rng: random.Random) -> MarkSpec:
     """A random logo identity."""
-    fonts = latin_fonts()
+    fonts = mark_fonts()
     plate = _colour(rng) if rng.random() < 0.25 else None
     fg = _colour(rng)
     if plate is not None and sum(abs(a - b) for a, b in zip(fg, plate)) < 200:

@@ -1,4 +1,4 @@
-"""Train the logo embedding network from scratch: ``python -m screener.logo.train`` or
+"""Train the logo embedding network from scratch: ``python -m screener.train`` or
 ``screener train-logo``.
 
 One seeded, reproducible command (same seed, steps and data → same batches, same schedule):
@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .model import ModelSpec, build_network
+from ..logo.model import ModelSpec
+from .network import build_network
 from .recipe import BatchRecipe
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -140,7 +141,7 @@ def train(spec: ModelSpec, settings: TrainSettings, data_dir: str | Path | None,
     network = build_network(spec)
     init_sha = ""
     if settings.init:  # a second stage: continue from a first stage's weights
-        from .weights import sha256_file
+        from ..logo.weights import sha256_file
 
         network.load_state_dict(torch.load(settings.init, map_location="cpu", weights_only=True))
         init_sha = sha256_file(settings.init)
@@ -233,7 +234,7 @@ def evaluate(network: Any, spec: ModelSpec, data_dir: str | Path | None, split: 
     import cv2
 
     from . import augment, render
-    from .model import TorchEmbedder
+    from .network import TorchEmbedder
 
     embedder = TorchEmbedder(network, spec)
     size = spec.input_size
@@ -294,7 +295,7 @@ def write_model(network: Any, spec: ModelSpec, settings: TrainSettings, recipe: 
     """Save the weights as a plain state_dict and add/replace the manifest entry."""
     import torch
 
-    from .weights import sha256_file, update_manifest
+    from ..logo.weights import sha256_file, update_manifest
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.pt"
@@ -307,8 +308,8 @@ def write_model(network: Any, spec: ModelSpec, settings: TrainSettings, recipe: 
         **onnx_twin(network, spec, out_dir / f"{name}.onnx"), **spec.to_dict(),
         "normalisation": "RGB / 255, minus mean, divided by std (ImageNet statistics)",
         "training_command": command,
-        "data_recipe": ("per batch: synthetic identities (half screener.synth.logos, half "
-                        "screener.logo.render) x views, some with their imitation as a separate "
+        "data_recipe": ("per batch: synthetic identities (half screener.train.synth.logos, half "
+                        "screener.train.render) x views, some with their imitation as a separate "
                         "identity; FlickrLogos-27 dev boxes of the trained brands' training photos; "
                         "background crops as negatives. Supervised contrastive loss."),
         "batch": recipe.to_dict(),
@@ -328,8 +329,8 @@ def write_model(network: Any, spec: ModelSpec, settings: TrainSettings, recipe: 
 
 def onnx_twin(network: Any, spec: ModelSpec, path: Path) -> dict[str, Any]:
     """Export ``network`` to ONNX at ``path`` (what screening runs) and return its manifest fields."""
-    from .model import ONNX_OPSET, export_onnx
-    from .weights import sha256_file
+    from ..logo.weights import sha256_file
+    from .network import ONNX_OPSET, export_onnx
 
     tmp = path.with_suffix(".onnx.tmp")
     export_onnx(network, spec, tmp)
@@ -391,11 +392,11 @@ def run(args: argparse.Namespace, command: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m screener.logo.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m screener.train", description=__doc__.split("\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
-    return run(args, "python -m screener.logo.train " + " ".join(argv))
+    return run(args, "python -m screener.train " + " ".join(argv))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .fonts import FontInfo, cjk_font, find_font, has_glyphs
+from ...fonts import FontInfo, cjk_font, find_font, has_glyphs
 from .logos import text_mask
 
 RGB = tuple[int, int, int]

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 from PIL import Image, ImageChops, ImageDraw
 
-from .fonts import FontInfo, load_font, logo_fonts
+from ...fonts import FontInfo, load_font, logo_fonts
 
 RGB = tuple[int, int, int]
 

@@ -1,4 +1,7 @@
-"""System fonts for the synthetic generator: found once, listed in a deterministic order.
+"""System fonts: found once, listed in a deterministic order. The one font finder of the project:
+the OCR glyph check (:mod:`screener.ocr.glyphs`), the synthetic generators
+(:mod:`screener.train.synth`) and the training mark renderer (:mod:`screener.train.render`) all
+ask it.
 
 The generator draws with fonts from Debian packages that the set-up installs (fonts-dejavu,
 fonts-liberation2, fonts-freefont-ttf, fonts-urw-base35, fonts-lato, fonts-open-sans,
@@ -81,18 +84,24 @@ def font_dirs() -> tuple[str, ...]:
     return extra + FONT_DIRS
 
 
+def _font_files(roots: tuple[str, ...], suffixes: tuple[str, ...]) -> list[Path]:
+    """Every font file under ``roots`` (in order, each folder's files sorted) ending in ``suffixes``."""
+    out: list[Path] = []
+    for root in roots:
+        base = Path(root)
+        if base.is_dir():
+            out += [p for p in sorted(base.rglob("*")) if p.suffix.lower() in suffixes and p.is_file()]
+    return out
+
+
 @lru_cache(maxsize=1)
 def _all_files() -> tuple[Path, ...]:
     found: dict[str, Path] = {}
     for root in font_dirs():
-        base = Path(root)
-        if not base.is_dir():
-            continue
-        for path in sorted(base.rglob("*")):
-            if path.suffix.lower() in FONT_SUFFIXES and path.is_file():
-                # Same stem in two packages (liberation and liberation2): the last in sorted
-                # order wins, which is the newer package and the same choice on every machine.
-                found[path.stem] = path
+        for path in _font_files((root,), FONT_SUFFIXES):
+            # Same stem in two packages (liberation and liberation2): the last in sorted
+            # order wins, which is the newer package and the same choice on every machine.
+            found[path.stem] = path
     return tuple(found[k] for k in sorted(found))
 
 
@@ -116,6 +125,20 @@ def _describe(path: Path) -> FontInfo:
     family = re.sub(r"(Bold|Oblique|Italic)+$", "", family) or family
     return FontInfo(path=str(path), stem=stem, family=family, weight=weight, italic=italic,
                     condensed=condensed, mono=mono, serif=serif)
+
+
+# The training mark renderer's list (screener.train.render), older and wider than latin_fonts():
+# symbol faces included, duplicate stems kept, SCREENER_FONT_DIRS ignored, sorted by full path.
+# The shipped network was trained on marks drawn from it and the logo stage's background bank
+# (bank-v1) is drawn from it, so it stays as it was: another list changes every seeded mark.
+MARK_FONT_DIRS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype", "/usr/share/fonts/type1")
+
+
+@lru_cache(maxsize=1)
+def mark_fonts() -> tuple[str, ...]:
+    """Font paths for :func:`screener.train.render.random_mark` (CJK-only faces skipped), sorted."""
+    found = [str(p) for p in _font_files(MARK_FONT_DIRS, (".ttf", ".otf"))]
+    return tuple(sorted(p for p in found if "wqy" not in p.lower() and "droid" not in p.lower()))
 
 
 @lru_cache(maxsize=1)

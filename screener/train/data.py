@@ -2,9 +2,9 @@
 
 Every training batch holds P identities x K views plus background crops:
 
-- synthetic identities, half from the sample generator (``screener.synth.logos``) and half from
-  the internal renderer (:mod:`screener.logo.render`); one view of each is reference-like (clean
-  background), the others composited and damaged (:mod:`screener.logo.augment`). Some identities
+- synthetic identities, half from the sample generator (``screener.train.synth.logos``) and half from
+  the internal renderer (:mod:`screener.train.render`); one view of each is reference-like (clean
+  background), the others composited and damaged (:mod:`screener.train.augment`). Some identities
   come with a near-duplicate imitation as a *separate* identity in the same batch, so the loss
   pushes imitations away from the genuine mark;
 - real logo boxes from FlickrLogos-27 (``boxes.csv``), one identity per brand, different boxes of
@@ -165,7 +165,7 @@ class BatchMaker:
         self._synth = None
         if use_sample_generator:
             try:
-                from ..synth import logos as synth_logos
+                from .synth import logos as synth_logos
 
                 self._synth = synth_logos
             except ImportError:  # the sample generator is optional for training

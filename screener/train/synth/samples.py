@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .fonts import find_font
+from ...fonts import find_font
 from .logos import LogoSpec, imitate, random_spec, render_logo
 from .scenes import (PRINT_STYLES, PRODUCTS, Scene, SceneBuilder, chinese_font, luminance, product_colour,
                      text_fonts)
@@ -439,7 +439,7 @@ def make_photo(index: int, case: str, index_in_case: int, seed: int = SEED) -> t
 
 def make_registry(out: Path) -> None:
     """Write ``out/brands`` with every sample brand: a full logo and its emblem alone."""
-    from ..brands import BrandRegistry
+    from ...brands import BrandRegistry
 
     root = out / "brands"
     if root.exists():

@@ -1,9 +1,9 @@
 """Add the ONNX export to a manifest model that only has torch weights.
 
-Training writes both files itself (:func:`screener.logo.train.onnx_twin`); this is for weights
+Training writes both files itself (:func:`screener.train.trainer.onnx_twin`); this is for weights
 trained before it did, or copied in without their export::
 
-    python -m screener.logo.export [--models models] [--name logo-embed]
+    python -m screener.train.export [--models screener/models] [--name logo-embed]
 
 The torch file is checked against its sha256 first, and the manifest entry gains ``onnx_file``,
 ``onnx_sha256`` and ``onnx_opset``; nothing else in it changes.
@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .model import TorchEmbedder
-from .weights import MODELS_DIR, MANIFEST, load_embedder, manifest_entry, update_manifest
+from ..logo.weights import MODELS_DIR, MANIFEST, load_embedder, manifest_entry, update_manifest
 
 
 def export(name: str = "logo-embed", models_dir: str | Path = MODELS_DIR) -> dict:
     """Write ``<name>.onnx`` beside the model's torch weights and record it in the manifest."""
-    from .train import onnx_twin
+    from .network import TorchEmbedder
+    from .trainer import onnx_twin
 
     models_dir = Path(models_dir)
     embedder = load_embedder(name, models_dir, threads=1, runtime="torch")
@@ -34,7 +34,7 @@ def export(name: str = "logo-embed", models_dir: str | Path = MODELS_DIR) -> dic
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m screener.logo.export", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m screener.train.export", description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=Path, default=MODELS_DIR, help="folder with manifest.toml")
     parser.add_argument("--name", default="logo-embed", help="the model's name in the manifest")
     args = parser.parse_args(argv)
