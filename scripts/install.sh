@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set up screener on a fresh Debian/Ubuntu machine: system packages, then a virtualenv in .venv.
 #
-#   scripts/install.sh          the screener itself (tesseract, fonts, Python packages)
-#   scripts/install.sh --test   also what the tests need (pytest, hypothesis, Ray, Chromium)
+#   scripts/install.sh          the screener itself (tesseract, fonts, Python packages; no torch)
+#   scripts/install.sh --train  also what training the logo network needs (torch, torchvision, onnx)
+#   scripts/install.sh --test   also what the tests need (the training packages, pytest,
+#                               hypothesis, Ray, Chromium)
 #
 # Nothing downloads model weights: the OCR models come inside the rapidocr_onnxruntime wheel and
 # the logo model is shipped in screener/models/ (package data).
@@ -10,7 +12,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_test=0
-[ "${1:-}" = "--test" ] && with_test=1
+with_train=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_test=1; with_train=1 ;;  # the training tests train a few steps with torch
+    --train) with_train=1 ;;
+    *) echo "install.sh: unknown option $arg (known: --train, --test)" >&2; exit 2 ;;
+  esac
+done
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
@@ -33,11 +42,15 @@ fi
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
-# torch first, at the release this machine serves from disk (a CUDA build that runs on the CPU).
-"$VENV/bin/python" -c "import torch, torchvision" 2>/dev/null || "${pip[@]}" torch==2.14.1 torchvision==0.29.1
-extras="ocr-deps"
-if [ $with_test = 1 ]; then extras="test,ray"; fi
-if [ "$extras" = "ocr-deps" ]; then "${pip[@]}" -e .; else "${pip[@]}" -e ".[$extras]"; fi
+# torch only for training, first, at the release this machine serves from disk (a CUDA build that
+# runs on the CPU); screening runs the shipped ONNX export in onnxruntime.
+if [ $with_train = 1 ]; then
+  "$VENV/bin/python" -c "import torch, torchvision" 2>/dev/null || "${pip[@]}" torch==2.14.1 torchvision==0.29.1
+fi
+extras=""
+[ $with_train = 1 ] && extras="train"
+[ $with_test = 1 ] && extras="train,test,ray"
+if [ -z "$extras" ]; then "${pip[@]}" -e .; else "${pip[@]}" -e ".[$extras]"; fi
 # rapidocr_onnxruntime declares the GUI `opencv-python`, which would share the `cv2` folder with
 # opencv-python-headless (installed above) and break it on removal. Its other needs are in
 # pyproject.toml, so it goes in without its declared dependencies.
