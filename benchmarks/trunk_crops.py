@@ -1,0 +1,220 @@
+"""Crops of brands no network trained on: shipped logo-embed vs a pretrained trunk (raw, whitened).
+
+The FlickrLogos-27 dev split's five held-out brands (``flickr_split``): for each brand the 5
+largest boxes are the references, its boxes in other photos the queries. Impostors are the other
+brands' references and random windows of ICDAR street photos of the ``report`` half (clutter).
+A query's score for a brand is its best cosine over that brand's references.
+
+- top-1: the query's best brand is its own;
+- TAR @ FAR f: genuine scores (query vs its brand) above the threshold that only a share f of the
+  impostor scores (query vs other brands, clutter vs every brand) reach.
+
+The whitening is fitted only on the *trained* brands' training-photo boxes and clutter windows of
+ICDAR ``fit``-half photos: never on a held-out brand (whitening on a brand's own crops flattens the
+directions that tell it apart, issue 16).
+
+    python benchmarks/trunk_crops.py --flickr ../shared/data/flickrlogos27-dev \
+        --icdar ../shared/data/icdar2015-dev [--json out.json]
+
+Trunk features are cached under ``--cache`` (default runs/trunk_crops), so reruns are cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from screener.errors import ModelError  # noqa: E402
+from screener.logo.trunk import load_trunk, pooled_crops, unit  # noqa: E402
+from screener.train.data import evaluation_half, flickr_split  # noqa: E402
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"trunk_crops.py: cannot read {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def squash(image: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, max(x1 + 2, x2)), min(h, max(y1 + 2, y2))
+    crop = image[y1:y2, x1:x2]
+    interp = cv2.INTER_AREA if min(crop.shape[:2]) > size else cv2.INTER_LINEAR
+    return cv2.resize(crop, (size, size), interpolation=interp)
+
+
+def clutter_boxes(images: list[Path], count: int, seed: int) -> list[tuple[Path, tuple[float, float, float, float]]]:
+    """``count`` random windows (side 8-40% of the short side, aspect 0.5-2) over ``images``."""
+    rng = random.Random(seed)
+    sizes = {p: cv2.imread(str(p), cv2.IMREAD_REDUCED_GRAYSCALE_2).shape[:2] for p in images}
+    out = []
+    for i in range(count):
+        p = images[i % len(images)]
+        h, w = (2 * v for v in sizes[p])
+        side = rng.uniform(0.08, 0.4) * min(h, w)
+        aspect = rng.uniform(0.5, 2.0)
+        bw, bh = min(w, side * aspect ** 0.5), min(h, side / aspect ** 0.5)
+        x, y = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
+        out.append((p, (x, y, x + bw, y + bh)))
+    return out
+
+
+def cut_all(items: list[tuple[Path, tuple[float, float, float, float]]], size: int) -> np.ndarray:
+    cache: dict[Path, np.ndarray] = {}
+    out = np.empty((len(items), size, size, 3), np.uint8)
+    for i, (path, box) in enumerate(items):
+        if path not in cache:
+            cache.clear()
+            cache[path] = read_rgb(path)
+        out[i] = squash(cache[path], box, size)
+    return out
+
+
+# --- metrics ------------------------------------------------------------------------------------
+def brand_scores(vectors: np.ndarray, refs: np.ndarray, ref_brand: np.ndarray, n_brands: int) -> np.ndarray:
+    sim = vectors @ refs.T
+    return np.stack([sim[:, ref_brand == b].max(axis=1) for b in range(n_brands)], axis=1)
+
+
+def crop_metrics(refs: np.ndarray, ref_brand: np.ndarray, queries: np.ndarray, query_brand: np.ndarray,
+                 clutter: np.ndarray) -> dict[str, float]:
+    n = int(ref_brand.max()) + 1
+    q = brand_scores(queries, refs, ref_brand, n)
+    c = brand_scores(clutter, refs, ref_brand, n)
+    genuine = q[np.arange(len(q)), query_brand]
+    other = q[np.arange(n)[None, :] != query_brand[:, None]]
+    impostors = np.concatenate([other, c.ravel()])
+    out = {"top1": float(np.mean(q.argmax(axis=1) == query_brand)), "queries": int(len(q)),
+           "impostors": int(len(impostors))}
+    for far in (1e-2, 1e-3):
+        thr = float(np.quantile(impostors, 1.0 - far))
+        out[f"tar@{far:g}"] = float(np.mean(genuine > thr))
+    return out
+
+
+# --- whitening ----------------------------------------------------------------------------------
+def fit_whitening(fit: np.ndarray, dims: int, shrink: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """PCA whitening (mean, projection) learnt on ``fit``; eigenvalues regularised by ``shrink`` x
+    their mean so that the weakest directions are not blown up into noise."""
+    mean = fit.mean(axis=0)
+    cov = np.cov((fit - mean).T)
+    values, vectors = np.linalg.eigh(cov)
+    order = np.argsort(-values)[:dims]
+    values, vectors = values[order], vectors[:, order]
+    projection = vectors / np.sqrt(values + shrink * values.mean())
+    return mean.astype(np.float32), projection.astype(np.float32)
+
+
+def whiten(x: np.ndarray, mean: np.ndarray, projection: np.ndarray) -> np.ndarray:
+    return unit((x - mean) @ projection)
+
+
+# --- main ---------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--flickr", type=Path, required=True)
+    parser.add_argument("--icdar", type=Path, required=True)
+    parser.add_argument("--trunks", default="trunk-opennsfw,trunk-effnet-lite0")
+    parser.add_argument("--size", type=int, default=128, help="crop side fed to a trunk")
+    parser.add_argument("--clutter", type=int, default=1500)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cache", type=Path, default=Path("runs/trunk_crops"))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    split = flickr_split(args.flickr)
+    images = args.flickr / "images"
+    held = sorted(split.heldout_brands)
+    by_brand: dict[str, list] = defaultdict(list)
+    for b in split.boxes:
+        if b.brand in held:
+            by_brand[b.brand].append(b)
+    refs, queries = [], []
+    for bi, brand in enumerate(held):
+        boxes = sorted(by_brand[brand], key=lambda b: -(b.box[2] - b.box[0]) * (b.box[3] - b.box[1]))
+        chosen = boxes[:5]
+        ref_photos = {b.image for b in chosen}
+        refs += [(images / b.image, b.box, bi) for b in chosen]
+        queries += [(images / b.image, b.box, bi) for b in boxes[5:] if b.image not in ref_photos]
+    trained = sorted(split.train_brands)
+    fit_boxes = [(images / b.image, b.box, trained.index(b.brand)) for b in split.train_boxes
+                 if b.brand in trained and min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 8]
+    street = sorted((args.icdar / "images").glob("*.jpg"))
+    report_clutter = clutter_boxes([p for p in street if evaluation_half(p.name) == "report"], args.clutter, 1)
+    fit_clutter = clutter_boxes([p for p in street if evaluation_half(p.name) == "fit"], args.clutter, 2)
+    sets = {"refs": [(p, b) for p, b, _ in refs], "queries": [(p, b) for p, b, _ in queries],
+            "clutter": report_clutter, "fit": [(p, b) for p, b, _ in fit_boxes], "fit_clutter": fit_clutter}
+    ref_brand = np.array([k for _, _, k in refs])
+    query_brand = np.array([k for _, _, k in queries])
+    print(f"held-out brands {held}: {len(refs)} references, {len(queries)} queries, "
+          f"{len(report_clutter)} clutter windows (report half); fit: {len(fit_boxes)} trained-brand boxes "
+          f"+ {len(fit_clutter)} windows (fit half)", file=sys.stderr)
+
+    args.cache.mkdir(parents=True, exist_ok=True)
+
+    def features(method: str, embed, size: int) -> dict[str, np.ndarray]:
+        out = {}
+        for name, items in sets.items():
+            path = args.cache / f"{method}-{size}-{name}-{len(items)}.npy"
+            if path.exists():
+                out[name] = np.load(path)
+                continue
+            t0 = time.perf_counter()
+            crops = cut_all(items, size)
+            t1 = time.perf_counter()
+            out[name] = embed(crops)
+            t2 = time.perf_counter()
+            np.save(path, out[name])
+            print(f"{method} {name}: {len(items)} crops, cut {t1 - t0:.1f} s, embed {(t2 - t1) / max(1, len(items)) * 1e3:.1f} ms/crop",
+                  file=sys.stderr)
+        return out
+
+    rows: list[dict] = []
+
+    def report(label: str, f: dict[str, np.ndarray]) -> None:
+        m = crop_metrics(f["refs"], ref_brand, f["queries"], query_brand, f["clutter"])
+        m["embedding"] = label
+        rows.append(m)
+        print(f"| {label} | {m['top1']:.3f} | {m['tar@0.01']:.3f} | {m['tar@0.001']:.3f} |")
+
+    from screener.logo.weights import load_embedder
+
+    shipped = load_embedder("logo-embed", threads=args.threads)
+    print("| embedding | top-1 brand | TAR @ FAR 1e-2 | TAR @ FAR 1e-3 |\n|---|---|---|---|")
+    report("shipped logo-embed (64 px)", features("logo-embed", shipped.embed, shipped.size))
+    for name in [t for t in args.trunks.split(",") if t]:
+        try:
+            trunk = load_trunk(name, threads=args.threads)
+        except ModelError as exc:  # a candidate whose wheel is not installed
+            print(f"trunk_crops.py: skipping {name}: {exc}", file=sys.stderr)
+            continue
+        raw = features(name, lambda crops: pooled_crops(trunk, crops), args.size)
+        n4 = trunk.maps(np.zeros((1, 64, 64, 3), np.uint8))[0].shape[1]  # stage 4's width
+        last = {k: unit(v[:, n4:]) for k, v in raw.items()}
+        report(f"{name} stage 5 GeM, {args.size} px, no training", last)
+        both = {k: unit(v) for k, v in raw.items()}
+        report(f"{name} stages 4+5 GeM, {args.size} px, no training", both)
+        fit = np.concatenate([both["fit"], both["fit_clutter"]])
+        for dims in (128, 256):
+            mean, proj = fit_whitening(fit, dims)
+            report(f"{name} stages 4+5 + PCA whitening {dims}-d (fit: trained brands + fit-half clutter)",
+                   {k: whiten(v, mean, proj) for k, v in both.items()})
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The pretrained trunk read from its wheel: checked loading, dynamic sizes, real features."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from screener.errors import ModelError
+from screener.logo.trunk import Trunk, TrunkSpec, load_trunk, pooled_crops, resource_path
+from screener.logo.weights import MODELS_DIR, manifest_entry
+
+TRUNK = "trunk-effnet-lite0"
+
+
+@pytest.fixture(scope="module")
+def spec() -> TrunkSpec:
+    return TrunkSpec.from_entry(manifest_entry(TRUNK))
+
+
+def test_trunk_runs_at_any_size_with_its_strides(spec):
+    trunk = load_trunk(TRUNK, threads=1)
+    maps = trunk.maps(np.full((2, 96, 160, 3), 128, np.uint8))
+    assert [m.shape[2:] for m in maps] == [(96 // s, 160 // s) for s in spec.strides]
+
+
+def test_pooled_features_tell_crops_apart():
+    trunk = load_trunk(TRUNK, threads=1)
+    rng = np.random.default_rng(0)
+    stripes = np.zeros((128, 128, 3), np.uint8)
+    stripes[:, ::16] = 255
+    disc = np.zeros((128, 128, 3), np.uint8)
+    yy, xx = np.mgrid[:128, :128]
+    disc[(yy - 64) ** 2 + (xx - 64) ** 2 < 40 ** 2] = (200, 30, 30)
+    noisy = np.clip(stripes.astype(int) + rng.integers(-20, 20, stripes.shape), 0, 255).astype(np.uint8)
+    v = pooled_crops(trunk, np.stack([stripes, noisy, disc]))
+    assert np.allclose(np.linalg.norm(v, axis=1), np.sqrt(len(trunk.spec.outputs)), atol=1e-4)
+    same, other = v[0] @ v[1], v[0] @ v[2]
+    assert same > other + 0.1  # a noisy copy is nearer than another shape
+
+
+def test_a_changed_weights_file_is_refused_naming_the_package(spec, tmp_path, monkeypatch):
+    original = resource_path(spec).parents[len(spec.resource.split("/")) - 1]  # the package folder
+    copy = tmp_path / spec.package
+    shutil.copytree(original, copy)
+    weights = copy / spec.resource
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte flipped in the middle of the weights
+    weights.write_bytes(bytes(data))
+    monkeypatch.delitem(sys.modules, spec.package, raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModelError, match=f"{spec.distribution}=={spec.version}.*--force-reinstall"):
+        Trunk(spec, MODELS_DIR)
+
+
+def test_a_missing_package_names_what_to_install(spec):
+    absent = dataclasses.replace(spec, package="screener_no_such_trunk", distribution="no-such-trunk", version="9.9")
+    with pytest.raises(ModelError, match=r"pip install no-such-trunk==9\.9"):
+        Trunk(absent, MODELS_DIR)
+
+
+def test_a_changed_graph_is_refused(spec, tmp_path):
+    for name in (spec.graph_file, "manifest.toml"):
+        shutil.copy(MODELS_DIR / name, tmp_path / name)
+    graph = tmp_path / spec.graph_file
+    graph.write_bytes(graph.read_bytes() + b"\0")
+    with pytest.raises(ModelError, match="does not match the manifest"):
+        load_trunk(TRUNK, tmp_path)
