@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,49 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from screener.errors import ModelError  # noqa: E402
 from screener.logo.trunk import load_trunk, pooled_crops, unit  # noqa: E402
 from screener.train.data import evaluation_half, flickr_split  # noqa: E402
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise SystemExit(f"trunk_crops.py: cannot read {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def squash(image: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
-    h, w = image.shape[:2]
-    x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, max(x1 + 2, x2)), min(h, max(y1 + 2, y2))
-    crop = image[y1:y2, x1:x2]
-    interp = cv2.INTER_AREA if min(crop.shape[:2]) > size else cv2.INTER_LINEAR
-    return cv2.resize(crop, (size, size), interpolation=interp)
-
-
-def clutter_boxes(images: list[Path], count: int, seed: int) -> list[tuple[Path, tuple[float, float, float, float]]]:
-    """``count`` random windows (side 8-40% of the short side, aspect 0.5-2) over ``images``."""
-    rng = random.Random(seed)
-    sizes = {p: cv2.imread(str(p), cv2.IMREAD_REDUCED_GRAYSCALE_2).shape[:2] for p in images}
-    out = []
-    for i in range(count):
-        p = images[i % len(images)]
-        h, w = (2 * v for v in sizes[p])
-        side = rng.uniform(0.08, 0.4) * min(h, w)
-        aspect = rng.uniform(0.5, 2.0)
-        bw, bh = min(w, side * aspect ** 0.5), min(h, side / aspect ** 0.5)
-        x, y = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
-        out.append((p, (x, y, x + bw, y + bh)))
-    return out
-
-
-def cut_all(items: list[tuple[Path, tuple[float, float, float, float]]], size: int) -> np.ndarray:
-    cache: dict[Path, np.ndarray] = {}
-    out = np.empty((len(items), size, size, 3), np.uint8)
-    for i, (path, box) in enumerate(items):
-        if path not in cache:
-            cache.clear()
-            cache[path] = read_rgb(path)
-        out[i] = squash(cache[path], box, size)
-    return out
+from screener.train.trunk_head import clutter_boxes, cut_all, fit_whitening  # noqa: E402
 
 
 # --- metrics ------------------------------------------------------------------------------------
@@ -102,19 +58,6 @@ def crop_metrics(refs: np.ndarray, ref_brand: np.ndarray, queries: np.ndarray, q
         thr = float(np.quantile(impostors, 1.0 - far))
         out[f"tar@{far:g}"] = float(np.mean(genuine > thr))
     return out
-
-
-# --- whitening ----------------------------------------------------------------------------------
-def fit_whitening(fit: np.ndarray, dims: int, shrink: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """PCA whitening (mean, projection) learnt on ``fit``; eigenvalues regularised by ``shrink`` x
-    their mean so that the weakest directions are not blown up into noise."""
-    mean = fit.mean(axis=0)
-    cov = np.cov((fit - mean).T)
-    values, vectors = np.linalg.eigh(cov)
-    order = np.argsort(-values)[:dims]
-    values, vectors = values[order], vectors[:, order]
-    projection = vectors / np.sqrt(values + shrink * values.mean())
-    return mean.astype(np.float32), projection.astype(np.float32)
 
 
 def whiten(x: np.ndarray, mean: np.ndarray, projection: np.ndarray) -> np.ndarray:
@@ -207,10 +150,15 @@ def main(argv: list[str] | None = None) -> int:
         both = {k: unit(v) for k, v in raw.items()}
         report(f"{name} stages 4+5 GeM, {args.size} px, no training", both)
         fit = np.concatenate([both["fit"], both["fit_clutter"]])
-        for dims in (128, 256):
+        for dims in (128, 256, both["fit"].shape[1]):
             mean, proj = fit_whitening(fit, dims)
             report(f"{name} stages 4+5 + PCA whitening {dims}-d (fit: trained brands + fit-half clutter)",
                    {k: whiten(v, mean, proj) for k, v in both.items()})
+    try:  # the shipped head, as the logo stage runs it
+        embedder = load_embedder("logo-trunk", threads=args.threads)
+        report(f"shipped logo-trunk ({embedder.spec.arch} + fitted head)", features("logo-trunk", embedder.embed, embedder.size))
+    except ModelError as exc:
+        print(f"trunk_crops.py: no shipped logo-trunk: {exc}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -69,3 +69,26 @@ def test_a_changed_graph_is_refused(spec, tmp_path):
     graph.write_bytes(graph.read_bytes() + b"\0")
     with pytest.raises(ModelError, match="does not match the manifest"):
         load_trunk(TRUNK, tmp_path)
+
+
+def test_the_shipped_trunk_head_embeds_like_the_logo_network():
+    from screener.logo.weights import load_embedder
+
+    embedder = load_embedder("logo-trunk", threads=1)
+    crops = np.random.default_rng(1).integers(0, 255, (3, embedder.size, embedder.size, 3), dtype=np.uint8)
+    v = embedder.embed(crops)
+    assert v.shape == (3, embedder.spec.dim)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    assert embedder.sha256 != load_trunk(TRUNK).sha256  # the head is part of every cache key
+
+
+def test_a_changed_head_is_refused(tmp_path):
+    entry = manifest_entry("logo-trunk")
+    for name in (entry["head_file"], manifest_entry(TRUNK)["graph_file"], "manifest.toml"):
+        shutil.copy(MODELS_DIR / name, tmp_path / name)
+    head = tmp_path / entry["head_file"]
+    head.write_bytes(head.read_bytes()[:-1] + b"\1")
+    from screener.logo.weights import load_embedder
+
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        load_embedder("logo-trunk", tmp_path)

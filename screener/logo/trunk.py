@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..threads import thread_budget
+from .model import Embedder, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -182,3 +183,58 @@ def load_trunk(name: str, models_dir: str | Path | None = None, threads: int | N
     if entry.get("kind") != "trunk":
         raise ModelError(f"manifest entry {name!r} is not a trunk")
     return Trunk(TrunkSpec.from_entry(entry), folder, threads)
+
+
+class TrunkEmbedder(Embedder):
+    """The logo stage's embedding network on a pretrained trunk: crops squashed to
+    ``spec.input_size`` → the trunk's stages GeM-pooled (:func:`pooled_crops`) → a fitted head
+    (an ONNX graph: whitening, L2 normalisation) → unit vectors. Same interface as the trained
+    network's :class:`OnnxEmbedder`, so the logo stage takes either."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, trunk: Trunk, head: bytes, spec: ModelSpec, sha256: str, threads: int | None = None,
+                 batch_size: int = 64, gem_p: float = 3.0) -> None:
+        import onnxruntime as ort
+
+        super().__init__(spec, sha256, batch_size)
+        self.trunk = trunk
+        self.gem_p = gem_p
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = thread_budget(threads)
+        options.inter_op_num_threads = 1
+        self.head = ort.InferenceSession(head, options, providers=["CPUExecutionProvider"])
+        self._head_input = self.head.get_inputs()[0].name
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """``crops``: N x S x S x 3 RGB uint8 → N x dim float32, unit length."""
+        if len(crops) == 0:
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
+        pooled = unit(pooled_crops(self.trunk, crops, p=self.gem_p, batch=self.batch_size))
+        return self.head.run(None, {self._head_input: pooled})[0].astype(np.float32, copy=False)
+
+
+def load_trunk_embedder(entry: dict[str, Any], models_dir: str | Path, threads: int | None = None) -> TrunkEmbedder:
+    """A manifest entry of kind ``"trunk-head"`` (its ``trunk`` is another entry's name)."""
+    name = entry.get("name")
+    try:
+        spec = ModelSpec(arch=str(entry["trunk"]), dim=int(entry["dim"]), input_size=int(entry["input_size"]))
+        head_file, head_sha = str(entry["head_file"]), str(entry["head_sha256"])
+        gem_p = float(entry.get("gem_p", 3.0))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"manifest entry {name!r} is not a complete trunk-head entry: {exc}") from exc
+    trunk = load_trunk(spec.arch, models_dir, threads)
+    path = Path(models_dir) / head_file
+    if Path(head_file).name != head_file or not path.is_file():
+        raise ModelError(f"model file {path} for {name!r} is missing")
+    head = path.read_bytes()
+    digest = hashlib.sha256(head).hexdigest()
+    if digest != head_sha:
+        raise ModelError(f"model file {path} does not match its manifest (sha256 {digest[:12]}... instead of "
+                         f"{head_sha[:12]}...): it was changed or damaged; refit it with "
+                         "`python -m screener.train.trunk_head`")
+    combined = hashlib.sha256(f"{trunk.sha256}:{digest}:{spec.input_size}:{gem_p}".encode()).hexdigest()
+    try:
+        return TrunkEmbedder(trunk, head, spec, combined, threads, gem_p=gem_p)
+    except Exception as exc:  # onnxruntime raises its own types for a bad graph
+        raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc

@@ -108,6 +108,10 @@ def load_embedder(name: str = "logo-embed", models_dir: str | Path = MODELS_DIR,
     if runtime not in RUNTIMES:
         raise ModelError(f"unknown model runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
     entry = manifest_entry(name, models_dir)
+    if entry.get("kind") == "trunk-head":  # a pretrained trunk from a wheel + a head fitted here
+        from .trunk import load_trunk_embedder
+
+        return load_trunk_embedder(entry, models_dir, threads)
     spec = spec_of(entry)
     if runtime == "onnxruntime" and entry.get("onnx_file"):
         path, digest = checked_path(entry, "onnx_file", models_dir)

@@ -1,0 +1,157 @@
+"""Fit the logo stage's head on the frozen pretrained trunk: PCA whitening of GeM-pooled stages.
+
+Data recipe (seeded, brand-disjoint; ``flickr_split`` as for the trained network):
+
+- the *trained* brands' boxes in their training photos (FlickrLogos-27 dev), squashed to the
+  crop size;
+- ``--clutter`` random windows (side 8-40 % of the short side, aspect 0.5-2) of ICDAR 2015 dev
+  street photos of the ``fit`` half (``evaluation_half``).
+
+Never a held-out brand's crop: a whitening learnt on a brand's own crops flattens exactly the
+directions that tell that brand apart (issue 16). The head maps the trunk's pooled descriptor
+(each stage GeM-pooled and L2-normalised, concatenated) to ``--dims`` whitened dimensions, L2
+normalised, and is written as a small ONNX graph (``logo-trunk-head.onnx``) with its manifest
+entry ``logo-trunk`` (command, recipe, seed, metrics from ``benchmarks/trunk_crops.py``).
+
+    python -m screener.train.trunk_head --flickr ../shared/data/flickrlogos27-dev \
+        --icdar ../shared/data/icdar2015-dev --out screener/models
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+Box = tuple[float, float, float, float]
+
+
+# --- crops --------------------------------------------------------------------------------------
+def read_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"cannot read {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def squash(image: np.ndarray, box: Box, size: int) -> np.ndarray:
+    """The box's pixels squashed to ``size`` x ``size`` (as the logo stage cuts windows)."""
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    h, w = image.shape[:2]
+    x1, y1 = max(0, x1), max(0, y1)
+    x2, y2 = min(w, max(x1 + 2, x2)), min(h, max(y1 + 2, y2))
+    crop = image[y1:y2, x1:x2]
+    interp = cv2.INTER_AREA if min(crop.shape[:2]) > size else cv2.INTER_LINEAR
+    return cv2.resize(crop, (size, size), interpolation=interp)
+
+
+def clutter_boxes(images: list[Path], count: int, seed: int) -> list[tuple[Path, Box]]:
+    """``count`` seeded random windows over ``images`` (cycled)."""
+    rng = random.Random(seed)
+    sizes = {p: cv2.imread(str(p), cv2.IMREAD_REDUCED_GRAYSCALE_2).shape[:2] for p in images}
+    out = []
+    for i in range(count):
+        p = images[i % len(images)]
+        h, w = (2 * v for v in sizes[p])
+        side = rng.uniform(0.08, 0.4) * min(h, w)
+        aspect = rng.uniform(0.5, 2.0)
+        bw, bh = min(w, side * aspect ** 0.5), min(h, side / aspect ** 0.5)
+        x, y = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
+        out.append((p, (x, y, x + bw, y + bh)))
+    return out
+
+
+def cut_all(items: list[tuple[Path, Box]], size: int) -> np.ndarray:
+    """Every (photo, box) squashed, reading each photo once per run of equal photos."""
+    current: tuple[Path | None, np.ndarray | None] = (None, None)
+    out = np.empty((len(items), size, size, 3), np.uint8)
+    for i, (path, box) in enumerate(items):
+        if current[0] != path:
+            current = (path, read_rgb(path))
+        out[i] = squash(current[1], box, size)  # type: ignore[arg-type]
+    return out
+
+
+def fit_items(flickr: Path, icdar: Path, clutter: int, seed: int = 2) -> dict[str, list[tuple[Path, Box]]]:
+    """The head's fitting data: trained brands' training-photo boxes, fit-half street windows."""
+    from .data import evaluation_half, flickr_split
+
+    split = flickr_split(flickr)
+    boxes = [(flickr / "images" / b.image, tuple(float(v) for v in b.box)) for b in split.train_boxes
+             if min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 8]
+    street = sorted((icdar / "images").glob("*.jpg"))
+    windows = clutter_boxes([p for p in street if evaluation_half(p.name) == "fit"], clutter, seed)
+    return {"fit": boxes, "fit_clutter": windows}  # type: ignore[dict-item]
+
+
+# --- whitening ----------------------------------------------------------------------------------
+def fit_whitening(fit: np.ndarray, dims: int, shrink: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """PCA whitening (mean, projection D x dims) learnt on ``fit``; eigenvalues are regularised
+    by ``shrink`` x their mean so the weakest kept directions are not blown up into noise."""
+    mean = fit.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov((fit - mean).T))
+    order = np.argsort(-values)[:dims]
+    values, vectors = values[order], vectors[:, order]
+    projection = vectors / np.sqrt(values + shrink * values.mean())
+    return mean.astype(np.float32), projection.astype(np.float32)
+
+
+def head_graph(mean: np.ndarray, projection: np.ndarray) -> Any:
+    """ONNX: N x D descriptor → unit-length N x dims whitened vector."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    d, k = projection.shape
+    nodes = [
+        helper.make_node("Sub", ["features", "mean"], ["centred"]),
+        helper.make_node("MatMul", ["centred", "projection"], ["white"]),
+        helper.make_node("LpNormalization", ["white"], ["embedding"], axis=1, p=2),
+    ]
+    graph = helper.make_graph(
+        nodes, "logo_trunk_head",
+        [helper.make_tensor_value_info("features", onnx.TensorProto.FLOAT, ["batch", d])],
+        [helper.make_tensor_value_info("embedding", onnx.TensorProto.FLOAT, ["batch", k])],
+        [numpy_helper.from_array(mean.reshape(1, d), "mean"), numpy_helper.from_array(projection, "projection")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--flickr", type=Path, required=True)
+    parser.add_argument("--icdar", type=Path, required=True)
+    parser.add_argument("--trunk", default="trunk-effnet-lite0")
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--dims", type=int, default=256)
+    parser.add_argument("--shrink", type=float, default=0.1)
+    parser.add_argument("--clutter", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "models")
+    parser.add_argument("--name", default="logo-trunk")
+    args = parser.parse_args(argv)
+
+    from ..logo.trunk import load_trunk, pooled_crops, unit
+
+    trunk = load_trunk(args.trunk, args.out, threads=args.threads)
+    items = fit_items(args.flickr, args.icdar, args.clutter, args.seed)
+    feats = [unit(pooled_crops(trunk, cut_all(v, args.size))) for v in items.values()]
+    mean, projection = fit_whitening(np.concatenate(feats), args.dims, args.shrink)
+    data = head_graph(mean, projection).SerializeToString()
+    head_file = args.out / f"{args.name}-head.onnx"
+    head_file.write_bytes(data)
+    counts = {k: len(v) for k, v in items.items()}
+    print(f"{head_file}: sha256 {hashlib.sha256(data).hexdigest()}, fitted on {counts}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
