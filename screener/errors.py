@@ -2,8 +2,8 @@
 
 Every error the screener raises on purpose is a :class:`ScreenerError`, so callers can catch one
 type. Input problems (a photo that cannot be read) are :class:`InputError`: a scan records them for
-that photo and goes on. Everything else (a broken registry, a tampered model, a bad config) stops
-the run with exit code 2 from the CLI.
+that photo and goes on. Everything else (a broken registry, a tampered model, a bad config, a
+disk that fills up mid-scan) stops the run with one line on stderr and exit code 2 from the CLI.
 """
 
 from __future__ import annotations
@@ -43,3 +43,16 @@ class ModelError(ScreenerError):
 
 class EngineUnavailableError(ScreenerError):
     """An optional engine (OCR, Ray) is not installed; the message says what to install."""
+
+
+class WriteError(ScreenerError):
+    """A file the screener writes (the result store, a JSONL or CSV output, the report) could not
+    be written: a full disk, a file size limit, an I/O error, a path that cannot be created.
+
+    The message names the file and the reason in one line. Results committed to the store before
+    it stay there, so a scan stopped by it resumes when run again.
+    """
+
+
+class WorkerStartError(ScreenerError):
+    """A scan worker process could not be started or died while loading the pipeline."""

@@ -13,6 +13,11 @@ would not run. Nothing is loaded from a CDN: the file works offline and leaks no
 The report streams: rows are read from the store in risk order and written one at a time, and
 only the first ``max_thumbnails`` rows (the riskiest) get a thumbnail, so the file stays a sane
 size for a 100,000-photo scan.
+
+Writing: a report to a regular file is written next to it under a temporary name and renamed over
+it when complete, so a full disk or a Ctrl-C halfway leaves the previous report (or none), never a
+truncated one; a write that fails raises :class:`~screener.errors.WriteError` naming the file.
+A destination that is not a regular file (``/dev/stdout``, a pipe) is written in place.
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ import hashlib
 import html
 import io
 import json
+import os
+import stat
+import tempfile
 import time
 from pathlib import Path
 from typing import IO, Iterable
 
-from .errors import InputError, ScreenerError
+from .errors import InputError, ScreenerError, WriteError
 from .types import VERDICTS, ScreenResult
 
 THUMB_SIDE = 240  # px, the longer side of a thumbnail
@@ -109,15 +117,47 @@ def write_report(store: "ResultStore", out: str | Path, scan_id: int | None = No
         for name in _brand_names(result):
             brands[name] = brands.get(name, 0) + 1
     out = Path(out)
+    target = Path(os.path.realpath(out))  # through a link, as `open` would write
+    temporary: str | None = None
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(out, "w", encoding="utf-8")
+        if _exists_not_regular(target):
+            handle = open(out, "w", encoding="utf-8")
+        else:
+            if not target.parent.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
+                                             dir=target.parent)
+            handle = os.fdopen(fd, "w", encoding="utf-8")
+        with handle:
+            count = render(store.rows_with_paths(scan_id, order="risk"), handle,
+                           verdicts=verdicts, brands=brands, max_thumbnails=max_thumbnails,
+                           title=title, subtitle=_subtitle(info), limits=limits)
+        if temporary is not None:
+            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 is not what `open` gives
+            os.replace(temporary, target)
+            temporary = None
+        return count
     except OSError as exc:
-        raise ScreenerError(f"cannot write {out}: {exc.strerror or exc}") from None
-    with handle:
-        return render(store.rows_with_paths(scan_id, order="risk"), handle, verdicts=verdicts,
-                      brands=brands, max_thumbnails=max_thumbnails, title=title,
-                      subtitle=_subtitle(info), limits=limits)
+        raise WriteError(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        if temporary is not None:  # failed or interrupted: the partial file goes
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+
+
+def _exists_not_regular(path: Path) -> bool:
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # missing (or a broken link): a new regular file is written
+        return False
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def render(rows: Iterable[tuple[Path | None, ScreenResult]], out: IO[str], *,

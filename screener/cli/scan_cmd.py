@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ScreenerError
 from .common import add_pipeline_options, config_from_args
 
 EXIT_OK, EXIT_FAIL_ON, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -62,7 +62,7 @@ def default_db(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..brands import BrandRegistry
-    from ..scan.batch import fail_on_triggered, run_scan
+    from ..scan.batch import ScanStats, fail_on_triggered, run_scan
     from ..scan.outputs import CsvSink, JsonlSink
     from ..scan.store import ResultStore
 
@@ -75,34 +75,49 @@ def run(args: argparse.Namespace) -> int:
     BrandRegistry.load(args.registry)  # a broken registry stops here, with its own message
     engine = _engine(args, config)
 
+    store = ResultStore(db_path)  # a store that cannot be opened stops here, with its own message
     sinks: list[Any] = []
-    store = ResultStore(db_path)
+    stats = ScanStats()
     progress = _Progress(args.paths, quiet=args.quiet)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
+    # The file the final writes are at, for the message if a Ctrl-C comes then.
+    writing: Path | None = None
     try:
-        try:
-            if args.out:
-                sinks.append(JsonlSink(args.out))
-            if args.csv:
-                sinks.append(CsvSink(args.csv))
-            stats = run_scan(args.paths, config=config, store=store, engine=engine, sinks=sinks,
-                             progress=progress.update, registry_dir=args.registry)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            progress.close()
-            for sink in sinks:
-                sink.close()
+        if args.out:
+            sinks.append(JsonlSink(args.out))
+        if args.csv:
+            sinks.append(CsvSink(args.csv))
+        run_scan(args.paths, config=config, store=store, engine=engine, sinks=sinks,
+                 progress=progress.update, registry_dir=args.registry, stats=stats)
+        progress.close()
+        for sink in sinks:
+            writing = sink.path
+            sink.close()
         if args.report and stats.scan_id:
             from ..report import write_report
 
+            writing = args.report
             write_report(store, args.report, scan_id=stats.scan_id, limits=config.limits)
-    finally:
+        writing = db_path
         store.close()
+    except ScreenerError as exc:
+        _close_quietly(progress, sinks, store)
+        if not stats.scan_id:  # nothing was screened (an output that cannot be opened)
+            raise
+        # One line, as for every error: what failed, what is kept, and that nothing is lost.
+        raise ScreenerError(f"{exc}; {_kept(stats, db_path)}") from None
+    except KeyboardInterrupt:
+        _close_quietly(progress, sinks, store)
+        where = f" while writing {writing}" if writing else ""
+        print(f"screener: interrupted{where}; {_kept(stats, db_path)}", file=sys.stderr)
+        print(stats.summary_line(), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
     if stats.interrupted:
-        print(f"screener: interrupted; {stats.total} finished photos are kept in {db_path}; "
-              "run the same command again to resume", file=sys.stderr)
+        print(f"screener: interrupted; {_kept(stats, db_path)}", file=sys.stderr)
         print(stats.summary_line(), file=sys.stderr)
         return EXIT_INTERRUPTED
     met = fail_on_triggered(stats, args.fail_on)
@@ -110,6 +125,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"screener: --fail-on: {', '.join(met)}", file=sys.stderr)
     print(stats.summary_line(), file=sys.stderr)
     return EXIT_FAIL_ON if met else EXIT_OK
+
+
+def _kept(stats: Any, db_path: Path) -> str:
+    """``3 photos are safely stored in results.db; run the same command again to resume``."""
+    n = stats.stored
+    return (f"{n} photo{'' if n == 1 else 's'} {'is' if n == 1 else 'are'} safely stored in "
+            f"{db_path}; run the same command again to resume")
+
+
+def _close_quietly(progress: "_Progress", sinks: list[Any], store: Any) -> None:
+    """Close what a stopped scan holds open; a second fault here must not hide the first."""
+    for close in (progress.close, *(sink.close for sink in sinks), store.close):
+        try:
+            close()
+        except (ScreenerError, OSError, KeyboardInterrupt):
+            pass
 
 
 def _engine(args: argparse.Namespace, config: Any) -> Any:
@@ -154,4 +185,5 @@ class _Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+            self._bar = None
 

@@ -7,7 +7,12 @@ for that result, or take it from the store) and each name still gets its own row
 
 Counts in :class:`ScanStats`: ``screened`` rows were computed in this run (including files that
 could not be read), ``reused`` rows came from the store or from an identical photo screened in
-this run, ``errors`` is the number of error rows among both.
+this run, ``errors`` is the number of error rows among both; ``stored`` counts the rows whose
+result is committed to the store (what a resumed scan will not screen again).
+
+A fault mid-scan (a write error on the store or an output, a worker that cannot start) propagates
+as its :class:`~screener.errors.ScreenerError` after the workers are stopped and what can still be
+committed is; pass ``stats`` to keep the counts of a scan that stops that way.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class ScanStats:
     screened: int = 0
     reused: int = 0
     errors: int = 0
+    stored: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     startup_seconds: float = 0.0
@@ -70,7 +76,9 @@ class ScanStats:
     def suspects(self) -> int:
         return self.verdicts.get(SUSPECT, 0)
 
-    def count(self, result: ScreenResult, reused: bool) -> None:
+    def count(self, result: ScreenResult, reused: bool, stored: bool = False) -> None:
+        if stored:
+            self.stored += 1
         if reused:
             self.reused += 1
         else:
@@ -123,17 +131,21 @@ def quick_key(registry_dir: str | os.PathLike[str], config: Config) -> str:
 def run_scan(paths: Sequence[str | os.PathLike[str]], *, config: Config, store: ResultStore,
              engine: Engine, sinks: Iterable[ResultSink] = (),
              progress: Progress | None = None,
-             registry_dir: str | os.PathLike[str] | None = None) -> ScanStats:
+             registry_dir: str | os.PathLike[str] | None = None,
+             stats: ScanStats | None = None) -> ScanStats:
     """Scan ``paths`` with ``engine``; every row goes to the store and the sinks as it finishes.
 
     With ``registry_dir``, the engine is started only when a photo needs screening (see
-    :func:`quick_key`); without it, at once.
+    :func:`quick_key`); without it, at once. Counts go to ``stats`` (a new one by default), which
+    the caller still holds when the scan stops on an error.
 
     ``KeyboardInterrupt`` stops the scan cleanly: finished rows are kept (store and outputs),
-    photos in flight are dropped, and the stats come back with ``interrupted=True``.
+    photos in flight are dropped, and the stats come back with ``interrupted=True``. Any other
+    error stops the workers, commits what the store still can, and propagates; the scan is then
+    not marked finished in the store.
     """
     sinks = list(sinks)
-    stats = ScanStats()
+    stats = stats if stats is not None else ScanStats()
     started = time.monotonic()
     waiting: dict[str, _Waiting] = {}
     quick = quick_key(registry_dir, config) if registry_dir is not None else None
@@ -153,8 +165,8 @@ def run_scan(paths: Sequence[str | os.PathLike[str]], *, config: Config, store: 
                 "a version change?); rows reused so far may be stale: run the scan again")
         return real
 
-    def emit(result: ScreenResult, reused: bool) -> None:
-        stats.count(result, reused)
+    def emit(result: ScreenResult, reused: bool, stored: bool) -> None:
+        stats.count(result, reused, stored)  # before the sinks: a sink fault leaves it stored
         for sink in sinks:
             sink.write(result)
         if progress is not None:
@@ -170,12 +182,13 @@ def run_scan(paths: Sequence[str | os.PathLike[str]], *, config: Config, store: 
             row = result.with_path(display)
             store.record_path(path, display, scan_id, fingerprint, result.sha256 or outcome.key,
                               stamp, error=None if stored else (result.error or "not stored"))
-            emit(row, reused=index > 0)
+            emit(row, reused=index > 0, stored=stored)
 
     def drain(timeout: float) -> None:
         for outcome in engine.poll(timeout):
             finish(outcome)
 
+    completed = False
     try:
         if fingerprint is None:
             fingerprint = start_engine()
@@ -190,13 +203,13 @@ def run_scan(paths: Sequence[str | os.PathLike[str]], *, config: Config, store: 
                 # Unreadable (missing, a folder, a broken link, over the size limit): an error
                 # row now, not stored as a result, so the next scan looks at the file again.
                 store.record_path(path, display, scan_id, fingerprint, None, None, error=str(exc))
-                emit(ScreenResult.failed(display, "", str(exc)), reused=False)
+                emit(ScreenResult.failed(display, "", str(exc)), reused=False, stored=False)
                 drain(0.0)
                 continue
             cached = store.get(sha256, fingerprint)
             if cached is not None:
                 store.record_path(path, display, scan_id, fingerprint, sha256, stamp)
-                emit(cached.with_path(display), reused=True)
+                emit(cached.with_path(display), reused=True, stored=True)
             elif sha256 in waiting:
                 waiting[sha256].entries.append((path, display, stamp))
             else:
@@ -209,14 +222,23 @@ def run_scan(paths: Sequence[str | os.PathLike[str]], *, config: Config, store: 
             drain(0.0)
         while engine.busy():
             drain(0.5)
+        completed = True
     except KeyboardInterrupt:
         stats.interrupted = True
     finally:
-        engine.close()
-        stats.seconds = time.monotonic() - started
-        store.commit()
-        if stats.scan_id and not stats.interrupted:
-            store.finish_scan(stats.scan_id, stats.to_dict())
+        try:
+            engine.close()
+        finally:
+            stats.seconds = time.monotonic() - started
+            if completed or stats.interrupted:
+                store.commit()
+            else:  # stopped by an error, which must be the one reported: commit what still can be
+                try:
+                    store.commit()
+                except ScreenerError:
+                    pass
+    if completed and stats.scan_id:
+        store.finish_scan(stats.scan_id, stats.to_dict())
     return stats
 
 

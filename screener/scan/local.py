@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..errors import ScreenerError
+from ..errors import ScreenerError, WorkerStartError
 from ..types import ScreenResult
 from .worker import Outcome, PhotoWorker, pin_thread_env
 
@@ -39,7 +39,7 @@ def _worker_main(conn: Any, registry_dir: str, config: Config, threads: int) -> 
     try:
         worker = PhotoWorker(registry_dir, config, threads)
     except BaseException as exc:  # noqa: BLE001 - report any start-up failure to the main process
-        conn.send(("init_error", f"{type(exc).__name__}: {exc}",
+        conn.send(("init_error", _one_line(f"{type(exc).__name__}: {exc}"),
                    isinstance(exc, ScreenerError)))
         return
     conn.send(("ready", worker.fingerprint))
@@ -52,6 +52,16 @@ def _worker_main(conn: Any, registry_dir: str, config: Config, threads: int) -> 
             return
         key, path = message
         conn.send(("result", worker.screen(key, path)))
+
+
+def _one_line(message: str) -> str:
+    """The line of a (possibly multi-line) error message that says what went wrong."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return message.strip()
+    # An exception whose text is a whole traceback: its last line is the error itself.
+    return lines[-1] if len(lines) > 1 and "Traceback (most recent call last)" in lines[0] \
+        else lines[0]
 
 
 @dataclass
@@ -102,7 +112,14 @@ class LocalEngine:
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(target=_worker_main, name="screener-worker", daemon=True,
                                     args=(child, self.registry_dir, self.config, self.threads))
-        process.start()
+        try:
+            process.start()
+        except OSError as exc:  # fork/exec refused: no memory or too many processes
+            parent.close()
+            child.close()
+            noun, note = self._which()
+            raise WorkerStartError(f"cannot start a {noun} process{note}: "
+                                   f"{exc.strerror or exc}") from None
         child.close()  # our copy: the worker's end must be the only one, so EOF reaches us
         self._slots.append(_Slot(process=process, conn=parent))
 
@@ -213,7 +230,8 @@ class LocalEngine:
             outcomes.append(outcome)
         elif kind == "init_error":
             self.close()
-            raise ScreenerError(f"a scan worker could not start: {message[1]}")
+            noun, note = self._which()
+            raise WorkerStartError(f"a {noun} could not start{note}: {message[1]}")
 
     def _replace(self, slot: _Slot, outcomes: list[Outcome], reason: str | None) -> None:
         """Kill ``slot``'s process, give its photo an error row, start a fresh worker."""
@@ -235,12 +253,22 @@ class LocalEngine:
             self._start_failures += 1
             if self._start_failures >= _MAX_START_FAILURES:
                 self.close()
-                raise ScreenerError(
-                    f"scan workers keep dying while starting (exit code {slot.process.exitcode}; "
+                noun, note = self._which()
+                raise WorkerStartError(
+                    f"{noun}s keep dying while starting{note} (exit code {slot.process.exitcode}; "
                     "its error is printed above): out of memory, or a script that starts a scan "
                     "without an `if __name__ == '__main__':` guard?")
         if not self._closed:
             self._spawn()
+
+
+    def _which(self) -> tuple[str, str]:
+        """The worker's name and a note: one that fails after another was ready points at the
+        machine (memory, processes), not at the install, whatever the error it died of says."""
+        if not self.fingerprint:
+            return "scan worker", ""
+        return ("replacement scan worker", " midway through the scan (the first ones started, so "
+                "this machine is likely out of memory or processes now)")
 
 
 def default_workers() -> int:

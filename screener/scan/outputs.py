@@ -1,7 +1,9 @@
 """Result sinks: JSONL and CSV files written one row at a time, as photos finish.
 
 Both are context managers that stream (nothing is held in memory) and flush every row, so a scan
-stopped by Ctrl-C or a crash leaves a readable file with every finished photo.
+stopped by Ctrl-C or a crash leaves a readable file with every finished photo. A row that cannot
+be written (a full disk, a file size limit, a reader that went away) raises
+:class:`~screener.errors.WriteError` naming the file; the rows before it stay in the file.
 
 CSV cells are read by spreadsheet programs, where a cell starting with ``=``, ``+``, ``-``, ``@``
 (or a tab / carriage return) is a formula: OCR text and file names come from strangers, so such
@@ -15,6 +17,7 @@ import json
 from pathlib import Path
 from typing import IO, Any, Iterable, Protocol
 
+from ..errors import WriteError
 from ..types import ScreenResult
 
 CSV_COLUMNS = ("path", "sha256", "status", "verdict", "risk", "brands", "flags", "reasons",
@@ -55,10 +58,25 @@ def csv_row(result: ScreenResult) -> dict[str, Any]:
 class _FileSink:
     """A sink that owns one open file: closing, and use as a context manager."""
 
+    path: Path
     _file: IO[str]
 
     def close(self) -> None:
-        self._file.close()
+        """Close the file; raises :class:`WriteError` if its last bytes cannot be written."""
+        if self._file.closed:
+            return
+        try:
+            self._file.close()
+        except OSError as exc:
+            raise _write_error(self.path, exc) from None
+
+    def _put(self, write: Any) -> None:
+        """Run ``write`` (which writes one row) and flush, so every finished row is on disk."""
+        try:
+            write()
+            self._file.flush()
+        except OSError as exc:
+            raise _write_error(self.path, exc) from None
 
     def __enter__(self) -> "_FileSink":
         return self
@@ -75,8 +93,8 @@ class JsonlSink(_FileSink):
         self._file: IO[str] = _open_for_writing(self.path)
 
     def write(self, result: ScreenResult) -> None:
-        self._file.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
-        self._file.flush()
+        line = json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+        self._put(lambda: self._file.write(line))
 
 
 class CsvSink(_FileSink):
@@ -87,11 +105,11 @@ class CsvSink(_FileSink):
         # newline="" as the csv module requires; utf-8-sig so spreadsheet programs read UTF-8.
         self._file = _open_for_writing(self.path, encoding="utf-8-sig", newline="")
         self._writer = csv.DictWriter(self._file, fieldnames=CSV_COLUMNS)
-        self._writer.writeheader()
+        self._writer.writeheader()  # buffered: it reaches the disk with the first row
 
     def write(self, result: ScreenResult) -> None:
-        self._writer.writerow(csv_row(result))
-        self._file.flush()
+        row = csv_row(result)
+        self._put(lambda: self._writer.writerow(row))
 
 
 def write_all(results: Iterable[ScreenResult], sinks: Iterable[ResultSink]) -> int:
@@ -106,11 +124,14 @@ def write_all(results: Iterable[ScreenResult], sinks: Iterable[ResultSink]) -> i
 
 
 def _open_for_writing(path: Path, encoding: str = "utf-8", newline: str | None = None) -> IO[str]:
-    from ..errors import ScreenerError
-
     try:
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
         return open(path, "w", encoding=encoding, newline=newline)
     except OSError as exc:
-        raise ScreenerError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _write_error(path, exc) from None
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    """``cannot write PATH: No space left on device`` (one line, no errno number)."""
+    return WriteError(f"cannot write {path}: {exc.strerror or exc}")

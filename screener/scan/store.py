@@ -12,6 +12,11 @@ Two tables:
 Durability: WAL journal, one transaction per screened photo (cheap in WAL mode), so a scan killed
 at any moment, even with ``kill -9`` or a power cut, loses at most the photos in flight; rows are
 keyed, so nothing is ever written twice. Only the scanning process writes.
+
+Write faults (a full disk, a file size limit, an I/O error) raise :class:`~screener.errors.WriteError`
+naming the database file. SQLite may roll a transaction back by itself on such an error, so the
+store asks the connection whether a transaction is open instead of remembering it, and rolls back
+what is left: every transaction committed before the fault stays, and the file stays consistent.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import json
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ScreenerError
+from ..errors import ScreenerError, WriteError
 from ..types import ScreenResult
 
 _SCHEMA_VERSION = 1
@@ -68,6 +74,17 @@ class StoreError(ScreenerError):
     """The result database cannot be opened or is not a screener store."""
 
 
+# SQLite's primary result codes that mean "this file cannot be written now" rather than "this file
+# is not a screener store": the fix is space, permissions or a path, not a new --db file.
+_WRITE_FAULTS = {3: "SQLITE_PERM", 7: "SQLITE_NOMEM", 8: "SQLITE_READONLY", 10: "SQLITE_IOERR",
+                 13: "SQLITE_FULL", 14: "SQLITE_CANTOPEN", 15: "SQLITE_PROTOCOL"}
+
+
+def _is_write_fault(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in _WRITE_FAULTS
+
+
 @dataclass(frozen=True)
 class FileStamp:
     """What a file looked like when it was hashed: if it still looks so, its sha256 is reused."""
@@ -86,8 +103,11 @@ class ResultStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         try:
             # isolation_level=None: we open transactions ourselves and know when each commits.
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
@@ -98,10 +118,12 @@ class ResultStore:
             self._db.executescript(_SCHEMA)
             self._check_version()
         except sqlite3.DatabaseError as exc:
+            if _is_write_fault(exc):
+                raise WriteError(f"cannot write {self.path}: {exc}") from None
             raise StoreError(f"{self.path} is not a usable screener result database: {exc}") from exc
-        self._in_txn = False
         self._pending = 0
         self._last_commit = time.monotonic()
+        self._closed = False
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -112,15 +134,29 @@ class ResultStore:
                              f"{_SCHEMA_VERSION} (use a new --db file)")
 
     # --- transactions ---------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn a failed write into a WriteError naming this file, leaving no transaction open."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:  # already rolled back by SQLite itself
+                    pass
+            self._pending = 0
+            raise WriteError(f"cannot write {self.path}: {exc}") from None
+
     def _begin(self) -> None:
-        if not self._in_txn:
+        if not self._db.in_transaction:
             self._db.execute("BEGIN")
-            self._in_txn = True
 
     def commit(self) -> None:
-        if self._in_txn:
-            self._db.execute("COMMIT")
-            self._in_txn = False
+        """Commit the open transaction, if any (raises :class:`WriteError` when it cannot)."""
+        if self._db.in_transaction:
+            with self._writing():
+                self._db.execute("COMMIT")
         self._pending = 0
         self._last_commit = time.monotonic()
 
@@ -131,9 +167,13 @@ class ResultStore:
             self.commit()
 
     def close(self) -> None:
+        """Commit and close (again: nothing); raises :class:`WriteError` if the commit fails."""
+        if self._closed:
+            return
         try:
             self.commit()
         finally:
+            self._closed = True
             self._db.close()
 
     def __enter__(self) -> "ResultStore":
@@ -145,14 +185,16 @@ class ResultStore:
     # --- scans ------------------------------------------------------------------------------------
     def begin_scan(self, fingerprint: str) -> int:
         self.commit()
-        cur = self._db.execute("INSERT INTO scans (fingerprint, started) VALUES (?, ?)",
-                               (fingerprint, time.time()))
+        with self._writing():
+            cur = self._db.execute("INSERT INTO scans (fingerprint, started) VALUES (?, ?)",
+                                   (fingerprint, time.time()))
         return int(cur.lastrowid)
 
     def finish_scan(self, scan_id: int, summary: dict[str, object]) -> None:
-        self._begin()
-        self._db.execute("UPDATE scans SET finished=?, summary=? WHERE id=?",
-                         (time.time(), json.dumps(summary), scan_id))
+        with self._writing():
+            self._begin()
+            self._db.execute("UPDATE scans SET finished=?, summary=? WHERE id=?",
+                             (time.time(), json.dumps(summary), scan_id))
         self.commit()
 
     def latest_scan(self) -> int | None:
@@ -175,10 +217,11 @@ class ResultStore:
         return str(row[0]) if row else None
 
     def remember_fingerprint(self, quick: str, fingerprint: str) -> None:
-        self._begin()
-        self._db.execute("INSERT INTO fingerprints (quick, fingerprint) VALUES (?, ?) ON CONFLICT "
-                         "(quick) DO UPDATE SET fingerprint=excluded.fingerprint",
-                         (quick, fingerprint))
+        with self._writing():
+            self._begin()
+            self._db.execute("INSERT INTO fingerprints (quick, fingerprint) VALUES (?, ?) ON "
+                             "CONFLICT (quick) DO UPDATE SET fingerprint=excluded.fingerprint",
+                             (quick, fingerprint))
         self.commit()
 
     # --- results ----------------------------------------------------------------------------------
@@ -188,15 +231,19 @@ class ResultStore:
         return ScreenResult.from_dict(json.loads(row[0])) if row else None
 
     def put(self, result: ScreenResult, fingerprint: str) -> None:
-        """Store a screened photo's result and commit at once (it cost seconds to compute)."""
-        self._begin()
-        self._db.execute(
-            "INSERT INTO results (sha256, fingerprint, verdict, risk, result, created) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256, fingerprint) DO UPDATE SET "
-            "verdict=excluded.verdict, risk=excluded.risk, result=excluded.result, "
-            "created=excluded.created",
-            (result.sha256, fingerprint, result.verdict, float(result.risk),
-             json.dumps(result.to_dict(), ensure_ascii=False), time.time()))
+        """Store a screened photo's result and commit at once (it cost seconds to compute).
+
+        When this returns, the result is on disk; when it raises :class:`WriteError`, it is not.
+        """
+        with self._writing():
+            self._begin()
+            self._db.execute(
+                "INSERT INTO results (sha256, fingerprint, verdict, risk, result, created) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256, fingerprint) DO UPDATE SET "
+                "verdict=excluded.verdict, risk=excluded.risk, result=excluded.result, "
+                "created=excluded.created",
+                (result.sha256, fingerprint, result.verdict, float(result.risk),
+                 json.dumps(result.to_dict(), ensure_ascii=False), time.time()))
         self.commit()
 
     # --- paths ------------------------------------------------------------------------------------
@@ -212,16 +259,17 @@ class ResultStore:
                     fingerprint: str, sha256: str | None, stamp: FileStamp | None,
                     error: str | None = None, commit: bool = False) -> None:
         """Remember which result a path's row is (``error`` when no stored result stands for it)."""
-        self._begin()
-        self._db.execute(
-            "INSERT INTO paths (path, display, scan_id, fingerprint, sha256, size, mtime_ns, inode,"
-            " error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
-            "display=excluded.display, scan_id=excluded.scan_id, fingerprint=excluded.fingerprint,"
-            " sha256=excluded.sha256, size=excluded.size, mtime_ns=excluded.mtime_ns, "
-            "inode=excluded.inode, error=excluded.error",
-            (os.fsencode(path), display, scan_id, fingerprint, sha256 or None,
-             stamp.size if stamp else None, stamp.mtime_ns if stamp else None,
-             stamp.inode if stamp else None, error))
+        with self._writing():
+            self._begin()
+            self._db.execute(
+                "INSERT INTO paths (path, display, scan_id, fingerprint, sha256, size, mtime_ns, "
+                "inode, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
+                "display=excluded.display, scan_id=excluded.scan_id, "
+                "fingerprint=excluded.fingerprint, sha256=excluded.sha256, size=excluded.size, "
+                "mtime_ns=excluded.mtime_ns, inode=excluded.inode, error=excluded.error",
+                (os.fsencode(path), display, scan_id, fingerprint, sha256 or None,
+                 stamp.size if stamp else None, stamp.mtime_ns if stamp else None,
+                 stamp.inode if stamp else None, error))
         if commit:
             self.commit()
         else:
