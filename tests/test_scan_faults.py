@@ -28,6 +28,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -116,12 +117,18 @@ def _outputs(cwd: Path, report_path: str = REPORT) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def reference(world, tmp_path_factory) -> dict[str, object]:
-    """The outputs of one uninterrupted scan."""
+def reference_scan(world, tmp_path_factory) -> Path:
+    """The folder of one uninterrupted scan (its outputs and store under o/)."""
     cwd = tmp_path_factory.mktemp("reference")
     done = _run(world, cwd)
     assert done.returncode == 0, done.stderr
-    return _outputs(cwd)
+    return cwd
+
+
+@pytest.fixture(scope="module")
+def reference(reference_scan) -> dict[str, object]:
+    """The outputs of one uninterrupted scan."""
+    return _outputs(reference_scan)
 
 
 def _one_fault_line(done, code: int = 2) -> tuple[str, int]:
@@ -162,9 +169,10 @@ def _file_size_limit(limit: int):
 
 
 def test_store_reaches_a_file_size_limit_mid_scan(world, reference, tmp_path):
-    # The store's write-ahead log grows about 25 KB per photo after about 75 KB of schema, and
-    # is the largest file the scan writes: at 110 KB it stops after one or two photos.
-    done = _run(world, tmp_path, preexec_fn=_file_size_limit(110_000))
+    # The store's write-ahead log is the largest file the scan writes: it passes 95 KB with the
+    # first photo and grows about 15 KB per photo after it, so 120 KB stops the scan after two
+    # (any limit from 100 to 125 KB gave one or two on 2026-12-02).
+    done = _run(world, tmp_path, preexec_fn=_file_size_limit(120_000))
     what, stored = _one_fault_line(done)
     assert what.startswith(f"cannot write {DB}: ")
     assert 1 <= stored < PHOTOS, "the fault must land mid-scan"
@@ -197,6 +205,36 @@ def test_a_report_that_cannot_be_created_after_the_scan(world, reference, tmp_pa
     _store_is_consistent(tmp_path, stored)
     (tmp_path / "o" / "x").unlink()  # the report's folder is made
     _resumes_exactly(world, tmp_path, stored, reference, report)
+
+
+_REPORT_UNDER_A_LIMIT = """
+import resource, signal, sys
+from screener.errors import WriteError
+from screener.report import write_report
+from screener.scan.store import ResultStore
+
+store = ResultStore(sys.argv[1])  # opened first: its shared-memory file is 32 KB
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+try:
+    write_report(store, sys.argv[2])
+except WriteError as exc:
+    print(exc)
+    sys.exit(2)
+"""
+
+
+def test_a_report_that_fills_the_disk_leaves_the_previous_one(reference_scan, tmp_path):
+    shutil.copytree(reference_scan / "o", tmp_path / "o")
+    before = (tmp_path / REPORT).read_bytes()
+    assert len(before) > 8192
+    done = subprocess.run([sys.executable, "-c", _REPORT_UNDER_A_LIMIT, DB, REPORT], cwd=tmp_path,
+                          env=_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.strip() == f"cannot write {REPORT}: File too large"
+    assert (tmp_path / REPORT).read_bytes() == before  # the new one was written aside, and dropped
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["r.csv", "r.db", "r.html",
+                                                                 "r.jsonl"]
 
 
 def _count(db: Path, table: str, where: str = "") -> int:
