@@ -256,8 +256,8 @@ class LocalEngine:
                 noun, note = self._which()
                 raise WorkerStartError(
                     f"{noun}s keep dying while starting{note} (exit code {slot.process.exitcode}; "
-                    "its error is printed above): out of memory, or a script that starts a scan "
-                    "without an `if __name__ == '__main__':` guard?")
+                    "what it printed, if anything, is above): out of memory, or a script that "
+                    "starts a scan without an `if __name__ == '__main__':` guard?")
         if not self._closed:
             self._spawn()
 
