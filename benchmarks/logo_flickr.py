@@ -41,7 +41,7 @@ from screener.brands import BrandRegistry  # noqa: E402
 from screener.config import Config  # noqa: E402
 from screener.train.data import flickr_split, read_boxes  # noqa: E402
 from screener.logo.weights import MODELS_DIR, manifest_entry  # noqa: E402
-from screener.types import box_share  # noqa: E402
+from screener.geometry import share  # noqa: E402
 
 
 SUSPECT_KINDS = ("altered_brand_name", "imitation_logo", "mixed_marks", "counterfeit_cue")
@@ -211,7 +211,7 @@ def main(argv=None) -> int:
                 # The share of the photo each brand's region covers, as the policy measures it
                 # (the screener reports boxes in the photo's pixels, the stage in its input's).
                 seen = rgb if screener is not None else pixels
-                shares[name] = {h.brand: round(box_share(h.box, (seen.shape[1], seen.shape[0])), 4) for h in hits}
+                shares[name] = {h.brand: round(share(h.box, (seen.shape[1], seen.shape[0])), 4) for h in hits}
                 lc = config.logo
                 verified[name] = {h.brand: h.inliers for h in hits if h.inliers >= lc.min_inliers
                                   or lc.aligned_genuine(h.alignment, h.agreement)}

@@ -37,9 +37,10 @@ from typing import Sequence
 
 from .brands import BrandRegistry
 from .config import Config
+from .geometry import along, inside, overlaps, share
 from .textmatch import BrandNameMatcher, CueMatcher, NameMatch
 from .types import (ALTERED_BRAND_NAME, BRAND_MARK, CLEAR, COUNTERFEIT_CUE, EXACT, IMITATION_LOGO,
-                    MIXED_MARKS, NEAR, REVIEW, SUSPECT, Box, BrandMark, Flag, LogoHit, TextHit, box_share)
+                    MIXED_MARKS, NEAR, REVIEW, SUSPECT, BrandMark, Flag, LogoHit, TextHit)
 
 
 # OCR confidence at which a word read across a verified logo overrules it as another word: the
@@ -104,7 +105,7 @@ class Policy:
         ``LogoConfig.network_genuine``), or verified by geometry (see ``LogoConfig.min_inliers``),
         which is strong evidence even where the network is unsure."""
         logo = self.config.logo
-        return (logo.network_genuine(hit.score, box_share(hit.box, size))
+        return (logo.network_genuine(hit.score, share(hit.box, size))
                 or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
                 or _aligned_genuine(hit, self.config) or bool(hit.text_support) and hit.score >= logo.text_support)
 
@@ -127,7 +128,7 @@ class Policy:
         if not (hit.inliers >= max(1, logo.min_inliers) and hit.median_agreement >= logo.imitation_layout
                 and hit.agreement < logo.confirm_agreement):
             return None
-        return next((m for m in names if not m.exact and m.brand == hit.brand and _inside(m.box, hit.box) >= 0.6),
+        return next((m for m in names if not m.exact and m.brand == hit.brand and inside(m.box, hit.box) >= 0.6),
                     None)
 
     def _copy_flag(self, hit: LogoHit, name: NameMatch) -> Flag:
@@ -177,7 +178,7 @@ class Policy:
         for hit in logos:
             for match in names:
                 if match.brand == hit.brand or any(
-                        other.brand == match.brand and not _overlap(other.box, match.box) for other in logos):
+                        other.brand == match.brand and not overlaps(other.box, match.box) for other in logos):
                     continue
                 flags.append(Flag(MIXED_MARKS, hit.brand, match.text, min(_strength(hit), match.score) ** 0.5,
                                   hit.box, f"logo of {hit.brand!r} beside the name of "
@@ -257,12 +258,12 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
     if hit.text_support:
         # A piece of the name the text matcher took for a name or an altered one ("YAHO"): the
         # text rules decide that word, the network's support does not overrule them.
-        return any(_overlap(m.box, hit.box) for m in names)
+        return any(overlaps(m.box, hit.box) for m in names)
     # Names read on the region first (their boxes are the words themselves): a name inside the
     # hit, or a hit that lies along a longer name (SIFT can fit a few letters of a word: Kyrane's
     # wordmark on four letters of "LURNEXA", the hit 0.57 of the word's width).
     for m in names:
-        if (_inside(m.box, hit.box) < 0.6 and not _along(hit.box, m.box)) or m.exact and m.brand == hit.brand:
+        if (inside(m.box, hit.box) < 0.6 and not along(hit.box, m.box)) or m.exact and m.brand == hit.brand:
             continue
         if m.brand != hit.brand:
             return True  # another brand's name, or an altered one: that brand's wordmark
@@ -278,7 +279,7 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
         # word read with confidence across the mark (BrandNameMatcher.other_word): "CRANE" set
         # in the typeface of Kyrane's wordmark, where SIFT matches the letters they share.
         width = max(1, hit.box[2] - hit.box[0])
-        return any(_inside(t.box, hit.box) >= 0.6 and t.score >= OTHER_WORD_CONFIDENCE
+        return any(inside(t.box, hit.box) >= 0.6 and t.score >= OTHER_WORD_CONFIDENCE
                    and t.box[2] - t.box[0] >= 0.5 * width and matcher.other_word(t.text, hit.brand)
                    for t in texts)
     x1, y1, x2, y2 = hit.box
@@ -286,30 +287,11 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
         tx1, ty1, tx2, ty2 = text.box
         area = max(1, (tx2 - tx1) * (ty2 - ty1))
         letters = sum(ch.isalpha() for ch in text.text)
-        if _inside(text.box, hit.box) < 0.6 or letters < 3 or area < 0.15 * max(1, (x2 - x1) * (y2 - y1)):
+        if inside(text.box, hit.box) < 0.6 or letters < 3 or area < 0.15 * max(1, (x2 - x1) * (y2 - y1)):
             continue
-        if not any(m.brand == hit.brand and _overlap(m.box, text.box) for m in names):
+        if not any(m.brand == hit.brand and overlaps(m.box, text.box) for m in names):
             return True  # a network or aligned hit on a sign or caption that reads as another word
     return False
-
-
-def _inside(inner: Box, outer: Box) -> float:
-    """The share of ``inner``'s area that lies inside ``outer``."""
-    w = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
-    h = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
-    return w * h / max(1, (inner[2] - inner[0]) * (inner[3] - inner[1]))
-
-
-def _along(region: Box, word: Box) -> bool:
-    """``region`` lies along ``word``: most of its width is within the word's, and the word's
-    line runs through it (most of the word's height is within the region's)."""
-    w = max(0, min(region[2], word[2]) - max(region[0], word[0]))
-    h = max(0, min(region[3], word[3]) - max(region[1], word[1]))
-    return w >= 0.6 * max(1, region[2] - region[0]) and h >= 0.6 * max(1, word[3] - word[1])
-
-
-def _overlap(a: Box, b: Box) -> bool:
-    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
 def _aligned_genuine(hit: LogoHit, config: Config) -> bool:

@@ -29,6 +29,7 @@ from typing import Iterable, Sequence
 
 from .brands import BrandRegistry
 from .config import MatchConfig
+from .geometry import over_smaller
 from .types import Box, TextHit
 
 # Look-alike characters → the Latin letter a reader takes them for (after case-folding).
@@ -375,26 +376,18 @@ def _drop_covered(matches: tuple[NameMatch, ...]) -> tuple[NameMatch, ...]:
     for match in matches:
         if match.exact:
             continue
-        if any(e.brand == match.brand and _overlap(e.box, match.box) > 0.5 for e in exact):
+        if any(e.brand == match.brand and over_smaller(e.box, match.box) > 0.5 for e in exact):
             continue
         kept.append(match)
     # One match per (brand, exactness, box region): keep the best of overlapping ones.
     kept.sort(key=lambda m: (-m.score, m.text))
     result: list[NameMatch] = []
     for match in kept:
-        if any(r.brand == match.brand and r.exact == match.exact and _overlap(r.box, match.box) > 0.5
+        if any(r.brand == match.brand and r.exact == match.exact and over_smaller(r.box, match.box) > 0.5
                for r in result):
             continue
         result.append(match)
     return tuple(result)
-
-
-def _overlap(a: Box, b: Box) -> float:
-    """Intersection over the smaller box's area."""
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return (ix * iy) / smaller if smaller > 0 else 0.0
 
 
 class CueMatcher:

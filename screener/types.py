@@ -31,13 +31,6 @@ EXACT = "exact"
 NEAR = "near"
 
 
-def box_share(box: Box, size: tuple[int, int] | None) -> float:
-    """The share of a photo (``size``: width, height) that ``box`` covers; 0 if the size is unknown."""
-    if not size or size[0] <= 0 or size[1] <= 0:
-        return 0.0
-    return (box[2] - box[0]) * (box[3] - box[1]) / (size[0] * size[1])
-
-
 def _box(value: Any) -> Box | None:
     if value is None:
         return None

@@ -16,6 +16,7 @@ from PIL import Image, ImageFilter
 from helpers import SAMPLES
 from screener.brands import BrandRegistry
 from screener.config import Config
+from screener.geometry import over_smaller  # the hit covers the mark or sits inside it
 from screener.logo.base import NoLogoStage
 from screener.logo.matcher import CnnLogoStage, build_logo_stage
 from screener.logo.weights import load_embedder
@@ -30,14 +31,6 @@ LOW = Config().replace(logo__near_threshold=0.0, logo__genuine_threshold=0.0)
 @pytest.fixture(scope="module")
 def embedder():
     return load_embedder("logo-embed", threads=1)
-
-
-def _overlap(a, b) -> float:
-    """Intersection over the smaller box: the hit covers the mark or sits inside it."""
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0, x2 - x1) * max(0, y2 - y1)
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return inter / max(1, smaller)
 
 
 def _registry_of_synthetic_brands(root: Path, count: int, seed: int):
@@ -72,7 +65,7 @@ def test_rendered_logo_is_found_in_a_scene_with_its_box(tmp_path, embedder):
     stage = build_logo_stage(registry, LOW, embedder=embedder)
     hits = {h.brand: h for h in stage(np.asarray(scene))}
     assert target.name in hits, hits
-    assert _overlap(hits[target.name].box, true_box) > 0.5
+    assert over_smaller(hits[target.name].box, true_box) > 0.5
     assert hits[target.name].reference.startswith("logos/")
 
 
@@ -94,7 +87,7 @@ def test_registered_sample_brand_is_found_in_logo_listings(embedder):
         marks = [m for m in json.loads(row["marks"]) if m["kind"] == "logo"]
         hits = {h.brand: h for h in stage(image)}
         hit = hits.get(row["brands"])
-        if hit and any(_overlap(hit.box, m["box"]) > 0.3 for m in marks):
+        if hit and any(over_smaller(hit.box, m["box"]) > 0.3 for m in marks):
             found += 1
     assert found >= 0.75 * len(rows), f"{found} of {len(rows)}"
 
@@ -221,24 +214,13 @@ def test_a_mark_filling_the_photo_is_reported_at_the_large_window_threshold(tmp_
     sized = build_logo_stage(registry, Config().replace(**only_size, logo__large_threshold=threshold,
                                                         logo__large_share=0.2), embedder=embedder)
     [hit] = [h for h in sized(photos["filled"]) if h.brand == target.name]
-    assert hit.score >= threshold and _overlap(hit.box, (30, 30, 30 + mark.width, 30 + mark.height)) > 0.9
+    assert hit.score >= threshold and over_smaller(hit.box, (30, 30, 30 + mark.width, 30 + mark.height)) > 0.9
     assert not [h for h in sized(photos["ninth"]) if h.brand == target.name], scores
-
-
-def test_the_span_of_a_brands_windows_joins_only_those_touching_the_best_one():
-    """Two windows on one mark make its span; a window elsewhere in the photo (another chance
-    look-alike) does not stretch it. Plain arrays: the rule is geometry, no model needed."""
-    from screener.logo.matcher import _span
-
-    seed = np.array([100.0, 100.0, 160.0, 140.0])
-    windows = np.array([[100, 100, 160, 140], [80, 90, 260, 200], [500, 20, 560, 60]], np.float64)
-    assert _span(windows, seed).tolist() == [80, 90, 260, 200]
-    assert _span(windows[2:], seed).tolist() == seed.tolist()
 
 
 def test_a_hit_reported_for_its_size_is_one_the_policy_counts(embedder):
     """The stage decides a region's share of the photo on the box it reports, in the photo's
-    pixels, as the policy does (``LogoConfig.network_genuine`` on ``box_share``): a mark reported
+    pixels, as the policy does (``LogoConfig.network_genuine`` on ``geometry.share``): a mark reported
     only because it is large is one the policy counts, and one the policy would count is reported.
     Swept over regions within a pixel or two of ``large_share`` on a photo whose working copy is
     scaled by an awkward factor (1001 x 999 px to 640 x 638 px); measured on the working copy, as
@@ -246,7 +228,7 @@ def test_a_hit_reported_for_its_size_is_one_the_policy_counts(embedder):
     the windows and scores: the rule is geometry. The stage holds a one-vector reference set
     because picking embeds nothing."""
     from screener.logo.matcher import ReferenceSet
-    from screener.types import box_share
+    from screener.geometry import share
 
     logo = Config().replace(logo__near_threshold=0.99, logo__large_threshold=0.95, logo__genuine_threshold=0.999,
                             logo__large_share=0.2).logo
@@ -260,7 +242,7 @@ def test_a_hit_reported_for_its_size_is_one_the_policy_counts(embedder):
             x2, y1, y2 = x1 + side, x1 + 2.4, x1 + 2.4 + side * 0.998
             hits = stage._pick(np.array([[x1, y1, x2, y2]]), np.array([[0.97]]), np.zeros((1, 1), int), scale, size)
             in_photo = (int(x1 / scale), int(y1 / scale), int(round(x2 / scale)), int(round(y2 / scale)))
-            assert bool(hits) == logo.network_genuine(0.97, box_share(in_photo, size)), (x1, side)
+            assert bool(hits) == logo.network_genuine(0.97, share(in_photo, size)), (x1, side)
             assert all(hit.box == in_photo for hit in hits)
             reported += len(hits)
             tried += 1

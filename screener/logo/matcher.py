@@ -48,9 +48,10 @@ import numpy as np
 from ..brands import BrandRegistry
 from ..config import Config, LogoConfig
 from ..errors import ModelError, RegistryError
+from ..geometry import iou, iou_many, share, span
 from ..textmatch import fold
 from ..threads import one_blas_thread, thread_budget
-from ..types import Box, LogoHit, TextHit, box_share
+from ..types import Box, LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
 from .align import ReferenceAligner
 from .cache import EmbeddingCache
@@ -343,15 +344,6 @@ class Pyramid:
         return level, level.shape[1] / self.levels[0].shape[1]
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of box ``a`` with each row of ``b``."""
-    x1, y1 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
-    x2, y2 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
-    return inter / np.maximum(area, 1e-6)
-
-
 # --- the stage -----------------------------------------------------------------------------------
 class CnnLogoStage:
     """Finds registered brands' logos in a photo with the embedding network (see module doc)."""
@@ -545,7 +537,7 @@ class CnnLogoStage:
                 break
             i, b = int(rows[k]), int(cols[k])
             regions = tried.setdefault(b, [])
-            if len(regions) == ALIGN_PER_BRAND or any(iou(boxes[i], r[None])[0] >= 0.3 for r in regions):
+            if len(regions) == ALIGN_PER_BRAND or any(iou_many(boxes[i], r[None])[0] >= 0.3 for r in regions):
                 continue
             columns = np.nonzero((refs.brand_index == b) & usable)[0]
             if len(columns) == 0:
@@ -615,12 +607,16 @@ class CnnLogoStage:
             score = float(best[i, b])
             large = False
             if cfg.large_threshold <= score < cfg.genuine_threshold:
-                span = _span(boxes[best[:, b] >= cfg.large_threshold], box)
-                large = cfg.network_genuine(score, box_share(_photo_box(span, scale), size))
-                box = span if large else box
+                # A span and not the best window: on a mark filling the photo the network's best
+                # window often holds only part of it (a swoosh's tip), while the windows agreeing
+                # with it cover the mark (FlickrLogos dev: the span found 3 more photos than the
+                # best window at the same thresholds, BENCHMARKS.md).
+                region = span(box, boxes[best[:, b] >= cfg.large_threshold])
+                large = cfg.network_genuine(score, share(_photo_box(region, scale), size))
+                box = region if large else box
             if score < cfg.near_threshold and not large:
                 continue  # too small a region for this score: another of the brand's may do
-            if any(other != b and iou(box, prev[None])[0] > 0.3 for other, prev in taken):
+            if any(other != b and iou_many(box, prev[None])[0] > 0.3 for other, prev in taken):
                 continue
             done.add(b)
             taken.append((b, box))
@@ -635,19 +631,6 @@ def _photo_box(box: np.ndarray, scale: float) -> Box:
     return (int(x1), int(y1), int(round(x2)), int(round(y2)))
 
 
-def _span(windows: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """The bounding box of ``seed`` and the ``windows`` overlapping it. Why a span and not the best
-    window: on a mark filling the photo the network's best window often holds only part of it
-    (a swoosh's tip), while the windows agreeing with it cover the mark (FlickrLogos dev: the
-    span found 3 more photos than the best window at the same thresholds, BENCHMARKS.md)."""
-    touching = windows[iou(seed, windows) > 0] if len(windows) else windows
-    if not len(touching):
-        return seed
-    x1, y1, x2, y2 = seed
-    return np.array([min(x1, touching[:, 0].min()), min(y1, touching[:, 1].min()),
-                     max(x2, touching[:, 2].max()), max(y2, touching[:, 3].max())], dtype=seed.dtype)
-
-
 def _is_piece(word: str, name: str) -> bool:
     """``word`` (folded) is a piece of ``name`` (folded): 3+ letters, at least half of it, not
     all of it."""
@@ -655,7 +638,7 @@ def _is_piece(word: str, name: str) -> bool:
 
 
 def _same_region(a: LogoHit, b: LogoHit) -> bool:
-    return iou(np.asarray(a.box, float), np.asarray([b.box], float))[0] > 0.3
+    return iou(a.box, b.box) > 0.3
 
 
 def _merge(hits: Sequence[LogoHit], new: Sequence[LogoHit], overruling: Sequence[LogoHit],

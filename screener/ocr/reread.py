@@ -22,8 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..geometry import within
 from ..textmatch import BrandNameMatcher, NameMatch
-from ..types import Box, TextHit
+from ..types import TextHit
 from .base import OcrEngine
 
 LETTER_HEIGHT = 48  # px: the word's box is scaled to this height before it is read again
@@ -89,19 +90,14 @@ def _replace_word(hits: list[TextHit], match: NameMatch, name: TextHit) -> list[
     so do scores: a joined name gets its weakest piece's."""
     # A word, or a word of a line: one hit holds the match's box and text (the matcher gives a
     # word of a line its share of the line's box).
-    holders = [i for i, hit in enumerate(hits) if _within(match.box, hit.box) and match.text in hit.text]
+    holders = [i for i, hit in enumerate(hits) if within(match.box, hit.box, slack=2) and match.text in hit.text]
     if len(holders) == 1:
         i = holders[0]
         return hits[:i] + [replace(hits[i], text=hits[i].text.replace(match.text, name.text, 1))] + hits[i + 1:]
     # A name split in pieces: the pieces lie inside the match's box and spell its text.
-    pieces = sorted((i for i, hit in enumerate(hits) if _within(hit.box, match.box)), key=lambda i: hits[i].box[0])
+    pieces = sorted((i for i, hit in enumerate(hits) if within(hit.box, match.box, slack=2)), key=lambda i: hits[i].box[0])
     if len(pieces) > 1 and " ".join(hits[i].text for i in pieces) == match.text:
         joined = TextHit(name.text, match.box, min(hits[i].score for i in pieces))
         rest = set(pieces[1:])  # the first piece's place takes the joined word
         return [joined if i == pieces[0] else hit for i, hit in enumerate(hits) if i not in rest]
     return None
-
-
-def _within(inner: Box, outer: Box, slack: int = 2) -> bool:
-    return (inner[0] >= outer[0] - slack and inner[1] >= outer[1] - slack
-            and inner[2] <= outer[2] + slack and inner[3] <= outer[3] + slack)
