@@ -2,7 +2,8 @@
 
 Each command lives in its own module with ``register(subparsers)`` that adds its parser and sets
 ``func(args) -> int``. Exit codes: 0 success, 1 when ``--fail-on`` (or an eval gate) triggers,
-2 for bad usage, config, registry or model errors.
+2 for bad usage, config, registry or model errors and for a scan stopped by a fault (a write
+error, a worker that cannot start), 130 when interrupted. Each error is one stderr line.
 
 Nothing heavy is imported here: ``screener --help`` and ``screener brands list`` must not pay for
 torch or onnxruntime. Commands import what they need inside ``func``.
