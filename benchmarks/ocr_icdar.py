@@ -147,6 +147,19 @@ def build_reader(name: str, threads: int | None) -> Reader:
         # rapidocr~N: the engine with the enlarged photo's long side bounded by N (0: unbounded)
         engine = RapidOcrEngine(threads=threads, settings=RapidSettings(
             det_max_side=int(name.split("~", 1)[1]), min_score=OcrConfig().min_score))
+    elif name.startswith("rapidocr:"):
+        from dataclasses import fields
+
+        from screener.ocr.rapid import RapidOcrEngine, RapidSettings
+
+        # rapidocr:field=value,...: the engine with RapidSettings fields set (sweeps), e.g.
+        # rapidocr:det_enlarge=small-text,small_text=24
+        types = {f.name: type(getattr(RapidSettings(), f.name)) for f in fields(RapidSettings)}
+        pairs = dict(item.split("=", 1) for item in name.split(":", 1)[1].split(",") if item)
+        values = {k: (v.lower() in ("1", "true") if types[k] is bool else types[k](v)) for k, v in pairs.items()}
+        values.setdefault("min_score", OcrConfig().min_score)
+        values.setdefault("det_max_side", OcrConfig().max_detector_side)
+        engine = RapidOcrEngine(threads=threads, settings=RapidSettings(**values))
     else:
         engine = build_ocr_engine(OcrConfig(engine=name))
     return lambda rgb: [hit.to_dict() for hit in engine(rgb)]
@@ -159,16 +172,25 @@ def load_rgb(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def photo_ids(data_dir: Path, limit: int | None, skip: int = 0) -> list[str]:
-    """Photo names in numeric order; ``skip`` leaves out the first ones (e.g. those tuned on)."""
+def photo_ids(data_dir: Path, limit: int | None, skip: int = 0, half: str | None = None) -> list[str]:
+    """Photo names in numeric order; ``skip`` leaves out the first ones (e.g. those tuned on);
+    ``half`` keeps one half of :func:`screener.logo.data.evaluation_half` ("fit" or "report")."""
     ids = sorted((p.stem for p in (data_dir / "images").glob("img_*.jpg")),
                  key=lambda s: int(s.split("_")[1]))[skip:]
+    if half:
+        try:
+            from screener.train.data import evaluation_half
+        except ImportError:  # before the training code moved to screener.train
+            from screener.logo.data import evaluation_half
+
+        ids = [i for i in ids if evaluation_half(f"{i}.jpg") == half]
     return ids[:limit] if limit else ids
 
 
 def run(data_dir: Path, engines: Sequence[str], limit: int | None, threads: int | None,
-        cache: Path | None, progress: bool = True, skip: int = 0) -> dict[str, Tally]:
-    ids = photo_ids(data_dir, limit, skip)
+        cache: Path | None, progress: bool = True, skip: int = 0,
+        half: str | None = None) -> dict[str, Tally]:
+    ids = photo_ids(data_dir, limit, skip, half)
     if not ids:
         raise SystemExit(f"no images/img_*.jpg under {data_dir}")
     readers: dict[str, Reader] = {}
@@ -209,13 +231,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip", type=int, default=0,
                         help="leave out the first N photos (the rapidocr settings were tuned on "
                              "img_1..img_100)")
+    parser.add_argument("--half", choices=("fit", "report"), default=None,
+                        help="one half of the evaluation split (fit thresholds, report results)")
     parser.add_argument("--threads", type=int, default=None,
                         help="onnxruntime intra-op threads for rapidocr and bare")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--no-cache", action="store_true")
     args = parser.parse_args(argv)
     tallies = run(args.data_dir, args.engine, args.limit, args.threads,
-                  None if args.no_cache else args.cache, skip=args.skip)
+                  None if args.no_cache else args.cache, skip=args.skip, half=args.half)
     for name, tally in tallies.items():
         print(tally.line(name))
     return 0

@@ -53,6 +53,9 @@ class OcrConfig:
     # as they were; 1600 read more on FlickrLogos (0.45 / 0.43) but lost a borderline word on a
     # 1024 x 683 sample listing.
     max_detector_side: int = 2000
+    # Where the enlarged detector input goes: "whole" (the whole photo, enlarged) or "small-text"
+    # (a 1x pass first, then only the regions around the small lines it found, enlarged).
+    enlarge: str = "whole"
     glyph_check: bool = True  # re-check exactly-read brand names for look-alike digits (0 for O)
     # Read again, closer, each word the name matcher takes for an altered brand name; a second
     # reading that is the name itself was a misreading (screener.ocr.reread). FlickrLogos genuine
@@ -158,7 +161,6 @@ class MatchConfig:
     min_near_length: int = 4  # names shorter than this match exactly only
     max_edit_ratio: float = 0.25  # allowed edits per letter for a near match (after folding)
     max_edits: int = 2
-    min_text_score: float = 0.5
     cue_words: tuple[str, ...] = (
         "replica", "replicas", "1:1", "aaa", "aaaa", "aaa+", "mirror quality",
         "mirror image quality", "super copy", "supercopy", "inspired by", "top copy",

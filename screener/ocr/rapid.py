@@ -29,11 +29,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import OcrConfig
-from ..errors import EngineUnavailableError, InputError
+from ..errors import ConfigError, EngineUnavailableError, InputError
 from ..types import TextHit
 
 INSTALL_HINT = "pip install --no-deps rapidocr_onnxruntime==1.4.4"
 THREADS_ENV = "SCREENER_OCR_THREADS"  # scan workers set this to pin onnxruntime's threads
+ENLARGE_MODES = ("whole", "small-text")
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,24 @@ class RapidSettings:
     det_scale: float = 1.5  # ... times this: small text needs the photo enlarged
     det_max_pixels: int = 4_000_000  # bounds the detector's cost on panoramas
     det_max_side: int = 0  # the enlarged photo's long side at most this (0: no bound; OcrConfig: 2000)
+    # Where the enlarged input is shown: "whole" (the whole photo, enlarged: one pass), or
+    # "small-text" (a pass at 1x, then the enlarged pass only on regions around the lines the
+    # first pass found small; none when it found no small line).
+    det_enlarge: str = "whole"
+    small_text: float = 32.0  # px: a line this short or shorter in the 1x detector's input is small
+    region_margin: float = 2.0  # line heights of context kept around each small line
+    whole_share: float = 0.5  # regions covering more of the photo than this: enlarge it whole
     det_box_thresh: float = 0.5
     det_unclip_ratio: float = 1.6
     use_cls: bool = True  # the 0/180 degree angle classifier for upside-down lines
     split_words: bool = True  # insert spaces at ink-free gaps between characters
     word_gap: float = 0.3  # the narrowest word space, as a fraction of the letters' height
     min_score: float = 0.5  # lines whose mean character confidence is below this are dropped
+    # Other ONNX models than the wheel's PP-OCRv4 ("": the wheel's); a recogniser needs its keys
+    # file (one character a line, without CTC's blank and the trailing space).
+    det_model: str = ""
+    rec_model: str = ""
+    rec_keys: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,11 @@ class RapidOcrEngine:
         if settings is None:
             settings = RapidSettings(min_score=config.min_score,
                                      det_scale=1.5 if config.upscale_small else 1.0,
-                                     det_max_side=config.max_detector_side)
+                                     det_max_side=config.max_detector_side,
+                                     det_enlarge=config.enlarge)
+        if settings.det_enlarge not in ENLARGE_MODES:
+            raise ConfigError(f"ocr.enlarge must be one of {', '.join(ENLARGE_MODES)}, "
+                              f"got {settings.det_enlarge!r}")
         self.settings = settings
         self.threads = threads if threads is not None else _threads_from_env()
         try:
@@ -114,6 +131,10 @@ class RapidOcrEngine:
             "det_box_thresh": settings.det_box_thresh,
             "det_unclip_ratio": settings.det_unclip_ratio,
         }
+        for key, path in (("det_model_path", settings.det_model), ("rec_model_path", settings.rec_model),
+                          ("rec_keys_path", settings.rec_keys)):
+            if path:
+                kwargs[key] = str(path)
         if self.threads:
             kwargs["intra_op_num_threads"] = int(self.threads)
             kwargs["inter_op_num_threads"] = 1
@@ -183,31 +204,69 @@ class RapidOcrEngine:
         # PP-OCR models were trained on OpenCV's BGR order.
         return np.ascontiguousarray(image[:, :, ::-1])
 
-    def _detect(self, bgr: np.ndarray) -> list[np.ndarray]:
-        """Text-line quads in image coordinates.
+    def detect(self, bgr: np.ndarray) -> "Detection":
+        """Text-line quads in image coordinates, and the regions the enlarged pass looked at.
 
-        The detector sees the photo with its short side at ``det_limit_side_len * det_scale``
-        (smaller photos are enlarged, larger ones kept), an enlarged photo's long side at most
-        ``det_max_side`` (a wide photo's text would outgrow the detector), and never more than ``det_max_pixels``
-        in area (huge photos and panoramas are shrunk to that), so its cost is bounded.
+        With ``det_enlarge = "whole"`` the detector sees the whole photo enlarged (see
+        :meth:`_scale`). With ``"small-text"`` it first sees it at 1x (RapidOCR's own size); the
+        lines it finds there whose height is at most ``small_text`` px are small print, and only
+        the regions around them (``region_margin`` line heights of context, merged, grown to
+        hold every line they touch) are detected again enlarged. Their lines replace the 1x
+        lines inside them; lines elsewhere keep their 1x reading. A photo whose 1x pass finds no
+        small line (none at all, or only big print) costs one 1x pass.
         """
+        h, w = bgr.shape[:2]
+        if min(h, w) < 4:
+            return Detection((), ())
+        big, small = self._scale(h, w, self.settings.det_scale), self._scale(h, w, 1.0)
+        if self.settings.det_enlarge == "whole" or big <= small * 1.05:  # one pass
+            return Detection(tuple(self._detect_pass(bgr, big)), ((0, 0, w, h),) if big > small else ())
+        base = self._detect_pass(bgr, small)
+        regions = small_text_regions(base, small, (h, w), self.settings)
+        if not regions:
+            return Detection(tuple(base), ())
+        if sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in regions) > self.settings.whole_share * h * w:
+            regions = [(0, 0, w, h)]
+        quads = [q for q in base if not any(_inside(q, r) for r in regions)]
+        for x1, y1, x2, y2 in regions:
+            found = self._detect_pass(bgr[y1:y2, x1:x2], big)
+            quads += [q + np.float32([x1, y1]) for q in found]
+        return Detection(tuple(quads), tuple(regions))
+
+    def _detect(self, bgr: np.ndarray) -> list[np.ndarray]:
+        return list(self.detect(bgr).quads)
+
+    def _scale(self, h: int, w: int, scale: float) -> float:
+        """The detector's resize factor for an ``h x w`` photo at ``scale`` times its base size.
+
+        The short side becomes ``det_limit_side_len * scale`` (smaller photos are enlarged, larger
+        ones kept), an enlarged photo's long side at most ``det_max_side`` (a wide photo's text
+        would outgrow the detector), and the area never more than ``det_max_pixels`` (huge photos
+        and panoramas are shrunk to that), so its cost is bounded.
+        """
+        target = self.settings.det_limit_side_len * max(scale, 0.1)
+        ratio = max(1.0, target / min(h, w))
+        ratio = min(ratio, (self.settings.det_max_pixels / float(h * w)) ** 0.5)
+        if self.settings.det_max_side:
+            ratio = min(ratio, max(1.0, self.settings.det_max_side / max(h, w)))
+        return ratio
+
+    def _detect_pass(self, bgr: np.ndarray, ratio: float) -> list[np.ndarray]:
+        """One detector pass over ``bgr`` resized by ``ratio``: quads in ``bgr``'s coordinates."""
         import cv2
 
         h, w = bgr.shape[:2]
         if min(h, w) < 4:
             return []
         det = self._det
-        target = self.settings.det_limit_side_len * max(self.settings.det_scale, 0.1)
-        ratio = max(1.0, target / min(h, w))
-        ratio = min(ratio, (self.settings.det_max_pixels / float(h * w)) ** 0.5)
-        if self.settings.det_max_side:
-            ratio = min(ratio, max(1.0, self.settings.det_max_side / max(h, w)))
         # the network wants sides that are multiples of 32
         rh, rw = max(32, int(round(h * ratio / 32)) * 32), max(32, int(round(w * ratio / 32)) * 32)
         resized = cv2.resize(bgr, (rw, rh))
-        tensor = ((resized.astype(np.float32) / 255.0 - det.mean) / det.std).astype(np.float32)
-        tensor = tensor.transpose(2, 0, 1)[np.newaxis]
-        preds = det.infer(tensor)[0]
+        # (x / 255 - mean) / std in float32 (RapidOCR's lists of means would make it float64)
+        mean = np.float32(det.mean).reshape(1, 1, 3) * 255.0
+        scale = 1.0 / (np.float32(det.std).reshape(1, 1, 3) * 255.0)
+        tensor = ((resized.astype(np.float32) - mean) * scale).transpose(2, 0, 1)[np.newaxis]
+        preds = det.infer(np.ascontiguousarray(tensor))[0]
         boxes, _ = det.postprocess_op(preds, (h, w))  # maps the map back to h x w
         if boxes is None or len(boxes) == 0:
             return []
@@ -309,6 +368,79 @@ def _crop(bgr: np.ndarray, quad: np.ndarray, cv2: Any) -> np.ndarray:
     if h / w >= 1.5:  # a vertical line: turn it so the recogniser reads along its length
         crop = np.ascontiguousarray(np.rot90(crop))
     return crop
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What the detector found: line quads (image coordinates) and the regions ``(x1, y1, x2,
+    y2)`` it looked at enlarged (empty: the enlarged pass was skipped)."""
+
+    quads: tuple[np.ndarray, ...]
+    regions: tuple[tuple[int, int, int, int], ...]
+
+
+def _line_height(quad: np.ndarray) -> float:
+    return float(min(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]),
+                     np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+
+
+def _inside(quad: np.ndarray, region: tuple[int, int, int, int]) -> bool:
+    x1, y1, x2, y2 = region
+    return bool(quad[:, 0].min() >= x1 - 1 and quad[:, 1].min() >= y1 - 1
+                and quad[:, 0].max() <= x2 + 1 and quad[:, 1].max() <= y2 + 1)
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def small_text_regions(quads: Sequence[np.ndarray], ratio: float, size: tuple[int, int],
+                       settings: RapidSettings) -> list[tuple[int, int, int, int]]:
+    """The regions of a photo to detect again enlarged: around each line whose height in the
+    detector's input (``ratio`` times the photo's) is at most ``settings.small_text``.
+
+    Each small line's box is grown by ``region_margin`` of its height on every side (small print
+    comes in blocks: its neighbours the first pass missed are near it); overlapping regions are
+    merged, and a region is grown to hold every line it touches whole, so that no line is cut in
+    two between the passes.
+    """
+    h, w = size
+    regions = []
+    for quad in quads:
+        height = _line_height(quad)
+        if height * ratio > settings.small_text:
+            continue
+        pad = settings.region_margin * height + 4
+        regions.append((max(0, int(quad[:, 0].min() - pad)), max(0, int(quad[:, 1].min() - pad)),
+                        min(w, int(np.ceil(quad[:, 0].max() + pad))), min(h, int(np.ceil(quad[:, 1].max() + pad)))))
+    if not regions:
+        return []
+    boxes = [(int(np.floor(q[:, 0].min())), int(np.floor(q[:, 1].min())),
+              int(np.ceil(q[:, 0].max())) + 1, int(np.ceil(q[:, 1].max())) + 1) for q in quads]
+    changed = True
+    while changed:  # merge overlapping regions, grow them over touched lines, until stable
+        changed = False
+        merged: list[tuple[int, int, int, int]] = []
+        for region in regions:
+            for i, other in enumerate(merged):
+                if _overlaps(region, other):
+                    merged[i] = (min(region[0], other[0]), min(region[1], other[1]),
+                                 max(region[2], other[2]), max(region[3], other[3]))
+                    changed = True
+                    break
+            else:
+                merged.append(region)
+        grown = []
+        for region in merged:
+            x1, y1, x2, y2 = region
+            for box in boxes:
+                if _overlaps(region, box):
+                    x1, y1 = min(x1, max(0, box[0])), min(y1, max(0, box[1]))
+                    x2, y2 = max(x2, min(w, box[2])), max(y2, min(h, box[3]))
+            changed |= (x1, y1, x2, y2) != region
+            grown.append((x1, y1, x2, y2))
+        regions = grown
+    return regions
 
 
 def _reading_order(quads: list[np.ndarray]) -> list[np.ndarray]:
