@@ -72,8 +72,9 @@ class Policy:
         """Decide one photo from its OCR words and logo hits. ``size``: the photo's (width,
         height), the frame the boxes are in; without it a network-only logo needs
         ``logo.genuine_threshold`` whatever its size."""
-        min_score = self.config.match.min_text_score
-        readable = [t for t in texts if t.score >= min_score]
+        # Words the engine doubts are no evidence: the bundled engines drop them already
+        # (ocr.min_score); the same bound holds for words from any other engine.
+        readable = [t for t in texts if t.score >= self.config.ocr.min_score]
         name_matches = self.names(readable)
         # Altered readings that are evidence of an alteration: not misread prints of a name the
         # photo also reads right (policy.misread_margin).
