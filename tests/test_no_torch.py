@@ -20,9 +20,12 @@ BLOCK = ("import sys\n"
          "sys.exit(code)\n")
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", BLOCK, *args], capture_output=True, text=True, timeout=300)
+
+
 def _screen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCK, "screen", *args], capture_output=True, text=True,
-                          timeout=300)
+    return _cli("screen", *args)
 
 
 def test_a_sample_listing_screens_without_torch(samples):
@@ -42,3 +45,10 @@ def test_the_torch_runtime_without_torch_says_what_to_install(samples):
                    "--set", "logo.runtime=torch")
     assert done.returncode == 2
     assert "screener[train]" in done.stderr
+
+
+def test_training_without_torch_names_the_extra_to_install(tmp_path):
+    done = _cli("train-logo", "--steps", "1", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "torch, torchvision, onnx" in done.stderr and "screener[train]" in done.stderr
+    assert not list(tmp_path.iterdir())

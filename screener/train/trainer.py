@@ -370,7 +370,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="real background patches per batch, each its own identity")
 
 
+def require_training_packages() -> None:
+    """Raise :class:`EngineUnavailableError` naming the ``train`` extra when torch, torchvision or
+    onnx is missing (a screening install has none of them)."""
+    import importlib.util
+
+    missing = []
+    for name in ("torch", "torchvision", "onnx"):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # ValueError: a None placeholder in sys.modules
+            found = False
+        if not found:
+            missing.append(name)
+    if missing:
+        from ..errors import EngineUnavailableError
+
+        raise EngineUnavailableError(f"training needs {', '.join(missing)}, which a screening install leaves "
+                                     "out; install the train extra: pip install 'screener[train]' "
+                                     "(or scripts/install.sh --train)")
+
+
 def run(args: argparse.Namespace, command: str) -> int:
+    require_training_packages()
     spec = ModelSpec(arch=args.arch, dim=args.dim, input_size=args.size)
     settings = TrainSettings(steps=args.steps, seed=args.seed, lr=args.lr, threads=args.threads,
                              workers=args.workers, max_minutes=args.max_minutes,
