@@ -1,0 +1,110 @@
+"""Fit the logo stage's threshold on the dev ``fit`` half, report the ``report`` half.
+
+Reads one or more ``benchmarks/logo_flickr.py --json`` outputs (runs with ``logo.near_threshold``
+0, so every brand's best region score is recorded per photo) and, for each:
+
+1. splits every screened photo (FlickrLogos test photos, ICDAR street photos) with
+   ``evaluation_half``;
+2. on the ``fit`` half, picks the lowest network threshold whose false brand marks on the street
+   photos stay at or under ``--max-false`` per 100 (the stage as configured: a brand is reported
+   when its network score reaches the threshold, or geometry/alignment verified it);
+3. reports the ``report`` half at that threshold: recall / precision on photos of trained and of
+   held-out brands, false marks per 100 street photos.
+
+So two models are compared at the same false-mark rate on street photos, with nothing fitted on
+the photos that are reported.
+
+    python benchmarks/logo_halves.py runs/lf_embed.json runs/lf_trunk.json [--max-false 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from screener.train.data import evaluation_half  # noqa: E402
+
+
+def metrics(reported: dict[str, set[str]], truth: dict[str, set[str]], photos: list[str]) -> dict[str, float]:
+    tp = found = n_reported = 0
+    for p in photos:
+        got, true = reported.get(p, set()), truth.get(p, set())
+        n_reported += len(got)
+        tp += len(got & true)
+        found += bool(got & true) if true else 0
+    n_logo = sum(1 for p in photos if truth.get(p))
+    return {"photos": len(photos), "recall": round(found / max(1, n_logo), 3),
+            "precision": round(tp / n_reported, 3) if n_reported else 1.0}
+
+
+def at(run: dict, threshold: float, verified: bool) -> dict[str, set[str]]:
+    out = {}
+    for p, got in run["scores"].items():
+        brands = {b for b, s in got.items() if s >= threshold}
+        if verified:
+            brands |= set(run.get("verified", {}).get(p, {}))
+        out[p] = brands
+    return out
+
+
+def false_per_100(reported: dict[str, set[str]], photos: list[str]) -> float:
+    return round(100 * sum(len(reported.get(p, ())) for p in photos) / max(1, len(photos)), 2)
+
+
+def evaluate(run: dict, max_false: float, verified: bool) -> dict:
+    truth = {p: set(b) for p, b in run["truth"].items()}
+    held = set(run["report"]["heldout_brands"])
+    photos = sorted(run["scores"])
+    halves: dict[str, dict[str, list[str]]] = {}
+    for half in ("fit", "report"):
+        mine = [p for p in photos if evaluation_half(p) == half]
+        halves[half] = {
+            "trained brands": [p for p in mine if truth.get(p) and truth[p] - held],
+            "held-out brands": [p for p in mine if truth.get(p) & held],
+            "street": [p for p in mine if p.startswith("icdar/")],
+        }
+    values = sorted({s for got in run["scores"].values() for s in got.values()})
+    candidates = [t for t in np.unique(np.round(values, 4)) if t > 0] + [1.01]
+    chosen = candidates[-1]
+    for t in candidates:  # lowest threshold within the false-mark budget on the fit half
+        if false_per_100(at(run, float(t), verified), halves["fit"]["street"]) <= max_false:
+            chosen = float(t)
+            break
+    out: dict = {"threshold": chosen, "verified": verified}
+    for half, groups in halves.items():
+        rep = at(run, chosen, verified)
+        out[half] = {g: metrics(rep, truth, ps) for g, ps in groups.items() if g != "street"}
+        out[half]["false marks per 100 street photos"] = false_per_100(rep, groups["street"])
+        out[half]["street photos"] = len(groups["street"])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("--max-false", type=float, default=1.0, help="false marks per 100 street photos (fit half)")
+    args = parser.parse_args(argv)
+    print("| run | threshold (fit half) | network + verification | trained R / P | held-out R / P | false / 100 street |")
+    print("|---|---|---|---|---|---|")
+    for path in args.runs:
+        run = json.loads(path.read_text())
+        for verified in (False, True):
+            r = evaluate(run, args.max_false, verified)
+            for half in ("fit", "report"):
+                h = r[half]
+                print(f"| {path.name} ({half}) | {r['threshold']:.4f} | {'yes' if verified else 'network only'} | "
+                      f"{h['trained brands']['recall']:.3f} / {h['trained brands']['precision']:.3f} "
+                      f"({h['trained brands']['photos']}) | {h['held-out brands']['recall']:.3f} / "
+                      f"{h['held-out brands']['precision']:.3f} ({h['held-out brands']['photos']}) | "
+                      f"{h['false marks per 100 street photos']} ({h['street photos']}) |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""Region features for the trunk: one crop per window vs one trunk pass per photo + ROI pooling.
+
+Both modes score the same sliding windows (``screener.logo.matcher.window_candidates`` on the
+640 px working copy) against the same references (5 per brand, ``logo_flickr.py``'s choice,
+embedded through ``logo-trunk``'s head), with no refinement, text, SIFT or alignment:
+
+- ``crops``: each window squashed to 128 px and run through trunk + head (what the logo stage
+  does today with ``logo.model = "logo-trunk"``), for the ``--crops`` densest windows;
+- ``pooled``: the trunk runs over the working copy at a few scales (``--scales``); every window
+  is GeM-pooled from the stage-4 and stage-5 maps of the scale where its short side comes closest
+  to 128 px (integral images of x^p, so thousands of windows cost almost nothing), then the head.
+
+Photos: the ``fit`` half (``evaluation_half``) of the FlickrLogos test photos and of the ICDAR
+street photos. Reported per mode: recall / precision on logo photos at the lowest threshold with
+at most ``--max-false`` false brands per 100 street photos, and milliseconds per photo.
+
+    python benchmarks/trunk_regions.py ../shared/data/flickrlogos27-dev ../shared/data/icdar2015-dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from logo_flickr import choose_references  # noqa: E402
+from screener.logo.matcher import WORK_SIDE, cut, window_candidates  # noqa: E402
+from screener.logo.trunk import unit  # noqa: E402
+from screener.logo.weights import load_embedder  # noqa: E402
+from screener.train.data import evaluation_half, flickr_split, read_boxes  # noqa: E402
+
+
+def pooled_windows(embedder, work: np.ndarray, boxes: np.ndarray, scales: tuple[float, ...],
+                   target: float = 128.0, p: float = 3.0) -> np.ndarray:
+    """Head embeddings of ``boxes`` (work-image coordinates) from whole-image trunk passes."""
+    trunk = embedder.trunk
+    short = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    # The scale at which each window's short side is nearest ``target`` pixels (in log terms).
+    choice = np.argmin(np.abs(np.log(short[:, None] * np.asarray(scales)[None, :] / target)), axis=1)
+    feats: np.ndarray | None = None
+    for si, s in enumerate(scales):
+        rows = np.nonzero(choice == si)[0]
+        if len(rows) == 0:
+            continue
+        h, w = work.shape[:2]
+        img = cv2.resize(work, (max(32, int(round(w * s))), max(32, int(round(h * s)))), interpolation=cv2.INTER_AREA)
+        maps = trunk.maps(img[None])
+        stage_vecs = []
+        for m, stride in zip(maps, trunk.spec.strides):
+            x = np.power(np.maximum(m[0], 1e-6), p)  # C x H x W
+            c, mh, mw = x.shape
+            integral = np.zeros((c, mh + 1, mw + 1), np.float32)
+            integral[:, 1:, 1:] = x.cumsum(1).cumsum(2)
+            b = boxes[rows] * s / stride  # in cells
+            x1 = np.clip(np.floor(b[:, 0] + 0.25), 0, mw - 1).astype(int)
+            y1 = np.clip(np.floor(b[:, 1] + 0.25), 0, mh - 1).astype(int)
+            x2 = np.clip(np.ceil(b[:, 2] - 0.25), x1 + 1, mw).astype(int)
+            y2 = np.clip(np.ceil(b[:, 3] - 0.25), y1 + 1, mh).astype(int)
+            total = integral[:, y2, x2] - integral[:, y1, x2] - integral[:, y2, x1] + integral[:, y1, x1]
+            area = ((x2 - x1) * (y2 - y1)).astype(np.float32)
+            stage_vecs.append(unit(np.power(np.maximum(total.T / area[:, None], 1e-12), 1.0 / p)))
+        vec = np.concatenate(stage_vecs, axis=1)
+        if feats is None:
+            feats = np.zeros((len(boxes), vec.shape[1]), np.float32)
+        feats[rows] = vec
+    assert feats is not None
+    pooled = unit(feats)
+    return embedder.head.run(None, {embedder._head_input: pooled})[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("flickr", type=Path)
+    parser.add_argument("icdar", type=Path)
+    parser.add_argument("--crops", type=int, default=200, help="windows embedded as crops per photo")
+    parser.add_argument("--windows", type=int, default=2000, help="windows pooled per photo")
+    parser.add_argument("--scales", default="2,1,0.5,0.25")
+    parser.add_argument("--limit", type=int, default=60, help="photos of each kind (logo, street)")
+    parser.add_argument("--max-false", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--normalise", action="store_true", help="subtract each window's similarity to street clutter")
+    parser.add_argument("--k", type=int, default=10, help="bank neighbours for --normalise")
+    args = parser.parse_args(argv)
+    scales = tuple(float(s) for s in args.scales.split(","))
+    cv2.setNumThreads(args.threads)
+
+    embedder = load_embedder("logo-trunk", threads=args.threads)
+    split = flickr_split(args.flickr)
+    boxes = read_boxes(args.flickr)
+    brands = sorted({b.brand for b in boxes})
+    refs = {**choose_references(boxes, split.train_brands, 5, 0, split.train_photos),
+            **choose_references(boxes, split.heldout_brands, 5, 0)}
+    ref_photos = {b.image for v in refs.values() for b in v}
+    ref_vecs, ref_brand = [], []
+    for bi, brand in enumerate(brands):
+        for b in refs[brand]:
+            rgb = cv2.cvtColor(cv2.imread(str(args.flickr / "images" / b.image)), cv2.COLOR_BGR2RGB)
+            x1, y1, x2, y2 = b.box
+            ref_vecs.append(cv2.resize(rgb[y1:y2, x1:x2], (embedder.size, embedder.size), interpolation=cv2.INTER_AREA))
+            ref_brand.append(bi)
+    R = embedder.embed(np.stack(ref_vecs))
+    ref_brand_a = np.asarray(ref_brand)
+    truth: dict[str, set[str]] = defaultdict(set)
+    for b in boxes:
+        truth[b.image].add(b.brand)
+    logo = [p for p in sorted(truth) if p not in split.train_photos and p not in ref_photos
+            and evaluation_half(p) == "fit"][:args.limit]
+    street = [p for p in sorted((args.icdar / "images").glob("*.jpg")) if evaluation_half(p.name) == "fit"][:args.limit]
+    # (the bank photos below are the fit-half street photos after these)
+    photos = [(p, args.flickr / "images" / p) for p in logo] + [(f"icdar/{p.name}", p) for p in street]
+    print(f"{len(logo)} logo photos, {len(street)} street photos (fit half); scales {scales}", file=sys.stderr)
+
+    def window_vectors(mode: str, work: np.ndarray, budget: int) -> np.ndarray:
+        wins = window_candidates(work, budget)
+        if mode == "crops":
+            return embedder.embed(cut(work, wins, embedder.size))
+        return pooled_windows(embedder, work, wins, scales)
+
+    def working_copy(path: Path) -> np.ndarray:
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        h0, w0 = rgb.shape[:2]
+        s = min(1.0, WORK_SIDE / max(h0, w0))
+        return cv2.resize(rgb, (int(w0 * s), int(h0 * s)), interpolation=cv2.INTER_AREA) if s < 1 else rgb
+
+    # Hubness bank (``--normalise``): windows of fit-half street photos *not* screened here. A
+    # window's score for a reference loses its mean similarity to its ``k`` nearest bank windows,
+    # so windows that look like street clutter in general must beat clutter to score.
+    fit_street = [p for p in sorted((args.icdar / "images").glob("*.jpg")) if evaluation_half(p.name) == "fit"]
+    bank_photos = fit_street[args.limit:]
+    banks: dict[str, np.ndarray] = {}
+    if args.normalise:
+        rng = np.random.default_rng(0)
+        for mode in ("crops", "pooled"):
+            parts = []
+            for path in bank_photos:
+                v = window_vectors(mode, working_copy(path), 200)
+                parts.append(v[rng.choice(len(v), size=min(len(v), 20), replace=False)])
+            banks[mode] = np.concatenate(parts)
+        print(f"hubness banks: {len(bank_photos)} photos, {len(banks['crops'])} windows", file=sys.stderr)
+
+    best: dict[str, dict[str, np.ndarray]] = {"crops": {}, "pooled": {}}
+    seconds: dict[str, list[float]] = {"crops": [], "pooled": []}
+    for name, path in photos:
+        work = working_copy(path)
+        for mode, budget in (("crops", args.crops), ("pooled", args.windows)):
+            t0 = time.perf_counter()
+            v = window_vectors(mode, work, budget)
+            sim = v @ R.T
+            if args.normalise:
+                near = np.sort(v @ banks[mode].T, axis=1)[:, -args.k:]
+                sim = sim - near.mean(axis=1, keepdims=True)
+            per_brand = np.stack([sim[:, ref_brand_a == b].max(axis=1) for b in range(len(brands))], axis=1)
+            # One region, one brand: a window votes only for its best brand.
+            top = per_brand.argmax(axis=1)
+            score = np.full(len(brands), -1.0, np.float32)
+            for b in range(len(brands)):
+                rows = top == b
+                if rows.any():
+                    score[b] = per_brand[rows, b].max()
+            seconds[mode].append(time.perf_counter() - t0)
+            best[mode][name] = score
+
+    street_names = [f"icdar/{p.name}" for p in street]
+    print("| mode | windows per photo | ms per photo | threshold (<= %.1f false / 100 street) | recall | precision |" % args.max_false)
+    print("|---|---|---|---|---|---|")
+    for mode in ("crops", "pooled"):
+        values = np.unique(np.concatenate([v for v in best[mode].values()]))
+        chosen = 1.01
+        for t in values:
+            false = sum(int((best[mode][p] >= t).sum()) for p in street_names)
+            if 100 * false / max(1, len(street_names)) <= args.max_false:
+                chosen = float(t)
+                break
+        found = tp = reported = 0
+        for p in logo:
+            got = {brands[b] for b in np.nonzero(best[mode][p] >= chosen)[0]}
+            reported += len(got)
+            tp += len(got & truth[p])
+            found += bool(got & truth[p])
+        budget = args.crops if mode == "crops" else args.windows
+        print(f"| {mode} | {budget} | {1e3 * np.mean(seconds[mode]):.0f} | {chosen:.3f} | "
+              f"{found / max(1, len(logo)):.3f} | {tp / reported if reported else 1.0:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
