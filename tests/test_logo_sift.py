@@ -183,3 +183,34 @@ def test_a_wordmark_seen_at_a_slant_is_verified_through_the_tilted_reference_vie
     # Measured: 6 of 8 with the views (the two wordmarks too small for SIFT upright stay
     # unfound), 1 of 8 without.
     assert with_views >= 5 and without <= 2, (with_views, without)
+
+
+def test_the_kd_index_is_stored_once_and_a_second_matcher_loads_it_with_the_same_matches(tmp_path, matcher):
+    """Building the kd-trees over every reference descriptor is most of a warm worker start: they
+    are stored beside the cached keypoints and loaded by the next matcher, which must then match
+    exactly as one that built them (and a torn file is built again, not trusted)."""
+    import hashlib
+
+    from screener.logo.cache import EmbeddingCache
+    from screener.logo.sift import feature_key
+
+    registry = BrandRegistry.load(SAMPLES / "brands")
+    files = list(registry.logo_files())
+    refs = [(brand, *read_logo(path.read_bytes())) for brand, _, path in files]
+    cache = EmbeddingCache(tmp_path)
+    keys = [feature_key(cache, hashlib.sha256(path.read_bytes()).hexdigest()) for _, _, path in files]
+    min_inliers = Config().logo.min_inliers
+    first = SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
+    stored = list(tmp_path.glob("*.flann"))
+    assert len(stored) == 1
+    written = stored[0].stat().st_mtime_ns
+    second = SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
+    assert stored[0].stat().st_mtime_ns == written  # loaded, not rebuilt
+    stored[0].write_bytes(stored[0].read_bytes()[:100])  # torn
+    third = SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
+    for name in ("listings/036-genuine-logo.jpg", "listings/051-genuine-emblem.jpg", "listings/000-clean.jpg"):
+        photo = _photo(name)
+        expected = [(m.brand, m.box, m.inliers) for m in matcher.match(photo)]  # no cache at all
+        for other in (first, second, third):
+            assert [(m.brand, m.box, m.inliers) for m in other.match(photo)] == expected, name
+    assert any(matcher.match(_photo("listings/036-genuine-logo.jpg")))

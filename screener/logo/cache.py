@@ -4,6 +4,10 @@ Each reference logo is embedded at several scales and augmentations once per mod
 keyed by the model's sha256, the reference file's sha256 and the variant recipe version, so a
 scan (and every scan worker) embeds each reference once, and a retrained model or an edited logo
 file never reuses stale vectors. Entries are plain ``.npy`` files written atomically.
+
+The SIFT verifier keeps its reference keypoints here too (``screener.logo.sift.feature_key``),
+and its kd-tree index over all of them as a ``.flann`` file keyed by the descriptors' sha256:
+a warm worker then loads what it would otherwise build again.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -45,6 +50,21 @@ class EmbeddingCache:
         self.hits += 1
         return array
 
+    def blob_path(self, key: str, suffix: str) -> Path | None:
+        """Where a non-array entry (a SIFT kd-tree index) lives, or None without a folder."""
+        return self.folder / f"{key}{suffix}" if self.folder is not None else None
+
+    def write_blob(self, path: Path, write: Callable[[Path], object]) -> None:
+        """Store an entry that ``write(tmp_path)`` writes, atomically (readers never see half a
+        file); an unwritable folder only means it is rebuilt next time."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            write(tmp)
+            os.replace(tmp, path)
+        except Exception:  # noqa: BLE001 - OSError, or cv2.error from a writer on a full disk
+            pass
+
     def put(self, key: str, array: np.ndarray) -> None:
         if self.folder is None:
             return
@@ -55,3 +75,4 @@ class EmbeddingCache:
             os.replace(tmp, self.folder / f"{key}.npy")
         except OSError:  # a read-only registry still screens; it just embeds every time
             pass
+

@@ -30,6 +30,7 @@ How a photo is matched, and why each step is there:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -209,19 +210,37 @@ class SiftMatcher:
         self.ref_owner = np.concatenate(owner) if owner else np.zeros(0, np.int32)
         brand_ids = {b: k for k, b in enumerate(dict.fromkeys(self.brands))}
         self.ref_brand_id = np.asarray([brand_ids[b] for b in self.brands], np.int32)
-        self.matcher = None
-        if len(self.ref_descriptors):
-            self.matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": KD_TREES}, {"checks": KD_CHECKS})
-            self.matcher.add([self.ref_descriptors])
-            # The kd-trees split on randomly chosen dimensions: unseeded, two processes building
-            # an index over the same references find different approximate neighbours, and a photo
-            # can then be verified with 30 inliers in one scan worker and 31 in another.
-            cv2.setRNGSeed(0)
-            self.matcher.train()
+        self.index = self._kd_index(cache, keys) if len(self.ref_descriptors) else None
+
+    def _kd_index(self, cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> "cv2.flann_Index":
+        """The kd-trees over every reference descriptor, loaded from ``cache`` when they were built
+        before for the same references (building them is most of a warm start: 1.5 s for
+        FlickrLogos' 100 references), else built and stored there."""
+        params = {"algorithm": 1, "trees": KD_TREES}
+        path = None
+        if cache is not None and keys is not None:
+            digest = hashlib.sha256(self.ref_descriptors.tobytes()).hexdigest()
+            path = cache.blob_path(cache.key("sift-index", digest, f"kd{KD_TREES}:opencv-{cv2.__version__}"), ".flann")
+        if path is not None and path.is_file():
+            index = cv2.flann_Index()
+            try:
+                if index.load(self.ref_descriptors, str(path)):
+                    return index
+            except cv2.error:  # a torn or foreign file: build the trees again
+                pass
+        # The kd-trees split on randomly chosen dimensions: unseeded, two processes building an
+        # index over the same references find different approximate neighbours, and a photo could
+        # then be verified with 30 inliers in one scan worker and 31 in another. Seeded, a stored
+        # index is the one every process would build.
+        cv2.setRNGSeed(0)
+        index = cv2.flann_Index(self.ref_descriptors, params)
+        if path is not None:
+            cache.write_blob(path, lambda tmp: index.save(str(tmp)))
+        return index
 
     def match(self, image: np.ndarray) -> list[GeometricMatch]:
         """Verified matches in an RGB photo, best per brand, most inliers first."""
-        if self.matcher is None or image.ndim != 3 or min(image.shape[:2]) < 16:
+        if self.index is None or image.ndim != 3 or min(image.shape[:2]) < 16:
             return []
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         f = min(self.max_side / max(grey.shape), max(1.0, self.min_side / max(grey.shape)))
@@ -232,25 +251,26 @@ class SiftMatcher:
             return []
         photo_points = np.float32([k.pt for k in kps])
         k = min(8, len(self.ref_descriptors))
-        pairs = self.matcher.knnMatch(root_sift(desc), k=k)
+        neighbours, squared = self.index.knnSearch(root_sift(desc), k, params={"checks": KD_CHECKS})
+        distances = np.sqrt(np.maximum(squared, 0.0))  # FLANN gives squared L2 distances
         tentative: dict[int, list[tuple[int, int, float]]] = {}
-        for neighbours in pairs:
-            if not neighbours:
+        for query, (row, dists) in enumerate(zip(neighbours, distances)):
+            found = [(int(t), float(d)) for t, d in zip(row, dists) if t >= 0]
+            if not found:
                 continue
-            brand = self.ref_brand_id[self.ref_owner[neighbours[0].trainIdx]]
+            brand = self.ref_brand_id[self.ref_owner[found[0][0]]]
             # The nearest descriptor of any *other* brand is the denominator of the ratio test.
-            other = next((m.distance for m in neighbours[1:]
-                          if self.ref_brand_id[self.ref_owner[m.trainIdx]] != brand), neighbours[-1].distance)
+            other = next((d for t, d in found[1:] if self.ref_brand_id[self.ref_owner[t]] != brand), found[-1][1])
             # Every reference of the nearest brand that passes gets the match: a brand's emblem
             # file and its emblem-plus-wordmark file share descriptors, and each must be fitted.
             taken: set[int] = set()
-            for m in neighbours:
-                ref = int(self.ref_owner[m.trainIdx])
-                if self.ref_brand_id[ref] != brand or m.distance >= self.ratio * other:
+            for train, distance in found:
+                ref = int(self.ref_owner[train])
+                if self.ref_brand_id[ref] != brand or distance >= self.ratio * other:
                     break
                 if ref not in taken:
                     taken.add(ref)
-                    tentative.setdefault(ref, []).append((m.trainIdx, m.queryIdx, m.distance))
+                    tentative.setdefault(ref, []).append((train, query, distance))
         h, w = grey.shape
         best: dict[str, GeometricMatch] = {}
         for ref, matches in tentative.items():
