@@ -62,7 +62,7 @@ def _bgr(rgb: np.ndarray) -> np.ndarray:
 
 
 def test_small_print_gets_the_enlarged_pass_and_its_words_are_read(engine):
-    rgb = _photo([((80, 60), "HARBOUR MARKET", 40), ((700, 420), "fresh lemons daily", 12),
+    rgb = _photo([((80, 60), "HARBOUR MARKET", 64), ((700, 420), "fresh lemons daily", 12),
                   ((700, 444), "open until seven", 12)])
     detection = engine.detect(_bgr(rgb))
     assert detection.regions, "the small print got no enlarged pass"
