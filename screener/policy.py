@@ -37,6 +37,8 @@ from typing import Sequence
 
 from .brands import BrandRegistry
 from .config import Config
+from .errors import ConfigError
+from .decision import ALTERED_NAME, OTHER_BRAND, LogoDecision, Relation, features, load_decision, ranks, relate
 from .geometry import along, inside, overlaps, share
 from .textmatch import BrandNameMatcher, CueMatcher, NameMatch
 from .types import (ALTERED_BRAND_NAME, BRAND_MARK, CLEAR, COUNTERFEIT_CUE, EXACT, IMITATION_LOGO,
@@ -62,10 +64,18 @@ class Decision:
 class Policy:
     """Turns the stages' evidence into a :class:`Decision`. Settings go to ``__init__``."""
 
-    def __init__(self, registry: BrandRegistry, config: Config = Config()):
+    def __init__(self, registry: BrandRegistry, config: Config = Config(), decision: LogoDecision | None = None):
+        """``decision``: the fitted logo decision to use; by default the shipped one for
+        ``logo.model`` when ``policy.logo_decision`` is "fitted" (none for "rules")."""
         self.config = config
         self.names = BrandNameMatcher(registry, config.match)
         self.cues = CueMatcher(config.match.cue_words)
+        if config.policy.logo_decision not in ("fitted", "rules"):
+            raise ConfigError(f"policy.logo_decision must be \"fitted\" or \"rules\", not "
+                              f"{config.policy.logo_decision!r}")
+        if decision is None and config.policy.logo_decision == "fitted":
+            decision = load_decision(config.logo.model)
+        self.decision = decision
 
     def __call__(self, texts: Sequence[TextHit], logos: Sequence[LogoHit] = (),
                  size: tuple[int, int] | None = None) -> Decision:
@@ -80,12 +90,15 @@ class Policy:
         # photo also reads right (policy.misread_margin).
         altered = _alterations(name_matches, self.config.policy.misread_margin)
         copies = [(h, m) for h in logos for m in [self._altered_name_on(h, altered)] if m is not None]
-        logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.names, self.config)]
-        genuine_logos = [h for h in logos if self._genuine(h, size)]
-        near_logos = [h for h in logos if not self._genuine(h, size)
-                      and (self.config.logo.near_threshold <= h.score
-                           or h.alignment >= self.config.logo.align_near)]
-        genuine_logo_brands = {h.brand for h in genuine_logos if self._confirms(h)}
+        if self.decision is not None:
+            genuine_logos, near_logos, genuine_logo_brands = self._fitted(logos, readable, name_matches, size)
+        else:
+            logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.names, self.config)]
+            genuine_logos = [h for h in logos if self._genuine(h, size)]
+            near_logos = [h for h in logos if not self._genuine(h, size)
+                          and (self.config.logo.near_threshold <= h.score
+                               or h.alignment >= self.config.logo.align_near)]
+            genuine_logo_brands = {h.brand for h in genuine_logos if self._confirms(h)}
 
         flags: list[Flag] = []
         flags += self._brand_mark_flags(name_matches, genuine_logos)
@@ -100,6 +113,46 @@ class Policy:
         risk = self._risk(flags)
         verdict = self._verdict(flags, risk)
         return Decision(brands=brands, flags=tuple(flags), risk=risk, verdict=verdict)
+
+    def judge(self, logos: Sequence[LogoHit], texts: Sequence[TextHit], names: Sequence[NameMatch],
+              size: tuple[int, int] | None) -> list[tuple[Relation, float]]:
+        """For each hit, how the text on its region relates to its brand, and the fitted
+        decision's P(genuine mark of the brand); 0 where a rule of meaning settles it (see
+        :meth:`_fitted`)."""
+        assert self.decision is not None
+        judged = []
+        for hit, rank in zip(logos, ranks(logos)):
+            relation = relate(hit, texts, names, self.names)
+            p = 0.0 if _meaning_rules_out(hit, relation, self.config) else \
+                float(self.decision.probability(features(hit, relation, size, rank)))
+            judged.append((relation, p))
+        return judged
+
+    def _fitted(self, logos: Sequence[LogoHit], texts: Sequence[TextHit], names: Sequence[NameMatch],
+                size: tuple[int, int] | None) -> tuple[list[LogoHit], list[LogoHit], set[str]]:
+        """Genuine logos, imitation logos and the brands whose genuine logo confirms odd letters
+        read on the brand, by the fitted decision (:mod:`screener.decision`).
+
+        A hit is genuine when P(genuine) reaches the decision's operating point. Rules of meaning,
+        not of tuning, come first: a region that reads as another brand's name is that brand's
+        wordmark, and one that reads as an altered form of the brand's name is not the genuine
+        mark on the word of keypoints or an alignment (they fit the altered letters as well as
+        the genuine ones). The network's imitation band is closed (imitations score like genuine
+        marks); an alignment with a part disagreeing (``logo.align_near``) stays an imitation. A
+        genuine hit confirms the brand (odd letters read on it are OCR noise) unless only
+        geometry vouches for it without agreeing everywhere (``logo.confirm_agreement``) or it
+        was found by alignment alone (too coarse to vouch for single letters)."""
+        assert self.decision is not None
+        logo = self.config.logo
+        genuine, near, confirmed = [], [], set()
+        for hit, (_, p) in zip(logos, self.judge(logos, texts, names, size)):
+            if p >= self.decision.threshold:
+                genuine.append(hit)
+                if (hit.agreement >= logo.confirm_agreement) if hit.inliers else not hit.alignment:
+                    confirmed.add(hit.brand)
+            elif hit.alignment >= logo.align_near:
+                near.append(hit)
+        return genuine, near, confirmed
 
     def _genuine(self, hit: LogoHit, size: tuple[int, int] | None) -> bool:
         """A genuine logo: similar enough to a reference for its size (see
@@ -243,6 +296,16 @@ def _brand_marks(names: Sequence[NameMatch], genuine: Sequence[LogoHit],
     return tuple(BrandMark(brand, e["score"], EXACT if e["exact"] else NEAR,
                            tuple(sorted(e["evidence"], key=("text", "logo").index)))
                  for brand, e in sorted(marks.items()))
+
+
+def _meaning_rules_out(hit: LogoHit, relation: Relation, config: Config) -> bool:
+    """The rules of meaning the fitted decision does not overrule: a hit on a region that reads
+    as another brand's name, or (verified or aligned) as an altered form of its own brand's name,
+    is not the brand's genuine mark; kept is a verified hit whose pixels agree with the reference
+    everywhere (``logo.confirm_agreement``: the odd letters are OCR noise on the genuine mark)."""
+    if hit.inliers and hit.agreement >= config.logo.confirm_agreement:
+        return False
+    return relation.kind == OTHER_BRAND or (relation.kind == ALTERED_NAME and bool(hit.inliers or hit.alignment))
 
 
 def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequence[NameMatch],

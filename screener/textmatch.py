@@ -176,6 +176,10 @@ class BrandNameMatcher:
                     best[key] = match
         return _drop_covered(tuple(best.values()))
 
+    def names_of(self, brand: str) -> tuple[str, ...]:
+        """The brand's registered name and aliases, as written."""
+        return tuple(n.written for n in self._names if n.brand == brand)
+
     def other_word(self, text: str, brand: str) -> str | None:
         """A word of ``text`` that is plainly not ``brand``'s name, or None.
 

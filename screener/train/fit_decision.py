@@ -1,0 +1,384 @@
+"""Fit the policy's logo decision (:mod:`screener.decision`) on the dev fitting half: one command.
+
+    python -m screener.train.fit_decision --flickr ../shared/data/flickrlogos27-dev \
+        --icdar ../shared/data/icdar2015-dev [--cache runs/decision] [--street-limit N]
+
+Three steps, each cached so refitting is cheap:
+
+1. **gather** (slow, resumable): the screener, with the shipped OCR and the logo stage reporting
+   every brand's best region (``logo.near_threshold`` 0; the other stage settings as configured),
+   screens the FlickrLogos dev photos the network never trained on (the protocol of
+   ``benchmarks/logo_flickr.py``: every brand registered from up to 5 seeded reference crops,
+   the photos those came from not screened) and the ICDAR dev street photos (logo-free). Each
+   photo's result line (its OCR texts, logo hits and size, and the shipped policy's decision) is
+   appended to ``<cache>/evidence-<model>.jsonl``. Both halves are gathered, the fitting half
+   first; only the fitting half is fitted on, the reporting half is for BENCHMARKS.
+2. **fit**: every logo hit of a fitting-half photo becomes one feature vector
+   (:func:`screener.decision.features`), labelled 1 when the photo's boxes show the hit's brand,
+   else 0; a logistic regression (scikit-learn, the ``train`` extra) is fitted on the
+   standardised features, seeded.
+3. **operating point**: the smallest probability at which the fitted decision gives at most
+   ``--max-false`` false brand marks per 100 fitting-half street photos (a street photo's brand
+   mark from any source, text included, is false). Written with the model to
+   ``screener/models/logo-decision.json`` and recorded in ``screener/models/manifest.toml``.
+
+The features depend on the logo network (its calibrated score): when the network changes, run
+this command again (``--set logo.model=NAME`` gathers with another one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .data import FlickrBox, evaluation_half, flickr_split, read_boxes
+
+REFS = 5  # reference crops per brand, as benchmarks/logo_flickr.py
+SEED = 0
+
+
+# --- 1. gather -----------------------------------------------------------------------------------
+def choose_references(boxes: Sequence[FlickrBox], brands: Iterable[str], refs: int, seed: int,
+                      allowed_photos: frozenset[str] | None = None) -> dict[str, list[FlickrBox]]:
+    """Up to ``refs`` boxes per brand (seeded), each from a different photo: the same choice as
+    ``benchmarks/logo_flickr.py``, so the two measure the same photos."""
+    rng = random.Random(seed)
+    chosen = {}
+    for brand in brands:
+        pool = [b for b in boxes if b.brand == brand and min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 24
+                and (allowed_photos is None or b.image in allowed_photos)]
+        rng.shuffle(pool)
+        picked, photos = [], set()
+        for b in pool:
+            if b.image not in photos:
+                picked.append(b)
+                photos.add(b.image)
+            if len(picked) == refs:
+                break
+        chosen[brand] = picked
+    return chosen
+
+
+def plan(flickr: Path, icdar: Path | None, street_limit: int = 0, split_args: tuple[int, float, int] = (5, 0.3, 0)
+         ) -> tuple[dict[str, list[FlickrBox]], list[dict]]:
+    """The references and the photos to screen: ``[{"photo", "path", "group", "half", "truth"}]``,
+    fitting half first. ``group``: "trained", "heldout" or "street"."""
+    split = flickr_split(flickr, *split_args)
+    boxes = read_boxes(flickr)
+    references = {**choose_references(boxes, split.train_brands, REFS, SEED, split.train_photos),
+                  **choose_references(boxes, split.heldout_brands, REFS, SEED)}
+    ref_photos = {b.image for picks in references.values() for b in picks}
+    truth: dict[str, set[str]] = defaultdict(set)
+    for b in boxes:
+        truth[b.image].add(b.brand)
+    rows = []
+    for photo in sorted(p for p in truth if p not in split.train_photos and p not in ref_photos):
+        group = "heldout" if truth[photo] & set(split.heldout_brands) else "trained"
+        rows.append({"photo": photo, "path": str(flickr / "images" / photo), "group": group,
+                     "half": evaluation_half(photo), "truth": sorted(truth[photo])})
+    streets = sorted((icdar / "images").glob("*.jpg")) if icdar else []
+    by_half: dict[str, list[Path]] = defaultdict(list)
+    for path in streets:
+        by_half[evaluation_half(path.name)].append(path)
+    for half, paths in by_half.items():
+        if street_limit:  # a seeded sub-sample, the same whatever else changes
+            paths = sorted(paths, key=lambda p: random.Random(f"{SEED}:{p.name}").random())[:street_limit]
+        rows += [{"photo": f"icdar/{p.name}", "path": str(p), "group": "street", "half": half, "truth": []}
+                 for p in sorted(paths)]
+    rows.sort(key=lambda r: (r["half"] != "fit", r["group"] == "street", r["photo"]))
+    return references, rows
+
+
+def build_registry(flickr: Path, references: dict[str, list[FlickrBox]], folder: Path):
+    """A registry of every brand from its reference crops, saved under ``folder``."""
+    import cv2
+
+    from ..brands import BrandRegistry
+
+    registry = BrandRegistry(folder / "registry")
+    for brand in sorted(references):
+        files = []
+        for i, b in enumerate(references[brand]):
+            bgr = cv2.imread(str(flickr / "images" / b.image), cv2.IMREAD_COLOR)
+            x1, y1, x2, y2 = b.box
+            path = folder / f"{brand}-{i}.png"
+            cv2.imwrite(str(path), bgr[y1:y2, x1:x2])
+            files.append(path)
+        registry.add(brand, logos=files)
+    registry.save()
+    return BrandRegistry.load(registry.root)
+
+
+def gather(flickr: Path, icdar: Path | None, out: Path, overrides: Sequence[str] = (), street_limit: int = 0,
+           threads: int = 1, limit: int = 0) -> Path:
+    """Screen every planned photo not yet in ``out`` (one JSON line each); returns ``out``."""
+    import cv2
+
+    from ..cli.common import config_from_args
+    from ..logo.matcher import build_logo_stage
+    from ..pipeline import Screener
+
+    cv2.setNumThreads(threads)
+    config = config_from_args(argparse.Namespace(config=None, overrides=list(overrides)))
+    references, rows = plan(flickr, icdar, street_limit)
+    done = set()
+    if out.exists():
+        done = {json.loads(line)["photo"] for line in out.read_text(encoding="utf-8").splitlines() if line.strip()}
+    todo = [r for r in rows if r["photo"] not in done]
+    if limit:
+        todo = todo[:limit]
+    print(f"gather: {len(rows)} photos planned, {len(done)} cached, {len(todo)} to screen", file=sys.stderr)
+    if not todo:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        registry = build_registry(flickr, references, Path(tmp))
+        # The stage reports every brand's best region; the screener's own policy (as configured)
+        # still decides, so each line also records the shipped decision.
+        stage = build_logo_stage(registry, config.replace(logo__near_threshold=0.0), threads=threads)
+        screener = Screener(registry, config, logo=stage)
+        started = time.perf_counter()
+        with out.open("a", encoding="utf-8") as handle:
+            for n, row in enumerate(todo, 1):
+                try:
+                    result = screener.screen(row["path"])
+                except Exception as exc:  # a photo that cannot be read is recorded, not fatal
+                    print(f"gather: {row['photo']}: {exc}", file=sys.stderr)
+                    continue
+                line = {k: row[k] for k in ("photo", "group", "half", "truth")}
+                line["result"] = result.to_dict()
+                handle.write(json.dumps(line) + "\n")
+                handle.flush()
+                if n % 20 == 0:
+                    print(f"gather: {n}/{len(todo)}, {(time.perf_counter() - started) / n:.1f} s/photo",
+                          file=sys.stderr)
+    return out
+
+
+def load_evidence(path: Path) -> list[dict]:
+    """The gathered lines, each with its result parsed back into a ScreenResult."""
+    from ..types import ScreenResult
+
+    lines, seen = [], set()
+    for text in path.read_text(encoding="utf-8").splitlines():
+        if text.strip():
+            line = json.loads(text)
+            if line["photo"] in seen:  # a photo screened twice (two gathers at once) counts once
+                continue
+            seen.add(line["photo"])
+            line["result"] = ScreenResult.from_dict(line["result"])
+            lines.append(line)
+    return lines
+
+
+# --- 2. fit ---------------------------------------------------------------------------------------
+def policy_for(brands: Sequence[str], config, decision=None):
+    """The policy over the evidence's registry (every brand by its name, no aliases)."""
+    from ..policy import Policy
+
+    return Policy([(brand, ()) for brand in brands], config, decision=decision)  # type: ignore[arg-type]
+
+
+def hit_rows(lines: Sequence[dict], policy) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """One feature vector per logo hit the rules of meaning leave to the decision, its label
+    (the photo's boxes show the hit's brand) and where it came from."""
+    from ..decision import features, ranks, relate
+    from ..policy import _meaning_rules_out
+
+    xs, ys, info = [], [], []
+    for line in lines:
+        result = line["result"]
+        readable = [t for t in result.texts if t.score >= policy.config.ocr.min_score]
+        names = policy.names(readable)
+        for hit, rank in zip(result.logos, ranks(result.logos)):
+            relation = relate(hit, readable, names, policy.names)
+            if _meaning_rules_out(hit, relation, policy.config):
+                continue
+            xs.append(features(hit, relation, result.size, rank))
+            ys.append(1 if hit.brand in line["truth"] else 0)
+            info.append({"photo": line["photo"], "group": line["group"], "brand": hit.brand,
+                         "relation": relation.kind, "score": hit.score,
+                         "network_only": not (hit.inliers or hit.alignment or hit.text_support)})
+    return np.asarray(xs), np.asarray(ys), info
+
+
+def fit(x: np.ndarray, y: np.ndarray, c: float = 1.0, seed: int = SEED):
+    """A standardised logistic regression (scikit-learn), as a :class:`LogoDecision` without its
+    operating point."""
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError as exc:
+        raise SystemExit(f"fitting the decision needs scikit-learn ({exc}): pip install '.[train]'")
+    from ..decision import FEATURES, LogoDecision
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    model = LogisticRegression(C=c, max_iter=5000, random_state=seed).fit((x - mean) / scale, y)
+    return LogoDecision(FEATURES, mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]),
+                        threshold=0.5)
+
+
+# --- 3. operating point and evaluation ------------------------------------------------------------
+def reported(lines: Sequence[dict], policy) -> dict[str, set[str]]:
+    """Per photo, the brands the policy marks genuine (``exact``), from text or logo."""
+    out = {}
+    for line in lines:
+        r = line["result"]
+        decision = policy(r.texts, r.logos, size=r.size)
+        out[line["photo"]] = {m.brand for m in decision.brands if m.match == "exact"}
+    return out
+
+
+def metrics(lines: Sequence[dict], marks: dict[str, set[str]]) -> dict[str, dict[str, float]]:
+    """Recall and precision per group of brand photos, false marks per 100 street photos."""
+    out: dict[str, dict[str, float]] = {}
+    for group in ("trained", "heldout"):
+        rows = [l for l in lines if l["group"] == group]
+        n_rep = sum(len(marks[l["photo"]]) for l in rows)
+        tp = sum(len(marks[l["photo"]] & set(l["truth"])) for l in rows)
+        found = sum(bool(marks[l["photo"]] & set(l["truth"])) for l in rows)
+        out[group] = {"photos": len(rows), "recall": round(found / max(1, len(rows)), 3),
+                      "precision": round(tp / n_rep, 3) if n_rep else 1.0}
+    streets = [l for l in lines if l["group"] == "street"]
+    out["street"] = {"photos": len(streets), "false_marks_per_100":
+                     round(100 * sum(len(marks[l["photo"]]) for l in streets) / max(1, len(streets)), 2)}
+    return out
+
+
+def operating_point(lines: Sequence[dict], policy, max_false: float) -> float:
+    """The smallest P(genuine) whose logo hits add at most ``max_false`` false brand marks per
+    100 of ``lines``' street photos: brands marked by a hit at or over it that the photo's text
+    does not already name exactly (those are the text matcher's marks, whatever the logo
+    decision does). Counted for every threshold at once."""
+    streets = [l for l in lines if l["group"] == "street"]
+    best_p: list[dict[str, float]] = []
+    text_marks: list[set[str]] = []
+    for line in streets:
+        r = line["result"]
+        readable = [t for t in r.texts if t.score >= policy.config.ocr.min_score]
+        names = policy.names(readable)
+        text_marks.append({m.brand for m in names if m.exact})
+        per_brand: dict[str, float] = {}
+        for hit, (_, p) in zip(r.logos, policy.judge(r.logos, readable, names, r.size)):
+            per_brand[hit.brand] = max(per_brand.get(hit.brand, 0.0), p)
+        best_p.append(per_brand)
+    budget = max_false * len(streets) / 100.0
+    candidates = sorted({p for per in best_p for p in per.values()} | {1.0}, reverse=True)
+    chosen, breaking = 1.0, 0.0
+    for t in candidates:  # from the strictest down: stop before the budget is exceeded
+        false = sum(len({b for b, p in per.items() if p >= t} - marks) for marks, per in zip(text_marks, best_p))
+        if false > budget:
+            breaking = t
+            break
+        chosen = t
+    # Midway (in log-odds) between the last street hit kept out and the first let in: every
+    # threshold between them counts the same on these photos.
+    logit = lambda p: math.log(max(p, 1e-9) / max(1 - p, 1e-9))  # noqa: E731
+    if breaking <= 0.0:
+        return float(chosen)
+    if chosen >= 1.0:  # not even one street hit may pass: just over the surest of them
+        return float(round(breaking + (1.0 - breaking) / 2, 6))
+    mid = (logit(chosen) + logit(breaking)) / 2
+    return float(round(1 / (1 + math.exp(-mid)), 6))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--flickr", type=Path, required=True, help="FlickrLogos-27 dev folder")
+    parser.add_argument("--icdar", type=Path, default=None, help="ICDAR 2015 dev folder (logo-free street photos)")
+    parser.add_argument("--cache", type=Path, default=Path("runs/decision"))
+    parser.add_argument("--street-limit", type=int, default=0, help="at most N street photos per half (seeded)")
+    parser.add_argument("--limit", type=int, default=0, help="screen at most N more photos this run")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--gather-only", action="store_true")
+    parser.add_argument("--fit-only", action="store_true", help="fit on the evidence gathered so far")
+    parser.add_argument("--max-false", type=float, default=1.0, help="false brand marks per 100 street photos")
+    parser.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation of the regression")
+    parser.add_argument("--models", type=Path, default=None, help="where to write the model (default: the package's)")
+    parser.add_argument("--dry-run", action="store_true", help="fit and measure, write no model")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    args = parser.parse_args(argv)
+    from ..cli.common import config_from_args
+
+    model = config_from_args(argparse.Namespace(config=None, overrides=args.overrides)).logo.model
+    evidence = args.cache / f"evidence-{model}.jsonl"
+    if not args.fit_only:
+        gather(args.flickr, args.icdar, evidence, args.overrides, args.street_limit, args.threads, args.limit)
+    if args.gather_only:
+        return 0
+    report = fit_and_write(evidence, args, model)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def fit_and_write(evidence: Path, args: argparse.Namespace, network: str) -> dict:
+    """Fit on the fitting half, choose the operating point, write the model and its manifest
+    entry (unless ``--dry-run``), and measure the old and the new decision on both halves."""
+    from dataclasses import replace
+
+    from ..cli.common import config_from_args
+    from ..decision import decision_name
+    from ..logo.weights import MODELS_DIR, sha256_file, update_manifest
+
+    config = config_from_args(argparse.Namespace(config=None, overrides=args.overrides))
+    lines = load_evidence(evidence)
+    brands = sorted({b for l in lines for b in l["truth"]} | {h.brand for l in lines for h in l["result"].logos})
+    halves = {half: [l for l in lines if l["half"] == half] for half in ("fit", "report")}
+    rules = policy_for(brands, config.replace(policy__logo_decision="rules"))
+    x, y, info = hit_rows(halves["fit"], rules)
+    decision = fit(x, y, c=args.c)
+    probe = policy_for(brands, config, decision)
+    threshold = operating_point(halves["fit"], probe, args.max_false)
+    decision = replace(decision, threshold=threshold, network=network)
+    # The stage must report network-only hits from the lowest score the decision accepts on the
+    # fitting half (the configured logo.near_threshold is that floor).
+    accepted = [i["score"] for i, p in zip(info, decision.probability(x)) if p >= threshold and i["network_only"]]
+    decision = replace(decision, min_score=float(math.floor(100 * min(accepted, default=1.0)) / 100))
+    fitted = policy_for(brands, config, decision)
+    report: dict = {"network": network, "hits": {"fit": int(len(y)), "positive": int(y.sum())},
+                    "threshold": threshold, "min_score": decision.min_score,
+                    "coefficients": dict(zip(decision.features, [round(float(c), 3) for c in decision.coef])),
+                    "intercept": round(decision.intercept, 3)}
+    for half, rows in halves.items():
+        report[half] = {"rules": metrics(rows, reported(rows, rules)), "fitted": metrics(rows, reported(rows, fitted))}
+    if not args.dry_run:
+        folder = Path(args.models) if args.models else MODELS_DIR
+        name = decision_name(network)
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(decision.to_dict(), indent=1) + "\n", encoding="utf-8")
+        street = {h: report[h]["fitted"]["street"]["false_marks_per_100"] for h in halves}
+        update_manifest(folder / "manifest.toml", {
+            "name": name, "kind": "logo-decision", "file": path.name, "sha256": sha256_file(path),
+            "network": network, "features": list(decision.features),
+            "operating_point": threshold, "min_score": decision.min_score,
+            "operating_point_rule": f"the smallest P(genuine) at which logo hits add at most {args.max_false} "
+                                    "false brand marks per 100 fitting-half street photos (beyond the text's own)",
+            "training_command": "python -m screener.train.fit_decision --flickr /work/shared/data/flickrlogos27-dev "
+                                "--icdar /work/shared/data/icdar2015-dev" + "".join(f" --set {o}" for o in args.overrides),
+            "data": "evaluation_half 'fit' only: FlickrLogos-27 dev photos the network never trained on (flickr_split "
+                    "seed 0, every brand registered from 5 seeded reference crops whose photos are not used) and "
+                    "ICDAR 2015 dev street photos as logo-free negatives; one row per logo hit, label = the photo's "
+                    "boxes show the hit's brand",
+            "refit_note": "the features include the logo network's calibrated score: refit with this command "
+                          "whenever logo.model or its weights change",
+            "seed": SEED, "c": args.c,
+            "metrics": {"fit_hits": int(len(y)), "fit_positives": int(y.sum()),
+                        "street_false_marks_per_100_fit": street["fit"],
+                        "street_false_marks_per_100_report": street["report"]},
+        })
+    (args.cache / f"report-{network}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(main())
