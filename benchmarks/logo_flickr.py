@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/logo_flickr.py ../shared/data/flickrlogos27-dev
         [--icdar ../shared/data/icdar2015-dev] [--refs 5] [--threads 1] [--sift] [--limit N]
-        [--ocr] [--json out.json]
+        [--ocr] [--json out.json] [--half all|fit|report]
 
 Protocol (``../shared/data/README.md``): every brand is registered from at most ``--refs``
 reference crops cut from its boxes (seeded choice among boxes at least 24 px on each side); the
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from screener.brands import BrandRegistry  # noqa: E402
 from screener.config import Config  # noqa: E402
-from screener.train.data import flickr_split, read_boxes  # noqa: E402
+from screener.train.data import evaluation_half, flickr_split, read_boxes  # noqa: E402
 from screener.logo.weights import MODELS_DIR, manifest_entry  # noqa: E402
 from screener.geometry import share  # noqa: E402
 
@@ -98,6 +98,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ocr", action="store_true", help="also run the full screener (OCR + logo)")
     parser.add_argument("--json", type=Path, default=None, help="write per-photo scores here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--half", choices=("all", "fit", "report"), default="all",
+                        help="screen only this evaluation_half of the photos (benchmarks/logo_halves.py "
+                             "splits an 'all' run's --json afterwards)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="config override, as for the screener (e.g. logo.max_candidates=200)")
     args = parser.parse_args(argv)
@@ -127,6 +130,10 @@ def main(argv=None) -> int:
     trained_photos = [p for p in test if truth[p] & set(split.train_brands)]
     held_photos = [p for p in test if truth[p] & set(split.heldout_brands)]
     free = sorted((args.icdar / "images").glob("*.jpg")) if args.icdar else []
+    if args.half != "all":  # the one by-photo split: fit on "fit", report "report"
+        trained_photos = [p for p in trained_photos if evaluation_half(p) == args.half]
+        held_photos = [p for p in held_photos if evaluation_half(p) == args.half]
+        free = [p for p in free if evaluation_half(p.name) == args.half]
     if args.limit:
         trained_photos, held_photos, free = trained_photos[:args.limit], held_photos[:args.limit], free[:args.limit]
     print(f"held-out brands: {', '.join(split.heldout_brands)}; photos: {len(trained_photos)} trained-brand, "

@@ -43,10 +43,14 @@ def metrics(reported: dict[str, set[str]], truth: dict[str, set[str]], photos: l
             "precision": round(tp / n_reported, 3) if n_reported else 1.0}
 
 
-def at(run: dict, threshold: float, verified: bool) -> dict[str, set[str]]:
+def at(run: dict, threshold: float, verified: bool, large: tuple[float, float] | None = None) -> dict[str, set[str]]:
+    """Brands reported per photo: network score >= ``threshold`` (or >= ``large[0]`` on a region
+    covering ``large[1]`` of the photo, the large-region rule), plus verified ones."""
     out = {}
     for p, got in run["scores"].items():
-        brands = {b for b, s in got.items() if s >= threshold}
+        shares = run.get("shares", {}).get(p, {})
+        brands = {b for b, s in got.items() if s >= threshold
+                  or (large is not None and s >= large[0] and shares.get(b, 0.0) >= large[1])}
         if verified:
             brands |= set(run.get("verified", {}).get(p, {}))
         out[p] = brands
@@ -57,7 +61,8 @@ def false_per_100(reported: dict[str, set[str]], photos: list[str]) -> float:
     return round(100 * sum(len(reported.get(p, ())) for p in photos) / max(1, len(photos)), 2)
 
 
-def evaluate(run: dict, max_false: float, verified: bool) -> dict:
+def evaluate(run: dict, max_false: float, verified: bool, fixed: float | None = None,
+             large: tuple[float, float] | None = None) -> dict:
     truth = {p: set(b) for p, b in run["truth"].items()}
     held = set(run["report"]["heldout_brands"])
     photos = sorted(run["scores"])
@@ -71,14 +76,14 @@ def evaluate(run: dict, max_false: float, verified: bool) -> dict:
         }
     values = sorted({s for got in run["scores"].values() for s in got.values()})
     candidates = [t for t in np.unique(np.round(values, 4)) if t > 0] + [1.01]
-    chosen = candidates[-1]
-    for t in candidates:  # lowest threshold within the false-mark budget on the fit half
-        if false_per_100(at(run, float(t), verified), halves["fit"]["street"]) <= max_false:
+    chosen = candidates[-1] if fixed is None else fixed
+    for t in candidates if fixed is None else ():  # lowest threshold within budget on the fit half
+        if false_per_100(at(run, float(t), verified, large), halves["fit"]["street"]) <= max_false:
             chosen = float(t)
             break
     out: dict = {"threshold": chosen, "verified": verified}
     for half, groups in halves.items():
-        rep = at(run, chosen, verified)
+        rep = at(run, chosen, verified, large)
         out[half] = {g: metrics(rep, truth, ps) for g, ps in groups.items() if g != "street"}
         out[half]["false marks per 100 street photos"] = false_per_100(rep, groups["street"])
         out[half]["street photos"] = len(groups["street"])
@@ -89,13 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--max-false", type=float, default=1.0, help="false marks per 100 street photos (fit half)")
+    parser.add_argument("--fixed", type=float, default=None, help="use this threshold instead of fitting one")
+    parser.add_argument("--large", type=float, nargs=2, default=None, metavar=("THRESHOLD", "SHARE"),
+                        help="also the large-region rule (e.g. 0.9985 0.2, logo-embed's shipped rule)")
     args = parser.parse_args(argv)
+    large = tuple(args.large) if args.large else None
     print("| run | threshold (fit half) | network + verification | trained R / P | held-out R / P | false / 100 street |")
     print("|---|---|---|---|---|---|")
     for path in args.runs:
         run = json.loads(path.read_text())
         for verified in (False, True):
-            r = evaluate(run, args.max_false, verified)
+            r = evaluate(run, args.max_false, verified, args.fixed, large)  # type: ignore[arg-type]
             for half in ("fit", "report"):
                 h = r[half]
                 print(f"| {path.name} ({half}) | {r['threshold']:.4f} | {'yes' if verified else 'network only'} | "
