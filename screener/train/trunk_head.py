@@ -15,6 +15,17 @@ entry ``logo-trunk`` (command, recipe, seed, metrics from ``benchmarks/trunk_cro
 
     python -m screener.train.trunk_head --flickr ../shared/data/flickrlogos27-dev \
         --icdar ../shared/data/icdar2015-dev --out screener/models
+
+``--mode trained`` trains a metric-learning head instead (torch, the train extra): the training
+views (:mod:`.trunk_data`: the trained brands' boxes, synthetic marks and their imitations,
+simple-icons brand designs under the exclusion list, street clutter) are embedded once by the
+frozen trunk and cached under ``--cache``; the head (:mod:`.trunk_train`) trains on those features
+in minutes, is exported in the PCA head's ONNX form, measured on the held-out dev brands' crops
+(:mod:`.trunk_eval`) and written with its manifest entry (command, recipe, seed, exclusion list,
+metrics):
+
+    python -m screener.train.trunk_head --mode trained --flickr ../shared/data/flickrlogos27-dev \
+        --icdar ../shared/data/icdar2015-dev --out screener/models --name logo-trunk-metric
 """
 
 from __future__ import annotations
@@ -124,20 +135,111 @@ def head_graph(mean: np.ndarray, projection: np.ndarray) -> Any:
     return model
 
 
+def train_mode(args: argparse.Namespace, command: str) -> int:
+    """``--mode trained``: cached trunk features → a trained head → ONNX + manifest entry."""
+    import dataclasses
+    import time
+
+    from ..logo.trunk import load_trunk, pooled_crops, unit
+    from ..logo.weights import update_manifest
+    from .exclusion import EXCLUSION_FILE, load_exclusions
+    from .trainer import require_training_packages
+    from .trunk_data import ViewRecipe, cached_features
+    from .trunk_eval import crop_metrics, heldout_crops
+    from .trunk_train import HeadSettings, train_head, trained_head_graph
+
+    require_training_packages()
+    t0 = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - t0:6.0f} s] {message}", file=sys.stderr, flush=True)
+
+    trunk = load_trunk(args.trunk, args.out, threads=args.threads)
+    recipe = ViewRecipe(size=args.size, seed=args.seed, synth_identities=args.synth, clutter_windows=args.clutter,
+                        icon_views=args.icon_views, icons_limit=args.icons)
+    data = cached_features(args.flickr, args.icdar, recipe, trunk, args.cache, log)
+    settings = HeadSettings(dims=args.dims, hidden=args.hidden, steps=args.steps, lr=args.lr,
+                            temperature=args.temperature, seed=args.seed, threads=args.threads)
+    head, record = train_head(data, settings, log)
+    data_bytes = trained_head_graph(head).SerializeToString()
+    head_file = args.out / f"{args.name}-head.onnx"
+    head_file.write_bytes(data_bytes)
+
+    held = heldout_crops(args.flickr, args.icdar)
+    raw = {}
+    for part in ("refs", "queries", "clutter"):
+        path = args.cache / f"heldout-{trunk.sha256[:12]}-{args.size}-{part}.npy"
+        if not path.exists():
+            np.save(path, unit(pooled_crops(trunk, cut_all(list(getattr(held, part)), args.size))))
+        raw[part] = np.load(path)
+    metrics = crop_metrics(head.embed(raw["refs"]), held.ref_brand, head.embed(raw["queries"]), held.query_brand,
+                           head.embed(raw["clutter"]))
+    minutes = (time.perf_counter() - t0) / 60
+    log(f"{head_file}: held-out dev brands' crops top-1 {metrics['top1']:.3f}, TAR@1e-2 {metrics['tar@0.01']:.3f}, "
+        f"TAR@1e-3 {metrics['tar@0.001']:.3f}; {minutes:.1f} minutes")
+    exclusions = load_exclusions()
+    entry = {
+        "name": args.name, "kind": "trunk-head", "trunk": args.trunk, "head_file": head_file.name,
+        "head_sha256": hashlib.sha256(data_bytes).hexdigest(), "dim": args.dims, "input_size": args.size,
+        "gem_p": 3.0,
+        "head": (f"trained on the frozen trunk's stages (each GeM-pooled, p = 3, L2-normalised, concatenated, "
+                 f"L2-normalised): linear {head.weight.shape[0]} -> {args.dims} started at the PCA whitening"
+                 + (f" + a residual MLP ({args.hidden} ReLU units) started at zero" if args.hidden else "")
+                 + ", then L2 normalisation; supervised contrastive loss, temperature "
+                 f"{args.temperature}, AdamW lr {args.lr} one-cycle, {args.steps} steps"),
+        "training_command": command, "data_recipe": recipe.describe(), "seed": args.seed,
+        "excluded_brands": list(exclusions.brands), "exclusion_file": f"screener/train/{EXCLUSION_FILE.name}",
+        "exclusion_rule": "names and aliases folded (accents, case, punctuation, spaces, & = and); a mark is "
+                          "excluded when a run of words of its title, or the start of its slug, is one of them",
+        "training_note": (f"one run of one command, {minutes:.1f} minutes on the 2-core development machine "
+                          f"(shared); features cached under {args.cache}, training {record['train_seconds']} s"),
+        "identities": record["identities"], "negatives": record["negatives"],
+        "metrics": {"heldout_top1": round(metrics["top1"], 4), "heldout_tar_at_far1e-2": round(metrics["tar@0.01"], 4),
+                    "heldout_tar_at_far1e-3": round(metrics["tar@0.001"], 4), "heldout_queries": metrics["queries"],
+                    "heldout_impostors": metrics["impostors"], "final_loss": record["final_loss"],
+                    **{f"icon_validation_{k.replace('@', '_at_far')}": round(v, 4)
+                       for k, v in record["validation"].items() if isinstance(v, float)}},
+        "split": {"heldout": 5, "test_fraction": 0.3, "seed": 0, "heldout_brands": list(held.brands)},
+        "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "threads"},
+    }
+    if args.manifest:
+        update_manifest(args.out / "manifest.toml", entry)
+    print(f"{head_file}: sha256 {entry['head_sha256']}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mode", choices=("pca", "trained"), default="pca",
+                        help="pca: fit the whitening (no torch); trained: train a metric-learning head (train extra)")
     parser.add_argument("--flickr", type=Path, required=True)
     parser.add_argument("--icdar", type=Path, required=True)
     parser.add_argument("--trunk", default="trunk-effnet-lite0")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--dims", type=int, default=256)
     parser.add_argument("--shrink", type=float, default=0.1)
-    parser.add_argument("--clutter", type=int, default=1500)
+    parser.add_argument("--clutter", type=int, help="street windows (default 1500; 4000 with --mode trained)")
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "models")
     parser.add_argument("--name", default="logo-trunk")
+    trained = parser.add_argument_group("--mode trained")
+    trained.add_argument("--cache", type=Path, default=Path("runs/trunk_head"), help="cached trunk features")
+    trained.add_argument("--synth", type=int, default=1000, help="synthetic identities")
+    trained.add_argument("--icons", type=int, default=0, help="simple-icons marks used (0: every usable one)")
+    trained.add_argument("--icon-views", type=int, default=6, help="prints per simple-icons mark")
+    trained.add_argument("--hidden", type=int, default=512, help="residual MLP width (0: linear head)")
+    trained.add_argument("--steps", type=int, default=4000)
+    trained.add_argument("--lr", type=float, default=1e-3)
+    trained.add_argument("--temperature", type=float, default=0.1)
+    trained.add_argument("--no-manifest", dest="manifest", action="store_false",
+                         help="write the head file only, not its manifest entry")
     args = parser.parse_args(argv)
+    if args.clutter is None:
+        args.clutter = 4000 if args.mode == "trained" else 1500
+    if args.mode == "trained":
+        command = "python -m screener.train.trunk_head " + " ".join(sys.argv[1:] if argv is None else argv)
+        return train_mode(args, command)
 
     from ..logo.trunk import load_trunk, pooled_crops, unit
 
