@@ -173,7 +173,7 @@ def load_decision(network: str, models_dir: str | Path | None = None) -> LogoDec
         raise ModelError(f"no fitted logo decision for the logo model {network!r} ({name!r} is not in "
                          f"{folder / 'manifest.toml'}): fit one with `python -m screener.train.fit_decision "
                          f"--set logo.model={network} ...`, or set policy.logo_decision = \"rules\"")
-    path, _ = checked_path(entry, "file", folder)
+    path, _ = checked_path(entry, "file", folder, remake="python -m screener.train.fit_decision")
     try:
         return LogoDecision.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -80,9 +80,11 @@ def spec_of(entry: dict[str, Any]) -> ModelSpec:
 RUNTIMES = ("onnxruntime", "torch")
 
 
-def checked_path(entry: dict[str, Any], key: str, models_dir: str | Path) -> tuple[Path, str]:
+def checked_path(entry: dict[str, Any], key: str, models_dir: str | Path,
+                 remake: str = "screener train-logo") -> tuple[Path, str]:
     """The model file named by ``entry[key]`` and its sha256, which must match ``entry[key's
-    sha256 field]``; a missing, changed or damaged file is a :class:`ModelError`."""
+    sha256 field]``; a missing, changed or damaged file is a :class:`ModelError` (``remake``: the
+    command that writes the file again, named in the message)."""
     digest_key = "sha256" if key == "file" else key.replace("_file", "_sha256")
     name = entry.get("name")
     written = str(entry.get(key, ""))
@@ -95,7 +97,7 @@ def checked_path(entry: dict[str, Any], key: str, models_dir: str | Path) -> tup
     if digest != entry.get(digest_key):
         raise ModelError(f"model file {path} does not match its manifest (sha256 {digest[:12]}... "
                          f"instead of {str(entry.get(digest_key))[:12]}...): it was changed or damaged; "
-                         "reinstall it or retrain with `screener train-logo`")
+                         f"reinstall it or retrain with `{remake}`")
     return path, digest
 
 

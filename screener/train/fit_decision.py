@@ -353,6 +353,7 @@ def fit_and_write(evidence: Path, args: argparse.Namespace, network: str) -> dic
         report[half] = {"rules": metrics(rows, reported(rows, rules)), "fitted": metrics(rows, reported(rows, fitted))}
     if not args.dry_run:
         folder = Path(args.models) if args.models else MODELS_DIR
+        folder.mkdir(parents=True, exist_ok=True)  # a fresh --models folder
         name = decision_name(network)
         path = folder / f"{name}.json"
         path.write_text(json.dumps(decision.to_dict(), indent=1) + "\n", encoding="utf-8")
