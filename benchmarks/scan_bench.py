@@ -15,6 +15,10 @@ children's (``RUSAGE_CHILDREN``: the largest worker's peak). Three parts:
 3. **Memory**: ``--memory`` counts of tiny synthetic photos, peak RSS of main and worker for each
    (does memory stay flat as the count grows?). ``--memory-set`` passes config overrides.
 
+``--set SECTION.KEY=VALUE`` (repeatable) passes a config override to every scan of all three parts
+(``--rescan-set`` / ``--memory-set`` add theirs after it), e.g. ``--set ocr.enlarge=whole`` to
+compare worker peak RSS and photos/s against the default in one session.
+
 Prints a Markdown table for BENCHMARKS.md. Ratios are measured in one run, on one machine.
 """
 
@@ -140,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=Path, default=REPO / "sample_images" / "listings")
     parser.add_argument("--count", type=int, default=24, help="photos for the worker comparison")
     parser.add_argument("--rescan", type=int, default=1000, help="photos for the re-scan test (0: skip)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="config override for every scan (all three parts)")
     parser.add_argument("--rescan-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="config overrides for the re-scan test")
     parser.add_argument("--memory", default="1000,10000", help="photo counts for the memory test ('': skip)")
@@ -147,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="config overrides for the memory test")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/screener-scan-bench"))
     args = parser.parse_args(argv)
+    args.rescan_set = args.overrides + args.rescan_set
+    args.memory_set = args.overrides + args.memory_set
     args.workdir.mkdir(parents=True, exist_ok=True)
     lines = [f"machine: {os.cpu_count()} cores; date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
              f"load average at start: {os.getloadavg()[0]:.1f}"]
@@ -159,12 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         for workers in (1, 2):
             db = args.workdir / f"workers{workers}.db"
             db.unlink(missing_ok=True)
-            r = run_child(photos, args.registry, db, workers)
+            r = run_child(photos, args.registry, db, workers, args.overrides)
             r["rate"] = r["screened"] / r["seconds"]
             r["steady"] = r["screened"] / max(1e-9, r["seconds"] - r["startup"])
             results[workers] = r
             print(f"workers={workers}: {r}", file=sys.stderr)
-        lines += ["", f"Workers ({len(photos)} photos of {args.photos}, default pipeline):", "",
+        pipeline = " ".join(args.overrides) or "default pipeline"
+        lines += ["", f"Workers ({len(photos)} photos of {args.photos}, {pipeline}):", "",
                   "| workers | seconds | photos/s | photos/s after start-up | start-up s | "
                   "peak RSS main MB | peak RSS per worker MB |", "|---|---|---|---|---|---|---|"]
         for workers, r in results.items():
