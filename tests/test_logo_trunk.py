@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from screener.errors import ModelError
-from screener.logo.trunk import Trunk, TrunkSpec, load_trunk, pooled_crops, resource_path
+from screener.logo.trunk import PooledRegions, Trunk, TrunkSpec, load_trunk, pooled_crops, resource_path, unit
 from screener.logo.weights import MODELS_DIR, manifest_entry
 
 TRUNK = "trunk-effnet-lite0"
@@ -40,6 +40,74 @@ def test_pooled_features_tell_crops_apart():
     assert np.allclose(np.linalg.norm(v, axis=1), np.sqrt(len(trunk.spec.outputs)), atol=1e-4)
     same, other = v[0] @ v[1], v[0] @ v[2]
     assert same > other + 0.1  # a noisy copy is nearer than another shape
+
+
+def _scene(rng: np.random.Generator) -> np.ndarray:
+    """A 256 x 384 photo: noise with a red disc (left) and stripes (right)."""
+    image = rng.integers(90, 160, (256, 384, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[:256, :384]
+    image[(yy - 128) ** 2 + (xx - 96) ** 2 < 48 ** 2] = (200, 30, 30)
+    image[64:192, 256:384:12] = 255
+    return image
+
+
+def test_a_window_pooled_from_the_photo_is_the_crops_descriptor_on_the_whole_photo():
+    # The whole photo at the head's own size: ROI pooling and a crop see the same cells.
+    trunk = load_trunk(TRUNK, threads=1)
+    image = np.ascontiguousarray(_scene(np.random.default_rng(2))[:, 64:320])  # 256 x 256
+    regions = PooledRegions(trunk, image, scales=(0.5,), target=128.0)
+    pooled = regions.descriptors(np.asarray([[0, 0, 256, 256]]))
+    import cv2
+
+    crop = cv2.resize(image, (128, 128), interpolation=cv2.INTER_AREA)
+    assert np.allclose(pooled, unit(pooled_crops(trunk, crop[None])), atol=1e-4)
+
+
+def test_pooled_windows_tell_a_photos_regions_apart_and_reuse_its_passes():
+    trunk = load_trunk(TRUNK, threads=1)
+    rng = np.random.default_rng(3)
+    image = _scene(rng)
+    regions = PooledRegions(trunk, image, scales=(1.0, 0.5), target=128.0)
+    disc, disc_shifted, stripes = regions.descriptors(np.asarray(
+        [[40, 72, 152, 184], [36, 68, 156, 188], [256, 64, 384, 192]], np.float32))
+    assert disc @ disc_shifted > disc @ stripes + 0.1  # the same region, a few pixels off, is nearer
+    passes = len(regions._integrals)
+    regions.descriptors(np.asarray([[30, 60, 160, 190]]))
+    assert len(regions._integrals) == passes  # a refinement window reuses the photo's maps
+
+
+def test_the_pooled_trunk_model_finds_a_pasted_logo_in_the_stage(tmp_path):
+    """`logo-trunk` (windows pooled from whole-photo passes) in the real logo stage: a registered
+    mark printed into a photo is that brand's best region, and the unregistered region elsewhere
+    is not."""
+    import cv2
+
+    from screener.brands import BrandRegistry
+    from screener.config import Config
+    from screener.logo.matcher import build_logo_stage
+
+    rng = np.random.default_rng(4)
+    mark = np.full((120, 120, 3), 255, np.uint8)
+    cv2.circle(mark, (60, 60), 44, (20, 60, 200), -1)
+    cv2.rectangle(mark, (38, 50), (82, 70), (255, 255, 255), -1)
+    other = np.full((120, 120, 3), 255, np.uint8)
+    cv2.putText(other, "ZQ", (14, 84), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (0, 0, 0), 6)
+    registry = BrandRegistry(tmp_path / "brands")
+    for name, logo in (("Orbis", mark), ("Zeqa", other)):
+        path = tmp_path / f"{name}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(logo, cv2.COLOR_RGB2BGR))
+        registry.add(name, logos=[path])
+    registry.save()
+    photo = rng.integers(100, 150, (480, 640, 3), dtype=np.uint8)
+    photo[200:350, 300:450] = cv2.resize(mark, (150, 150))
+    config = Config().replace(logo__model="logo-trunk", logo__geometric_verification=False,
+                              logo__alignment=False, logo__use_text_hints=False, logo__near_threshold=0.0)
+    stage = build_logo_stage(BrandRegistry.load(registry.root), config, threads=1)
+    hits = {h.brand: h for h in stage(photo)}
+    assert "Orbis" in hits
+    x1, y1, x2, y2 = hits["Orbis"].box
+    assert x1 < 450 and x2 > 300 and y1 < 350 and y2 > 200  # on the printed mark
+    assert "Zeqa" not in hits or hits["Orbis"].score > hits["Zeqa"].score
 
 
 def test_a_changed_weights_file_is_refused_naming_the_package(spec, tmp_path, monkeypatch):

@@ -422,9 +422,13 @@ class CnnLogoStage:
             return ()
         size = self.embedder.size
         pyramid = Pyramid(work)
-        crops = cut(pyramid, boxes, size)
+        pooled = self.embedder.region_embedder(work)
+
+        def embed_boxes(some: np.ndarray) -> np.ndarray:
+            return pooled(some) if pooled is not None else self.embedder.embed(cut(pyramid, some, size))
+
         t1 = clock()
-        vectors = self.embedder.embed(crops)
+        vectors = embed_boxes(boxes)
         t2 = clock()
         best, arg = self._scores(vectors)
         t3 = clock()
@@ -442,7 +446,7 @@ class CnnLogoStage:
         extra = [jitter_boxes(boxes[i], w, h) for i in seeds]
         if extra:
             more = np.concatenate(extra)
-            more_vectors = self.embedder.embed(cut(pyramid, more, size))
+            more_vectors = embed_boxes(more)
             mb, ma = self._scores(more_vectors)
             boxes, best, arg = np.concatenate([boxes, more]), np.concatenate([best, mb]), np.concatenate([arg, ma])
             vectors = np.concatenate([vectors, more_vectors])

@@ -15,7 +15,7 @@ onnxruntime is imported inside a function so that importing this module stays ch
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -79,6 +79,12 @@ class Embedder:
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         """N x 3 x S x S normalised float32 → N x dim."""
         raise NotImplementedError
+
+    def region_embedder(self, image: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+        """A way to embed many boxes of one photo without cutting each one out, or None (the
+        stage then cuts crops and calls :meth:`embed`). A network run over the whole photo once
+        (:class:`screener.logo.trunk.TrunkEmbedder`) returns one."""
+        return None
 
 
 class OnnxEmbedder(Embedder):

