@@ -7,7 +7,9 @@ Reads one or more ``benchmarks/logo_flickr.py --json`` outputs (runs with ``logo
    ``evaluation_half``;
 2. on the ``fit`` half, picks the lowest network threshold whose false brand marks on the street
    photos stay at or under ``--max-false`` per 100 (the stage as configured: a brand is reported
-   when its network score reaches the threshold, or geometry/alignment verified it);
+   when its network score reaches the threshold, or geometry/alignment verified it) and, with
+   ``--min-precision``, whose precision on the logo photos (right brands / reported brands: a
+   wrong brand named on a logo photo is a false mark too) is at least that;
 3. reports the ``report`` half at that threshold: recall / precision on photos of trained and of
    held-out brands, false marks per 100 street photos.
 
@@ -61,8 +63,13 @@ def false_per_100(reported: dict[str, set[str]], photos: list[str]) -> float:
     return round(100 * sum(len(reported.get(p, ())) for p in photos) / max(1, len(photos)), 2)
 
 
+def precision(reported: dict[str, set[str]], truth: dict[str, set[str]], photos: list[str]) -> float:
+    named = sum(len(reported.get(p, ())) for p in photos)
+    return sum(len(reported.get(p, set()) & truth.get(p, set())) for p in photos) / named if named else 1.0
+
+
 def evaluate(run: dict, max_false: float, verified: bool, fixed: float | None = None,
-             large: tuple[float, float] | None = None) -> dict:
+             large: tuple[float, float] | None = None, min_precision: float = 0.0) -> dict:
     truth = {p: set(b) for p, b in run["truth"].items()}
     held = set(run["report"]["heldout_brands"])
     photos = sorted(run["scores"])
@@ -77,8 +84,11 @@ def evaluate(run: dict, max_false: float, verified: bool, fixed: float | None = 
     values = sorted({s for got in run["scores"].values() for s in got.values()})
     candidates = [t for t in np.unique(np.round(values, 4)) if t > 0] + [1.01]
     chosen = candidates[-1] if fixed is None else fixed
+    fit_logo = halves["fit"]["trained brands"] + halves["fit"]["held-out brands"]
     for t in candidates if fixed is None else ():  # lowest threshold within budget on the fit half
-        if false_per_100(at(run, float(t), verified, large), halves["fit"]["street"]) <= max_false:
+        reported = at(run, float(t), verified, large)
+        if (false_per_100(reported, halves["fit"]["street"]) <= max_false
+                and precision(reported, truth, fit_logo) >= min_precision):
             chosen = float(t)
             break
     out: dict = {"threshold": chosen, "verified": verified}
@@ -90,9 +100,11 @@ def evaluate(run: dict, max_false: float, verified: bool, fixed: float | None = 
     return out
 
 
-def unite(first: dict, second: dict, threshold: float, large: tuple[float, float] | None) -> int:
+def unite(first: dict, second: dict, threshold: float, large: tuple[float, float] | None,
+          min_precision: float = 0.0) -> int:
     """The first run as configured, plus the second run's network-only hits at the lowest
-    threshold that keeps the fit half's false street marks where the first run alone has them."""
+    threshold that keeps the fit half's false street marks where the first run alone has them
+    (and, with ``min_precision``, the fit half's logo-photo precision at least that)."""
     truth = {p: set(b) for p, b in first["truth"].items()}
     held = set(first["report"]["heldout_brands"])
     photos = sorted(set(first["scores"]) & set(second["scores"]))
@@ -109,7 +121,9 @@ def unite(first: dict, second: dict, threshold: float, large: tuple[float, float
                         [p for p in mine if truth.get(p, set()) & held], [p for p in mine if p.startswith("icdar/")])
     budget = false_per_100(base, halves["fit"][2])
     values = sorted({round(v, 4) for got in second["scores"].values() for v in got.values() if v > 0})
-    chosen = next((t for t in values if false_per_100(united(t), halves["fit"][2]) <= budget), 1.01)
+    fit_logo = halves["fit"][0] + halves["fit"][1]
+    chosen = next((t for t in values if false_per_100(united(t), halves["fit"][2]) <= budget
+                   and precision(united(t), truth, fit_logo) >= min_precision), 1.01)
     print(f"second run's threshold (fit half, no false street mark added): {chosen:.4f}")
     print("| half | first run R / P trained, held-out | united R / P trained, held-out | false / 100 street: first, united |")
     print("|---|---|---|---|")
@@ -123,27 +137,58 @@ def unite(first: dict, second: dict, threshold: float, large: tuple[float, float
     return 0
 
 
+def screener_rows(paths: list[Path]) -> int:
+    """The screener's own brand marks (``logo_flickr.py --ocr``: brands marked ``exact`` by text or
+    logo, thresholds as configured), per half: nothing is fitted here."""
+    print("| run | half | trained R / P | held-out R / P | false / 100 street |")
+    print("|---|---|---|---|---|")
+    for path in paths:
+        run = json.loads(path.read_text())
+        if not run.get("combined"):
+            raise SystemExit(f"logo_halves.py: {path} is not a logo_flickr.py --ocr run (no screener brands)")
+        truth = {p: set(b) for p, b in run["truth"].items()}
+        held = set(run["report"]["heldout_brands"])
+        reported = {p: set(b) for p, b in run["combined"].items()}
+        for half in ("fit", "report"):
+            mine = [p for p in sorted(reported) if evaluation_half(p) == half]
+            tr = metrics(reported, truth, [p for p in mine if truth.get(p) and truth[p] - held])
+            ho = metrics(reported, truth, [p for p in mine if truth.get(p, set()) & held])
+            street = [p for p in mine if p.startswith("icdar/")]
+            print(f"| {path.name} | {half} | {tr['recall']:.3f} / {tr['precision']:.3f} ({tr['photos']}) | "
+                  f"{ho['recall']:.3f} / {ho['precision']:.3f} ({ho['photos']}) | "
+                  f"{false_per_100(reported, street)} ({len(street)}) |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--max-false", type=float, default=1.0, help="false marks per 100 street photos (fit half)")
+    parser.add_argument("--min-precision", type=float, default=0.0,
+                        help="and at least this precision on the fit half's logo photos (wrong brands count)")
     parser.add_argument("--fixed", type=float, default=None, help="use this threshold instead of fitting one")
     parser.add_argument("--large", type=float, nargs=2, default=None, metavar=("THRESHOLD", "SHARE"),
                         help="also the large-region rule (e.g. 0.9985 0.2, logo-embed's shipped rule)")
     parser.add_argument("--unite", type=Path, default=None,
                         help="a second run whose network-only hits join the first run's (as --fixed/--large "
                              "say); its threshold is the lowest adding no false street mark on the fit half")
+    parser.add_argument("--screener", action="store_true",
+                        help="report each `--ocr` run's screener brands (both stages, as configured) per half instead")
     args = parser.parse_args(argv)
     large = tuple(args.large) if args.large else None
+    if args.screener:
+        return screener_rows(args.runs)
     if args.unite is not None:
         return unite(json.loads(args.runs[0].read_text()), json.loads(args.unite.read_text()),
-                     args.fixed if args.fixed is not None else 0.9995, large)  # type: ignore[arg-type]
+                     args.fixed if args.fixed is not None else 0.9995, large,  # type: ignore[arg-type]
+                     args.min_precision)
     print("| run | threshold (fit half) | network + verification | trained R / P | held-out R / P | false / 100 street |")
     print("|---|---|---|---|---|---|")
     for path in args.runs:
         run = json.loads(path.read_text())
         for verified in (False, True):
-            r = evaluate(run, args.max_false, verified, args.fixed, large)  # type: ignore[arg-type]
+            r = evaluate(run, args.max_false, verified, args.fixed, large,  # type: ignore[arg-type]
+                         args.min_precision)
             for half in ("fit", "report"):
                 h = r[half]
                 print(f"| {path.name} ({half}) | {r['threshold']:.4f} | {'yes' if verified else 'network only'} | "

@@ -227,6 +227,10 @@ class Config:
             if not isinstance(values, Mapping):
                 raise ConfigError(f"{source}: [{section_name}] must be a table")
             current = getattr(self, section_name)
+            if section_name == "logo" and values.get("model", current.model) != current.model:
+                # Another network scores on another scale: its measured operating point comes
+                # with it, unless the same change sets those keys too.
+                values = {**model_operating_point(str(values["model"])), **values}
             sections[section_name] = _replace_checked(current, values, f"{source}: [{section_name}]")
         return dataclasses.replace(self, **sections)
 
@@ -253,6 +257,22 @@ class Config:
 
 
 _SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+def model_operating_point(model: str) -> dict[str, Any]:
+    """The ``logo`` keys measured for the logo network ``model``: its manifest entry's
+    ``[model.operating_point]`` (thresholds on that network's scores, chosen on the dev fitting
+    half; the entry says how), restricted to :class:`LogoConfig`'s keys. Empty for a model the
+    manifest does not know: loading the stage reports that."""
+    from .errors import ModelError
+    from .logo.weights import manifest_entry
+
+    try:
+        point = manifest_entry(model).get("operating_point", {})
+    except ModelError:
+        return {}
+    known = {f.name for f in dataclasses.fields(LogoConfig)}
+    return {k: v for k, v in point.items() if k in known}
 
 
 def _plain(value: Any) -> Any:

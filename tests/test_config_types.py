@@ -40,6 +40,36 @@ def test_cli_style_overrides():
     assert parse_cli_value("tesseract") == "tesseract"
 
 
+def test_the_logo_defaults_are_the_shipped_networks_measured_operating_point():
+    """LogoConfig's thresholds and logo-embed's manifest operating point are one set of numbers:
+    switching the network away and back must not leave another network's thresholds behind."""
+    from screener.config import model_operating_point
+
+    point = model_operating_point(Config().logo.model)
+    assert point, "the default network has no operating point in the manifest"
+    assert {key: getattr(Config().logo, key) for key in point} == point
+
+
+def test_switching_the_logo_network_brings_its_operating_point_unless_set_in_the_same_change(tmp_path):
+    """Each network scores on its own scale (logo-embed's calibrated similarity sits near 1, the
+    trunk's cosine near 0.3), so --set logo.model=... alone must not keep the old thresholds."""
+    from screener.config import model_operating_point
+
+    trunk = model_operating_point("logo-trunk")
+    config = Config().with_dotted({"logo.model": "logo-trunk"})
+    assert config.logo.genuine_threshold == trunk["genuine_threshold"] < 0.9
+    assert config.logo.large_threshold > 1  # the rule fitted on the other network's scale is off
+    set_too = Config().with_dotted({"logo.model": "logo-trunk", "logo.genuine_threshold": 0.5})
+    assert set_too.logo.genuine_threshold == 0.5 and set_too.logo.near_threshold == trunk["near_threshold"]
+    path = tmp_path / "c.toml"
+    path.write_text('[logo]\nmodel = "logo-trunk"\ngenuine_threshold = 0.42\n')
+    assert Config.from_toml(path).logo.genuine_threshold == 0.42
+    back = config.with_dotted({"logo.model": "logo-embed"})
+    assert back.logo == Config().logo  # and back again: the defaults, exactly
+    unchanged = Config().with_dotted({"logo.model": "logo-embed", "logo.genuine_threshold": 0.9})
+    assert unchanged.logo.genuine_threshold == 0.9  # naming the current network changes nothing else
+
+
 def test_result_line_round_trips():
     result = ScreenResult(
         path="a/b.jpg", sha256="ab" * 32, status="ok", error=None, verdict="suspect", risk=0.93,
