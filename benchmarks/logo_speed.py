@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1] [--net-threads N] [--sift-sides 1024 800]
-        [--runtime onnxruntime|torch] [--affine-views on|off|both]
+        [--runtime onnxruntime|torch] [--affine-views on|off|both] [--model NAME]
 
 Registers N fictional brands (``screener.train.synth.logos``) with ``--refs`` reference logos each,
 screens the same ``--photos`` rendered 1024 x 768 listings with every registry (each listing shows
@@ -77,6 +77,8 @@ def main(argv=None) -> int:
                         help="threads of the network alone (default: as the screener picks, "
                              "screener.logo.matcher.network_threads)")
     parser.add_argument("--runtime", default="onnxruntime", choices=("onnxruntime", "torch"))
+    parser.add_argument("--model", default=Config().logo.model,
+                        help="logo network (a manifest name); its operating point comes with it")
     parser.add_argument("--sift-sides", type=int, nargs="*", default=[],
                         help="also time OpenCV SIFT detection alone on the photos at these long sides")
     parser.add_argument("--affine-views", choices=("on", "off", "both"), default="on",
@@ -90,8 +92,9 @@ def main(argv=None) -> int:
     from screener.logo.weights import load_embedder
 
     cv2.setNumThreads(args.threads)
-    net_threads = args.net_threads or network_threads(Config().logo, args.threads)
-    embedder = load_embedder("logo-embed", threads=net_threads, runtime=args.runtime)
+    base = Config().with_dotted({"logo.model": args.model})
+    net_threads = args.net_threads or network_threads(base.logo, args.threads)
+    embedder = load_embedder(args.model, threads=net_threads, runtime=args.runtime)
     with tempfile.TemporaryDirectory() as tmp:
         stages, build = {}, {}
         photos = None
@@ -100,7 +103,7 @@ def main(argv=None) -> int:
             # One seed: the registries nest (the first 10 brands of 30 are the 10), so every size
             # has the brands of the photos registered, as the target asks.
             registry, specs = make_registry(Path(tmp) / f"reg{n}-{v}", n, args.refs, seed=0)
-            config = Config().replace(logo__cache_dir=str(Path(tmp) / f"cache{n}-{v}"),
+            config = base.replace(logo__cache_dir=str(Path(tmp) / f"cache{n}-{v}"),
                                       logo__sift_affine_views=v)
             started = time.perf_counter()
             build_logo_stage(registry, config, embedder=embedder, threads=args.threads)
@@ -111,7 +114,7 @@ def main(argv=None) -> int:
             if photos is None:
                 photos = [make_photo(specs[i % len(specs)], i) for i in range(args.photos)]
         first = stages[runs[0]]
-        print(f"{embedder.runtime}, {args.threads} thread(s) ({net_threads} for the network), {args.photos} photos 1024x768, {args.refs} references "
+        print(f"{args.model}, {embedder.runtime}, {args.threads} thread(s) ({net_threads} for the network), {args.photos} photos 1024x768, {args.refs} references "
               f"per brand, {first.references.vectors.shape[0] // (args.brands[0] * args.refs)} "
               "variants per reference")
         times: dict[tuple[int, bool], list[dict[str, float]]] = {r: [] for r in runs}
