@@ -35,47 +35,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from logo_flickr import choose_references  # noqa: E402
 from screener.logo.matcher import WORK_SIDE, cut, window_candidates  # noqa: E402
-from screener.logo.trunk import unit  # noqa: E402
+from screener.logo.trunk import PooledRegions  # noqa: E402
 from screener.logo.weights import load_embedder  # noqa: E402
 from screener.train.data import evaluation_half, flickr_split, read_boxes  # noqa: E402
 
 
 def pooled_windows(embedder, work: np.ndarray, boxes: np.ndarray, scales: tuple[float, ...],
                    target: float = 128.0, p: float = 3.0) -> np.ndarray:
-    """Head embeddings of ``boxes`` (work-image coordinates) from whole-image trunk passes."""
-    trunk = embedder.trunk
-    short = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    # The scale at which each window's short side is nearest ``target`` pixels (in log terms).
-    choice = np.argmin(np.abs(np.log(short[:, None] * np.asarray(scales)[None, :] / target)), axis=1)
-    feats: np.ndarray | None = None
-    for si, s in enumerate(scales):
-        rows = np.nonzero(choice == si)[0]
-        if len(rows) == 0:
-            continue
-        h, w = work.shape[:2]
-        img = cv2.resize(work, (max(32, int(round(w * s))), max(32, int(round(h * s)))), interpolation=cv2.INTER_AREA)
-        maps = trunk.maps(img[None])
-        stage_vecs = []
-        for m, stride in zip(maps, trunk.spec.strides):
-            x = np.power(np.maximum(m[0], 1e-6), p)  # C x H x W
-            c, mh, mw = x.shape
-            integral = np.zeros((c, mh + 1, mw + 1), np.float32)
-            integral[:, 1:, 1:] = x.cumsum(1).cumsum(2)
-            b = boxes[rows] * s / stride  # in cells
-            x1 = np.clip(np.floor(b[:, 0] + 0.25), 0, mw - 1).astype(int)
-            y1 = np.clip(np.floor(b[:, 1] + 0.25), 0, mh - 1).astype(int)
-            x2 = np.clip(np.ceil(b[:, 2] - 0.25), x1 + 1, mw).astype(int)
-            y2 = np.clip(np.ceil(b[:, 3] - 0.25), y1 + 1, mh).astype(int)
-            total = integral[:, y2, x2] - integral[:, y1, x2] - integral[:, y2, x1] + integral[:, y1, x1]
-            area = ((x2 - x1) * (y2 - y1)).astype(np.float32)
-            stage_vecs.append(unit(np.power(np.maximum(total.T / area[:, None], 1e-12), 1.0 / p)))
-        vec = np.concatenate(stage_vecs, axis=1)
-        if feats is None:
-            feats = np.zeros((len(boxes), vec.shape[1]), np.float32)
-        feats[rows] = vec
-    assert feats is not None
-    pooled = unit(feats)
-    return embedder.head.run(None, {embedder._head_input: pooled})[0]
+    """Head embeddings of ``boxes`` (work-image coordinates) from whole-image trunk passes: the
+    stage's own ROI pooling (:class:`screener.logo.trunk.PooledRegions`)."""
+    return embedder._head(PooledRegions(embedder.trunk, work, scales, target, p).descriptors(boxes))
 
 
 def main(argv: list[str] | None = None) -> int:
