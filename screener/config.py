@@ -136,12 +136,6 @@ class LogoConfig:
     align_agreement: float = 0.94
     align_min_score: float = 0.8
     align_near: float = 1.01
-    # Two weak signals in one place: OCR reading a piece of a brand's name (3+ letters, at least
-    # half of it: "inte" of Intel, "ite" of Sprite, which name no brand as text) where the network
-    # scores that brand at least this high is the brand's genuine mark. FlickrLogos dev
-    # (BENCHMARKS.md): 3 more trained-brand photos at 0.99, no false mark on photos of other
-    # brands or on street photos (their best such pair scored 0.73). > 1 turns it off.
-    text_support: float = 0.99
     cache_dir: str = ""  # reference-embedding cache; "" = <registry>/.cache
 
     def network_genuine(self, score: float, share: float) -> bool:

@@ -66,7 +66,7 @@ def _on_region(box: Sequence[int], region: Sequence[int]) -> bool:
 
 def is_piece(word: str, name: str) -> bool:
     """``word`` (folded) is a piece of ``name`` (folded): 3+ letters, at least half of it, not
-    all of it (the logo stage's definition, :func:`screener.logo.matcher._is_piece`)."""
+    all of it ("inte" of Intel: a stylised wordmark read in part)."""
     return 3 <= len(word) < len(name) and 2 * len(word) >= len(name) and word.isalpha() and word in name
 
 

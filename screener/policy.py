@@ -161,7 +161,7 @@ class Policy:
         logo = self.config.logo
         return (logo.network_genuine(hit.score, share(hit.box, size))
                 or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
-                or _aligned_genuine(hit, self.config) or bool(hit.text_support) and hit.score >= logo.text_support)
+                or _aligned_genuine(hit, self.config))
 
     def _imitation_flag(self, hit: LogoHit) -> Flag:
         logo = self.config.logo
@@ -210,9 +210,7 @@ class Policy:
                 parts.append(f"name read as '{texts[0].text}'")
             if hits:
                 verified = (f", {hits[0].inliers} SIFT matches on one homography" if hits[0].inliers else
-                            f", aligned with correlation {hits[0].alignment:.2f}" if hits[0].alignment else
-                            f", where OCR read '{hits[0].text_support}', a piece of the name"
-                            if hits[0].text_support else "")
+                            f", aligned with correlation {hits[0].alignment:.2f}" if hits[0].alignment else "")
                 parts.append(f"logo matched (similarity {hits[0].score:.2f}{verified})")
             box = hits[0].box if hits else texts[0].box
             score = max([m.score for m in texts] + [_strength(h) for h in hits])
@@ -289,8 +287,6 @@ def _brand_marks(names: Sequence[NameMatch], genuine: Sequence[LogoHit],
         add(m.brand, EXACT if m.exact else NEAR, "text", m.score)
     for h in genuine:
         add(h.brand, EXACT, "logo", _strength(h))
-        if h.text_support:  # a piece of the name read on the mark: text is evidence too
-            add(h.brand, EXACT, "text", _strength(h))
     for h in near:
         add(h.brand, NEAR, "logo", h.score)
     return tuple(BrandMark(brand, e["score"], EXACT if e["exact"] else NEAR,
@@ -319,10 +315,6 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
     on the genuine mark)."""
     if hit.inliers and hit.agreement >= config.logo.confirm_agreement:
         return False
-    if hit.text_support:
-        # A piece of the name the text matcher took for a name or an altered one ("YAHO"): the
-        # text rules decide that word, the network's support does not overrule them.
-        return any(overlaps(m.box, hit.box) for m in names)
     # Names read on the region first (their boxes are the words themselves): a name inside the
     # hit, or a hit that lies along a longer name (SIFT can fit a few letters of a word: Kyrane's
     # wordmark on four letters of "LURNEXA", the hit 0.57 of the word's width).

@@ -70,21 +70,18 @@ class LogoHit:
     agreement: float = 0.0  # verified/aligned hits: worst cell correlation of region and reference (1 = same)
     alignment: float = 0.0  # ECC correlation of the reference aligned onto the region (0: not aligned)
     median_agreement: float = 0.0  # verified hits: median cell correlation (how much of the layout agrees)
-    text_support: str = ""  # the OCR word, a piece of the brand's name, read where the network scored it
 
     def to_dict(self) -> dict[str, Any]:
         return {"brand": self.brand, "box": list(self.box), "score": _round(self.score),
                 "reference": self.reference, "inliers": self.inliers, "agreement": _round(self.agreement),
-                "alignment": _round(self.alignment), "median_agreement": _round(self.median_agreement),
-                "text_support": self.text_support}
+                "alignment": _round(self.alignment), "median_agreement": _round(self.median_agreement)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LogoHit":
         return cls(brand=str(data["brand"]), box=_box(data["box"]), score=float(data["score"]),  # type: ignore[arg-type]
                    reference=str(data.get("reference", "")), inliers=int(data.get("inliers", 0)),
                    agreement=float(data.get("agreement", 0.0)), alignment=float(data.get("alignment", 0.0)),
-                   median_agreement=float(data.get("median_agreement", 0.0)),
-                   text_support=str(data.get("text_support", "")))
+                   median_agreement=float(data.get("median_agreement", 0.0)))
 
 
 @dataclass(frozen=True)

@@ -164,29 +164,6 @@ def test_a_torn_or_foreign_cache_entry_is_recomputed(tmp_path, embedder):
     assert np.allclose(fresh.references.vectors, again.references.vectors, atol=1e-5)
 
 
-def test_a_piece_of_the_name_read_where_the_network_sees_the_brand_is_a_mark(embedder):
-    """OCR often reads only part of a stylised wordmark; with the network scoring that brand
-    >= logo.text_support around the word, the pair is the brand's mark. The OCR words are given
-    by hand (what the stage receives from the OCR stage), and SIFT and alignment are off, so
-    only this rule can find the mark; the network and the listing are real."""
-    registry = BrandRegistry.load(SAMPLES / "brands")
-    config = Config().replace(logo__geometric_verification=False, logo__alignment=False)
-    stage = build_logo_stage(registry, config, embedder=embedder)
-    row = next(r for r in _sample_rows("genuine-logo") if r["path"].endswith("041-genuine-logo.jpg"))
-    assert row["brands"] == "Kyrane"
-    box = tuple(next(m["box"] for m in json.loads(row["marks"]) if m["kind"] == "logo"))
-    image = np.asarray(Image.open(SAMPLES / row["path"]).convert("RGB"))
-    assert not [h for h in stage(image) if h.brand == "Kyrane"]  # the network alone is not sure
-
-    [hit] = [h for h in stage(image, (TextHit("KYRAN", box, 0.95),)) if h.brand == "Kyrane"]
-    assert hit.text_support == "KYRAN" and hit.score >= config.logo.text_support and hit.box == box
-    # a piece of another brand's name on the same mark, or of this one far from it: nothing
-    assert not [h for h in stage(image, (TextHit("VELTO", box, 0.95),)) if h.text_support]
-    assert not [h for h in stage(image, (TextHit("KYRAN", (20, 20, 120, 50), 0.95),)) if h.text_support]
-    # the whole name is the text stage's to match, not a piece
-    assert not [h for h in stage(image, (TextHit("KYRANE", box, 0.95),)) if h.text_support]
-
-
 def test_a_mark_filling_the_photo_is_reported_at_the_large_window_threshold(tmp_path, embedder):
     """``logo.large_threshold`` applies where the brand's windows span ``logo.large_share`` of the
     photo. The same rendered logo fills one photo and is a ninth of another (the same picture on a

@@ -49,7 +49,6 @@ from ..brands import BrandRegistry
 from ..config import Config, LogoConfig
 from ..errors import ModelError, RegistryError
 from ..geometry import iou, iou_many, share, span
-from ..textmatch import fold
 from ..threads import one_blas_thread, thread_budget
 from ..types import Box, LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
@@ -453,8 +452,6 @@ class CnnLogoStage:
             embedded += len(more)
         self.last_candidates = embedded
         hits = self._pick(boxes, best, arg, scale, (w0, h0))
-        if texts and cfg.text_support <= 1.0:
-            hits = self._supported_by_text(texts, boxes, best, arg, scale, hits)
         t4 = clock()
         if self.aligner is not None:
             hits = self._align(image, boxes, vectors, best, scale, hits)
@@ -467,41 +464,6 @@ class CnnLogoStage:
                              "refine": t4 - t3, "align": t5 - t4, "verify": clock() - t5,
                              "sift": sift_seconds, "total": clock() - t0}
         return hits
-
-    def _supported_by_text(self, texts: tuple[TextHit, ...], boxes: np.ndarray, best: np.ndarray,
-                           arg: np.ndarray, scale: float, hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
-        """Hits where OCR read a piece of a brand's name and the network scores that brand at
-        ``logo.text_support`` or more in a window around the word (see ``LogoConfig``).
-
-        OCR often reads only part of a stylised wordmark ("inte", "ite"); the network alone is
-        not sure enough of it; together, in one place, they are. The windows counted are those
-        holding the word's centre and at most 9 times its area (the word and its mark, not the
-        whole photo). A brand the network already found at ``genuine_threshold`` keeps its hit;
-        a weaker one (the stage reports those when ``near_threshold`` is lowered) is replaced."""
-        refs, threshold = self.references, self.config.text_support
-        names = [fold(brand) for brand in refs.brands]
-        have = {h.brand for h in hits if h.score >= self.config.genuine_threshold}
-        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        found: list[LogoHit] = []
-        for text in texts:
-            pieces = {(b, word) for word in text.text.split() for b, name in enumerate(names)
-                      if _is_piece(fold(word), name) and refs.brands[b] not in have}
-            if not pieces:
-                continue
-            x1, y1, x2, y2 = (v * scale for v in text.box)
-            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-            near = np.nonzero((boxes[:, 0] <= cx) & (cx <= boxes[:, 2]) & (boxes[:, 1] <= cy) & (cy <= boxes[:, 3])
-                              & (areas <= 9 * max(1.0, (x2 - x1) * (y2 - y1))))[0]
-            for b, word in sorted(pieces):
-                if len(near) == 0 or refs.brands[b] in have:
-                    continue
-                i = near[int(best[near, b].argmax())]
-                if best[i, b] >= threshold:
-                    have.add(refs.brands[b])
-                    found.append(LogoHit(refs.brands[b], text.box, float(best[i, b]),
-                                         refs.files[refs.file_index[arg[i, b]]], text_support=word))
-        replaced = {h.brand for h in found}
-        return tuple(sorted([h for h in hits if h.brand not in replaced] + found, key=lambda hit: -hit.score))
 
     def _sift(self, image: np.ndarray) -> tuple[list[GeometricMatch], float]:
         """The photo's SIFT-verified matches with enough inliers, and the seconds they took."""
@@ -633,12 +595,6 @@ def _photo_box(box: np.ndarray, scale: float) -> Box:
     """A working-copy box in the photo's pixels (the box a hit reports)."""
     x1, y1, x2, y2 = (float(v) / scale for v in box)
     return (int(x1), int(y1), int(round(x2)), int(round(y2)))
-
-
-def _is_piece(word: str, name: str) -> bool:
-    """``word`` (folded) is a piece of ``name`` (folded): 3+ letters, at least half of it, not
-    all of it."""
-    return 3 <= len(word) < len(name) and 2 * len(word) >= len(name) and word.isalpha() and word in name
 
 
 def _same_region(a: LogoHit, b: LogoHit) -> bool:
