@@ -54,6 +54,7 @@ from ..types import Box, LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
 from .align import ReferenceAligner
 from .cache import EmbeddingCache
+from .index import ReferenceIndex
 from .model import Embedder
 from .sift import AFFINE_VIEWS, GeometricMatch, SiftMatcher, feature_key
 
@@ -357,6 +358,7 @@ class CnnLogoStage:
             raise RegistryError("the CNN logo stage needs at least one reference logo")
         self.embedder = embedder
         self.references = references
+        self.index = ReferenceIndex(references)
         self.config = config
         self.verifier = verifier
         self.aligner = aligner
@@ -375,24 +377,15 @@ class CnnLogoStage:
         self.parallel_sift = verifier is not None and thread_budget(threads) > 1
 
     def _scores(self, crops_embedded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per window and brand: best similarity and the row of the reference variant giving it."""
+        """Per window and brand: best calibrated similarity and the row of the reference variant
+        giving it (for the brands that reach the band the stage reports; see ``ReferenceIndex``)."""
         refs = self.references
-        raw = crops_embedded @ refs.vectors.T
         if self.keep_raw:  # benchmarks compare calibrated with raw cosine scores
+            raw = crops_embedded @ refs.vectors.T
             for b in range(len(refs.brands)):
                 top = float(raw[:, refs.brand_index == b].max()) if len(raw) else -1.0
                 self.last_raw[refs.brands[b]] = max(self.last_raw.get(refs.brands[b], -1.0), top)
-        sim = refs.calibrated(raw)  # N x M
-        n_brands = len(refs.brands)
-        best = np.full((len(sim), n_brands), -1.0, np.float32)
-        arg = np.zeros((len(sim), n_brands), np.int64)
-        for b in range(n_brands):
-            cols = np.nonzero(refs.brand_index == b)[0]
-            sub = sim[:, cols]
-            j = sub.argmax(axis=1)
-            best[:, b] = sub[np.arange(len(sub)), j]
-            arg[:, b] = cols[j]
-        return best, arg
+        return self.index.scores(crops_embedded, floor=min(self.config.near_threshold, self.config.large_threshold))
 
     def __call__(self, image: np.ndarray, texts: tuple[TextHit, ...] = ()) -> tuple[LogoHit, ...]:
         with one_blas_thread():  # its idle threads would spin on the cores SIFT and the network use
