@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/logo_flickr.py ../shared/data/flickrlogos27-dev
-        [--icdar ../shared/data/icdar2015-dev] [--refs 5] [--threads 1] [--sift] [--limit N]
+        [--icdar ../shared/data/icdar2015-dev] [--refs 5] [--largest] [--threads 1] [--sift] [--limit N]
         [--ocr] [--json out.json] [--half all|fit|report]
 
 Protocol (``../shared/data/README.md``): every brand is registered from at most ``--refs``
@@ -52,14 +52,16 @@ def read_rgb(path: Path) -> np.ndarray | None:
     return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def choose_references(boxes, brands, refs: int, seed: int, allowed_photos=None):
-    """Up to ``refs`` boxes per brand (seeded), each from a different photo."""
+def choose_references(boxes, brands, refs: int, seed: int, allowed_photos=None, largest: bool = False):
+    """Up to ``refs`` boxes per brand (seeded, or the largest first), each from a different photo."""
     rng = random.Random(seed)
     chosen = {}
     for brand in brands:
         pool = [b for b in boxes if b.brand == brand and min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 24
                 and (allowed_photos is None or b.image in allowed_photos)]
         rng.shuffle(pool)
+        if largest:  # one-shot protocol: the brand's single best view, as a brand owner would pick
+            pool.sort(key=lambda b: -(b.box[2] - b.box[0]) * (b.box[3] - b.box[1]))
         picked, photos = [], set()
         for b in pool:
             if b.image not in photos:
@@ -88,6 +90,9 @@ def main(argv=None) -> int:
     parser.add_argument("data", type=Path)
     parser.add_argument("--icdar", type=Path, default=None, help="logo-free photos (ICDAR 2015 dev)")
     parser.add_argument("--refs", type=int, default=5)
+    parser.add_argument("--largest", action="store_true",
+                        help="register each brand from its largest boxes instead of seeded random ones "
+                             "(with --refs 1: the one-shot protocol)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--models", type=Path, default=MODELS_DIR)
     parser.add_argument("--limit", type=int, default=0, help="at most N photos of each group")
@@ -119,8 +124,8 @@ def main(argv=None) -> int:
     brands = sorted({b.brand for b in boxes})
     # References of trained brands come from training photos (the network saw them anyway);
     # held-out brands' references from their own photos, which are then not screened.
-    trained_refs = choose_references(boxes, split.train_brands, args.refs, args.seed, split.train_photos)
-    held_refs = choose_references(boxes, split.heldout_brands, args.refs, args.seed)
+    trained_refs = choose_references(boxes, split.train_brands, args.refs, args.seed, split.train_photos, args.largest)
+    held_refs = choose_references(boxes, split.heldout_brands, args.refs, args.seed, largest=args.largest)
     references = {**trained_refs, **held_refs}
     ref_photos = {b.image for picks in references.values() for b in picks}
     truth: dict[str, set[str]] = defaultdict(set)
