@@ -11,7 +11,7 @@ reference crops cut from its boxes (seeded choice among boxes at least 24 px on 
 screener then screens every photo the references were not cut from and the network never trained
 on (the model manifest records the brand-disjoint split: trained brands' training photos are
 skipped, held-out brands' photos were never trained on). Per photo, the set of reported brands
-(logo hits at or over ``logo.genuine_threshold``) is scored: recall = logo photos whose brand is
+(logo hits at or over the model's ``genuine_threshold``) is scored: recall = logo photos whose brand is
 reported; precision = correct brands / reported brands. ICDAR 2015 dev photos (street and mall
 scenes) count false brand marks per 100 logo-free photos.
 
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
                         help="screen only this evaluation_half of the photos (benchmarks/logo_halves.py "
                              "splits an 'all' run's --json afterwards)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="config override, as for the screener (e.g. logo.max_candidates=200)")
+                        help="config override, as for the screener (e.g. logo.verifiers=[\"keypoints\"])")
     args = parser.parse_args(argv)
 
     cv2.setNumThreads(args.threads)
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
             registry.add(brand, logos=files)
         registry.save()
         registry = BrandRegistry.load(registry.root)
-        low = config.replace(logo__near_threshold=0.0)  # keep every brand's best score; sweep later
+        low = config.replace(logo__operating_point={"near_threshold": 0.0})  # keep every brand's best score; sweep later
         stage = None if args.no_logo else build_logo_stage(registry, low, models_dir=args.models,
                                                            threads=args.threads)
         if stage is not None:
@@ -199,9 +199,9 @@ def main(argv=None) -> int:
             rgb = read_rgb(path)
             if rgb is None:
                 continue
-            from screener.io import resize_for_stages
+            from screener.io import STAGE_MAX_SIDE, resize_for_stages
 
-            pixels, _ = resize_for_stages(rgb, config.limits.stage_max_side)
+            pixels, _ = resize_for_stages(rgb, STAGE_MAX_SIDE)
             hits = None
             if screener is not None:  # both stages; the logo stage's hits come with the result
                 result = screener.screen(rgb)
@@ -224,7 +224,7 @@ def main(argv=None) -> int:
                 # (the screener reports boxes in the photo's pixels, the stage in its input's).
                 seen = rgb if screener is not None else pixels
                 shares[name] = {h.brand: round(share(h.box, (seen.shape[1], seen.shape[0])), 4) for h in hits}
-                lc = config.logo
+                lc = config.logo.point
                 verified[name] = {h.brand: h.inliers for h in hits if h.inliers >= lc.min_inliers
                                   or lc.aligned_genuine(h.alignment, h.agreement)}
                 raw_scores[name] = {b: round(v, 4) for b, v in stage.last_raw.items()}
@@ -258,15 +258,15 @@ def main(argv=None) -> int:
                                                      / max(1, len(free_names)), 1)
         sweep.append(row)
     report["sweep"] = sweep
-    genuine = config.logo.genuine_threshold
+    genuine = config.logo.point.genuine_threshold
     rep = reported_at(genuine)
     report["network_at_genuine_threshold"] = {"threshold": genuine, **{
         label: score(rep, truth, group) for label, group in groups.items()},
         "false marks per 100 logo-free": 100 * sum(len(rep.get(p, ())) for p in free_names) / max(1, len(free_names))}
     # The stage as shipped: the network's genuine threshold, geometric verification or alignment.
     rep = {p: got | set(verified.get(p, {})) for p, got in rep.items()}
-    report["stage_as_configured"] = {"threshold": genuine, "min_inliers": config.logo.min_inliers,
-                                     "geometric_verification": config.logo.geometric_verification, **{
+    report["stage_as_configured"] = {"threshold": genuine, "min_inliers": config.logo.point.min_inliers,
+                                     "verifiers": list(config.logo.verifiers), **{
         label: score(rep, truth, group) for label, group in groups.items()},
         "false marks per 100 logo-free": 100 * sum(len(rep.get(p, ())) for p in free_names) / max(1, len(free_names))}
     if sift is not None:

@@ -1,6 +1,6 @@
 """Fit the logo stage's threshold on the dev ``fit`` half, report the ``report`` half.
 
-Reads one or more ``benchmarks/logo_flickr.py --json`` outputs (runs with ``logo.near_threshold``
+Reads one or more ``benchmarks/logo_flickr.py --json`` outputs (runs with the operating point's ``near_threshold``
 0, so every brand's best region score is recorded per photo) and, for each:
 
 1. splits every screened photo (FlickrLogos test photos, ICDAR street photos) with

@@ -7,7 +7,7 @@ Usage::
 For every listing of the kinds below it prints the labelled brand's best logo score (and the best
 score of any brand on listings without a registered logo), so the genuine and near (imitation)
 thresholds can be read off measured distributions, and how each listing would be called at the
-configured thresholds: ``genuine`` (>= genuine_threshold, or verified by ``logo.min_inliers`` SIFT
+configured thresholds: ``genuine`` (>= genuine_threshold, or verified by ``min_inliers`` SIFT
 inliers), ``near`` ([near, genuine)) or ``none``.
 """
 
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
 
     config = Config()
     registry = BrandRegistry.load(args.samples / "brands")
-    stage = build_logo_stage(registry, config.replace(logo__near_threshold=0.0), models_dir=args.models,
+    stage = build_logo_stage(registry, config.replace(logo__operating_point={"near_threshold": 0.0}), models_dir=args.models,
                              threads=args.threads)
     with open(args.samples / "labels.csv", newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["kind"] in KINDS]
@@ -63,14 +63,14 @@ def main(argv=None) -> int:
         by_kind[row["kind"]].append((Path(row["path"]).name, pick.score if pick else 0.0,
                                      pick.inliers if pick else 0, pick.alignment if pick else 0.0,
                                      pick.agreement if pick else 0.0, top))
-    g, n = config.logo.genuine_threshold, config.logo.near_threshold
+    lc = config.logo.point
+    g, n = lc.genuine_threshold, lc.near_threshold
     print(f"thresholds: genuine {g}, near {n}")
     for kind in KINDS:
         items = by_kind.get(kind, [])
         if not items:
             continue
         scores = np.array([item[1] for item in items])
-        lc = config.logo
         calls = ["genuine" if s >= g or k >= lc.min_inliers or lc.aligned_genuine(al, ag)
                  else "near" if s >= n or al >= lc.align_near else "none" for _, s, k, al, ag, _ in items]
         print(f"{kind:18s} n={len(items):2d} score min {scores.min():.3f} median {np.median(scores):.3f} "

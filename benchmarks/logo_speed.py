@@ -12,7 +12,7 @@ median milliseconds per photo with the stage's own breakdown (cutting candidates
 similarity with every reference, refinement) and the cost of building the reference set (cold
 and from the on-disk cache). All sizes run interleaved photo by photo, so a busy machine slows
 them alike: compare the ratios within one run. ``--affine-views both`` runs every size with and
-without SIFT's tilted reference views (``logo.sift_affine_views``), interleaved, and reports the
+without SIFT's tilted reference views (``"tilted"`` in ``logo.verifiers``), interleaved, and reports the
 reference keypoints each keeps in memory.
 """
 
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sift-sides", type=int, nargs="*", default=[],
                         help="also time OpenCV SIFT detection alone on the photos at these long sides")
     parser.add_argument("--affine-views", choices=("on", "off", "both"), default="on",
-                        help="SIFT's tilted reference views (logo.sift_affine_views)")
+                        help='SIFT\'s tilted reference views ("tilted" in logo.verifiers)')
     args = parser.parse_args(argv)
     views = {"on": (True,), "off": (False,), "both": (True, False)}[args.affine_views]
 
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
             # has the brands of the photos registered, as the target asks.
             registry, specs = make_registry(Path(tmp) / f"reg{n}-{v}", n, args.refs, seed=0)
             config = base.replace(logo__cache_dir=str(Path(tmp) / f"cache{n}-{v}"),
-                                      logo__sift_affine_views=v)
+                                  logo__verifiers=[x for x in base.logo.verifiers if v or x != "tilted"])
             started = time.perf_counter()
             build_logo_stage(registry, config, embedder=embedder, threads=args.threads)
             cold = time.perf_counter() - started

@@ -11,7 +11,7 @@ of 3+ characters count; ``###`` (illegible) boxes are left out of the ground tru
 matches are counted as a multiset intersection; recall = matches / ground-truth words, precision
 = matches / OCR words, both pooled over all photos.
 
-``rapidocr-1x`` is the screener's engine with ``ocr.upscale_small = false`` (the detector sees
+``rapidocr-1x`` is the screener's engine with ``ocr.enlarge = "none"`` (the detector sees
 the photo at RapidOCR's default size: faster, fewer small words); ``rapidocr@S`` scales the
 detector's input by S (the default is 1.5); ``rapidocr~N`` bounds the enlarged photo's long side
 by N (0: unbounded). ``bare`` is RapidOCR 1.4.4
@@ -133,8 +133,8 @@ def build_reader(name: str, threads: int | None) -> Reader:
     if name in ("rapidocr", "rapidocr-1x"):
         from screener.ocr.rapid import RapidOcrEngine
 
-        # rapidocr-1x: the same engine with ocr.upscale_small = false (detector at 1x)
-        engine = RapidOcrEngine(OcrConfig(upscale_small=name == "rapidocr"), threads=threads)
+        # rapidocr-1x: the same engine with ocr.enlarge = "none" (detector at 1x)
+        engine = RapidOcrEngine(OcrConfig(enlarge="small-text" if name == "rapidocr" else "none"), threads=threads)
     elif name.startswith("rapidocr@"):
         from screener.ocr.rapid import RapidOcrEngine, RapidSettings
 
@@ -158,7 +158,6 @@ def build_reader(name: str, threads: int | None) -> Reader:
         pairs = dict(item.split("=", 1) for item in name.split(":", 1)[1].split(",") if item)
         values = {k: (v.lower() in ("1", "true") if types[k] is bool else types[k](v)) for k, v in pairs.items()}
         values.setdefault("min_score", OcrConfig().min_score)
-        values.setdefault("det_max_side", OcrConfig().max_detector_side)
         engine = RapidOcrEngine(threads=threads, settings=RapidSettings(**values))
     else:
         engine = build_ocr_engine(OcrConfig(engine=name))
@@ -174,14 +173,14 @@ def load_rgb(path: Path) -> np.ndarray:
 
 def photo_ids(data_dir: Path, limit: int | None, skip: int = 0, half: str | None = None) -> list[str]:
     """Photo names in numeric order; ``skip`` leaves out the first ones (e.g. those tuned on);
-    ``half`` keeps one half of :func:`screener.logo.data.evaluation_half` ("fit" or "report")."""
+    ``half`` keeps one half of :func:`screener.train.data.evaluation_half` ("fit" or "report")."""
     ids = sorted((p.stem for p in (data_dir / "images").glob("img_*.jpg")),
                  key=lambda s: int(s.split("_")[1]))[skip:]
     if half:
         try:
             from screener.train.data import evaluation_half
         except ImportError:  # before the training code moved to screener.train
-            from screener.logo.data import evaluation_half
+            from screener.train.data import evaluation_half
 
         ids = [i for i in ids if evaluation_half(f"{i}.jpg") == half]
     return ids[:limit] if limit else ids

@@ -68,7 +68,7 @@ def _evaluation_half() -> Callable[[str], str]:
     try:
         from screener.train.data import evaluation_half
     except ImportError:  # before the training code moved to screener.train
-        from screener.logo.data import evaluation_half
+        from screener.train.data import evaluation_half
     return evaluation_half
 
 
@@ -98,7 +98,7 @@ def flickr_registry(data: Path, refs: int, workdir: Path) -> Path:
     try:
         from screener.train.data import flickr_split, read_boxes
     except ImportError:  # before the training code moved to screener.train
-        from screener.logo.data import flickr_split, read_boxes
+        from screener.train.data import flickr_split, read_boxes
 
     root = workdir / f"flickr-registry-{refs}"
     if (root / "brands.toml").exists():

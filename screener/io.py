@@ -32,6 +32,12 @@ from .errors import ImageTooLargeError, InputError, UnsupportedFormatError
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
 SUPPORTED_TEXT = "JPEG, PNG, WebP, GIF, BMP, TIFF"
 _OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # Pillow opens MPO via its JPEG parser
+# Any one side, checked before decoding beside limits.max_pixels: no photo is 30,000 px long, and a
+# 1 x 100M "image" within the pixel limit would still choke every stage.
+MAX_SIDE = 30_000
+# Larger photos are downscaled to this long side for the stages (boxes mapped back): the OCR
+# detector and the logo stage's working copy use less anyway.
+STAGE_MAX_SIDE = 1600
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif")
 
 ImageInput = Union[str, Path, bytes, bytearray, memoryview, np.ndarray, "PIL.Image.Image"]  # noqa: F821
@@ -214,11 +220,10 @@ def _check_dimensions(size: tuple[int, int], limits: LimitsConfig, name: str) ->
     width, height = size
     if width <= 0 or height <= 0:
         raise InputError(f"{name} has no pixels ({width}x{height})")
-    if width > limits.max_side or height > limits.max_side or width * height > limits.max_pixels:
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > limits.max_pixels:
         raise ImageTooLargeError(
             f"{name} is {width}x{height} pixels, over the limit of {limits.max_pixels / 1e6:g} "
-            f"megapixels or {limits.max_side} px a side (limits.max_pixels, limits.max_side); "
-            "refused before decoding")
+            f"megapixels (limits.max_pixels) or {MAX_SIDE} px a side; refused before decoding")
 
 
 def _pil_to_rgb(image: "PIL.Image.Image") -> tuple[np.ndarray, tuple[str, ...]]:  # noqa: F821

@@ -5,7 +5,7 @@ Stages are passed in or built by name from the config, so tests and users can sw
     screener = Screener.from_registry("sample_images/brands")
     result = screener.screen("listing.jpg")
 
-Large photos are downscaled to ``limits.stage_max_side`` for the stages; boxes are mapped back to
+Large photos are downscaled to ``STAGE_MAX_SIDE`` for the stages; boxes are mapped back to
 the EXIF-corrected original, so a box always refers to the image the caller has.
 """
 
@@ -23,7 +23,8 @@ from . import __version__
 from .brands import BrandRegistry
 from .config import Config
 from .errors import InputError
-from .io import ImageInput, LoadedImage, load_image, read_file, resize_for_stages, sha256_bytes, decode_bytes
+from .io import (STAGE_MAX_SIDE, ImageInput, LoadedImage, decode_bytes, load_image, read_file,
+                 resize_for_stages, sha256_bytes)
 from .logo.base import LogoStage, NoLogoStage
 from .ocr.base import OcrEngine, build_ocr_engine
 from .ocr.glyphs import GlyphChecker
@@ -43,11 +44,10 @@ class Screener:
         self.ocr = ocr if ocr is not None else build_ocr_engine(self.config.ocr)
         self.logo = logo if logo is not None else _build_logo_stage(registry, self.config)
         self.policy = policy if policy is not None else Policy(registry, self.config)
-        self.glyphs = (GlyphChecker([n for b in registry for n in b.names])
-                       if self.config.ocr.glyph_check else None)
+        recheck = self.config.ocr.recheck_names
+        self.glyphs = GlyphChecker([n for b in registry for n in b.names]) if recheck else None
         # The policy's own name matcher: the second reading must call "altered" what the policy does.
-        self.second_reading = (SecondReading(self.ocr, self.policy.names)
-                               if self.config.ocr.second_reading else None)
+        self.second_reading = SecondReading(self.ocr, self.policy.names) if recheck else None
 
     @classmethod
     def from_registry(cls, path: str | Path, config: Config | None = None) -> "Screener":
@@ -96,7 +96,7 @@ class Screener:
 
     # --- the stages ------------------------------------------------------------------------------
     def _screen_loaded(self, loaded: LoadedImage, path: str, timings: dict[str, float]) -> ScreenResult:
-        pixels, scale = resize_for_stages(loaded.pixels, self.config.limits.stage_max_side)
+        pixels, scale = resize_for_stages(loaded.pixels, STAGE_MAX_SIDE)
 
         started = time.perf_counter()
         texts = tuple(self.ocr(pixels))

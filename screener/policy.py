@@ -1,21 +1,22 @@
 """The policy: fuse OCR and logo evidence into brand marks, flags, a risk score and a verdict.
 
-Rules (DESIGN.md, "What counts as suspect"):
-- a registered name or alias in the text, or a logo at or over ``logo.genuine_threshold`` (at or
-  over ``logo.large_threshold`` on a region covering ``logo.large_share`` of the photo) or
-  verified by ``logo.min_inliers`` SIFT matches on one homography → one ``brand_mark`` flag per
+Rules (DESIGN.md, "What counts as suspect"; the thresholds named are the logo model's operating
+point, :mod:`screener.logo.operating_point`):
+- a registered name or alias in the text, or a logo at or over ``genuine_threshold`` (at or
+  over ``large_threshold`` on a region covering ``large_share`` of the photo) or
+  verified by ``min_inliers`` SIFT matches on one homography → one ``brand_mark`` flag per
   brand, text and logo evidence merged; a verified or aligned logo whose region OCR reads as an
   altered form of the brand's name is dropped (the letters matched, the word did not), and so
   is a network or aligned logo on a region that reads as another word;
 - a look-alike of a name → ``altered_brand_name``, unless the logo stage confirms the genuine
   logo of that brand (then the odd letters are OCR noise on a genuine mark; a verified logo
-  confirms only when its pixels agree with the reference everywhere, ``logo.confirm_agreement``),
+  confirms only when its pixels agree with the reference everywhere, ``confirm_agreement``),
   or OCR reads the exact name in the same photo surer by ``policy.misread_margin`` (a misread
   second print of the genuine name);
-- a logo aligned onto a reference with every part agreeing (``logo.align_genuine``) is genuine;
+- a logo aligned onto a reference with every part agreeing (``align_genuine``) is genuine;
 - a logo in the near band ``[near_threshold, genuine_threshold)``, or aligned onto a reference
-  (``logo.align_near``) with a part that disagrees → ``imitation_logo``; so is a verified logo
-  laid out like the reference (``logo.imitation_layout``) whose region reads as an altered form
+  (``align_near``) with a part that disagrees → ``imitation_logo``; so is a verified logo
+  laid out like the reference (``imitation_layout``) whose region reads as an altered form
   of the brand's name (the wordmark copied, its name changed);
 - a cue word → ``counterfeit_cue``;
 - the genuine logo of brand A beside the name of brand B → ``mixed_marks``, unless B's own logo is
@@ -81,7 +82,7 @@ class Policy:
                  size: tuple[int, int] | None = None) -> Decision:
         """Decide one photo from its OCR words and logo hits. ``size``: the photo's (width,
         height), the frame the boxes are in; without it a network-only logo needs
-        ``logo.genuine_threshold`` whatever its size."""
+        ``genuine_threshold`` whatever its size."""
         # Words the engine doubts are no evidence: the bundled engines drop them already
         # (ocr.min_score); the same bound holds for words from any other engine.
         readable = [t for t in texts if t.score >= self.config.ocr.min_score]
@@ -96,8 +97,8 @@ class Policy:
             logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.names, self.config)]
             genuine_logos = [h for h in logos if self._genuine(h, size)]
             near_logos = [h for h in logos if not self._genuine(h, size)
-                          and (self.config.logo.near_threshold <= h.score
-                               or h.alignment >= self.config.logo.align_near)]
+                          and (self.config.logo.point.near_threshold <= h.score
+                               or h.alignment >= self.config.logo.point.align_near)]
             genuine_logo_brands = {h.brand for h in genuine_logos if self._confirms(h)}
 
         flags: list[Flag] = []
@@ -138,12 +139,12 @@ class Policy:
         wordmark, and one that reads as an altered form of the brand's name is not the genuine
         mark on the word of keypoints or an alignment (they fit the altered letters as well as
         the genuine ones). The network's imitation band is closed (imitations score like genuine
-        marks); an alignment with a part disagreeing (``logo.align_near``) stays an imitation. A
+        marks); an alignment with a part disagreeing (``align_near``) stays an imitation. A
         genuine hit confirms the brand (odd letters read on it are OCR noise) unless only
-        geometry vouches for it without agreeing everywhere (``logo.confirm_agreement``) or it
+        geometry vouches for it without agreeing everywhere (``confirm_agreement``) or it
         was found by alignment alone (too coarse to vouch for single letters)."""
         assert self.decision is not None
-        logo = self.config.logo
+        logo = self.config.logo.point
         genuine, near, confirmed = [], [], set()
         for hit, (_, p) in zip(logos, self.judge(logos, texts, names, size)):
             if p >= self.decision.threshold:
@@ -156,15 +157,15 @@ class Policy:
 
     def _genuine(self, hit: LogoHit, size: tuple[int, int] | None) -> bool:
         """A genuine logo: similar enough to a reference for its size (see
-        ``LogoConfig.network_genuine``), or verified by geometry (see ``LogoConfig.min_inliers``),
+        ``OperatingPoint.network_genuine``), or verified by geometry (see ``OperatingPoint.min_inliers``),
         which is strong evidence even where the network is unsure."""
-        logo = self.config.logo
+        logo = self.config.logo.point
         return (logo.network_genuine(hit.score, share(hit.box, size))
                 or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
                 or _aligned_genuine(hit, self.config))
 
     def _imitation_flag(self, hit: LogoHit) -> Flag:
-        logo = self.config.logo
+        logo = self.config.logo.point
         if hit.alignment >= logo.align_near:
             return Flag(IMITATION_LOGO, hit.brand, None, hit.alignment, hit.box,
                         f"logo aligns with {hit.brand!r}'s reference (correlation {hit.alignment:.2f}) but a "
@@ -176,9 +177,9 @@ class Policy:
 
     def _altered_name_on(self, hit: LogoHit, names: Sequence[NameMatch]) -> NameMatch | None:
         """The altered form of the hit's brand name read on a verified logo whose layout agrees
-        with the reference except in a part (``logo.imitation_layout``): the brand's wordmark
+        with the reference except in a part (``imitation_layout``): the brand's wordmark
         copied with its name changed ("Pcllano" set exactly like Pellano's logo). None if not."""
-        logo = self.config.logo
+        logo = self.config.logo.point
         if not (hit.inliers >= max(1, logo.min_inliers) and hit.median_agreement >= logo.imitation_layout
                 and hit.agreement < logo.confirm_agreement):
             return None
@@ -196,7 +197,7 @@ class Policy:
         OCR noise: a network match at the genuine threshold, or a SIFT-verified one whose pixels
         agree with the reference everywhere (geometry alone also fits a wordmark with a changed
         letter; an alignment works at too low a resolution to vouch for single letters)."""
-        logo = self.config.logo
+        logo = self.config.logo.point
         return hit.score >= logo.genuine_threshold or (
             hit.inliers >= max(1, logo.min_inliers) and hit.agreement >= logo.confirm_agreement)
 
@@ -298,8 +299,8 @@ def _meaning_rules_out(hit: LogoHit, relation: Relation, config: Config) -> bool
     """The rules of meaning the fitted decision does not overrule: a hit on a region that reads
     as another brand's name, or (verified or aligned) as an altered form of its own brand's name,
     is not the brand's genuine mark; kept is a verified hit whose pixels agree with the reference
-    everywhere (``logo.confirm_agreement``: the odd letters are OCR noise on the genuine mark)."""
-    if hit.inliers and hit.agreement >= config.logo.confirm_agreement:
+    everywhere (``confirm_agreement``: the odd letters are OCR noise on the genuine mark)."""
+    if hit.inliers and hit.agreement >= config.logo.point.confirm_agreement:
         return False
     return relation.kind == OTHER_BRAND or (relation.kind == ALTERED_NAME and bool(hit.inliers or hit.alignment))
 
@@ -311,9 +312,9 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
     SIFT on a wordmark matches letter shapes, so the brand's name with a letter changed fits a
     homography as well as the genuine mark; the network scores shop signs and captions like
     wordmarks. What the text says decides (see the comments below); kept always are verified
-    hits whose pixels agree with the reference everywhere (``logo.confirm_agreement``: OCR noise
+    hits whose pixels agree with the reference everywhere (``confirm_agreement``: OCR noise
     on the genuine mark)."""
-    if hit.inliers and hit.agreement >= config.logo.confirm_agreement:
+    if hit.inliers and hit.agreement >= config.logo.point.confirm_agreement:
         return False
     # Names read on the region first (their boxes are the words themselves): a name inside the
     # hit, or a hit that lies along a longer name (SIFT can fit a few letters of a word: Kyrane's
@@ -352,7 +353,7 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
 
 def _aligned_genuine(hit: LogoHit, config: Config) -> bool:
     """The reference aligned onto the region and every part of it agrees."""
-    return config.logo.aligned_genuine(hit.alignment, hit.agreement)
+    return config.logo.point.aligned_genuine(hit.alignment, hit.agreement)
 
 
 def _strength(hit: LogoHit) -> float:

@@ -53,6 +53,10 @@ _SEQUENCES = (("i", "l"), ("rn", "m"), ("vv", "w"), ("cl", "d"))
 
 _PIECE_SPLIT = re.compile(r"[\s,;:/\\()\[\]{}<>\"'“”‘’·•|_+.\-]+")  # also . and - (web addresses, hyphenated pairs)
 _MAX_JOIN = 3  # neighbouring words joined when looking for split names
+# A rule of meaning, not a tuned value: a name shorter than this ("HP", "LG", "BMW") is one of
+# few letter combinations, so a near form of it is as likely another word as an alteration;
+# such names match exactly only.
+MIN_NEAR_LENGTH = 4
 
 
 def fold(text: str) -> str:
@@ -218,7 +222,7 @@ class BrandNameMatcher:
         config = self.config
         joined = span.words > 1
         if folded == name.folded:
-            if joined and len(name.folded) < config.min_near_length:
+            if joined and len(name.folded) < MIN_NEAR_LENGTH:
                 return None  # "H P" is two letters, not a split short name
             # A lone letter cut off ("TAVIQU E") is the engine's gap in a letter-spaced
             # wordmark; a seller's split leaves pieces of two letters or more ("GUC CI").
@@ -243,7 +247,7 @@ class BrandNameMatcher:
             # Run-together words ("GUCCIbag"): the name at either end of a longer word.
             return NameMatch(name.brand, True, span.text, span.box, 0.95 * span.score,
                              f"registered name {name.written!r} inside '{span.text}'")
-        if len(name.skeleton) < config.min_near_length:
+        if len(name.skeleton) < MIN_NEAR_LENGTH:
             return None  # short names: exact only
         if skel == name.skeleton:
             return NameMatch(name.brand, False, span.text, span.box, 0.95 * span.score,

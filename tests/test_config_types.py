@@ -40,34 +40,46 @@ def test_cli_style_overrides():
     assert parse_cli_value("tesseract") == "tesseract"
 
 
-def test_the_logo_defaults_are_the_shipped_networks_measured_operating_point():
-    """LogoConfig's thresholds and logo-embed's manifest operating point are one set of numbers:
-    switching the network away and back must not leave another network's thresholds behind."""
-    from screener.config import model_operating_point
+def test_the_logo_thresholds_are_the_networks_measured_operating_point():
+    """The thresholds are not config defaults: they are read from the logo network's manifest
+    entry, so the shipped network screens at the point measured for it."""
+    from screener.logo.weights import manifest_entry
 
-    point = model_operating_point(Config().logo.model)
-    assert point, "the default network has no operating point in the manifest"
-    assert {key: getattr(Config().logo, key) for key in point} == point
+    measured = manifest_entry(Config().logo.model)["operating_point"]
+    point = Config().logo.point
+    assert {key: getattr(point, key) for key in measured} == measured
 
 
-def test_switching_the_logo_network_brings_its_operating_point_unless_set_in_the_same_change(tmp_path):
+def test_switching_the_logo_network_brings_its_operating_point(tmp_path):
     """Each network scores on its own scale (logo-embed's calibrated similarity sits near 1, the
-    trunk's cosine near 0.3), so --set logo.model=... alone must not keep the old thresholds."""
-    from screener.config import model_operating_point
+    trunk's cosine near 0.3), so --set logo.model=... alone must not keep the old thresholds;
+    logo.operating_point overrides single values on top of the network's own."""
+    from screener.logo.weights import manifest_entry
 
-    trunk = model_operating_point("logo-trunk")
+    trunk = manifest_entry("logo-trunk")["operating_point"]
     config = Config().with_dotted({"logo.model": "logo-trunk"})
-    assert config.logo.genuine_threshold == trunk["genuine_threshold"] < 0.9
-    assert config.logo.large_threshold > 1  # the rule fitted on the other network's scale is off
-    set_too = Config().with_dotted({"logo.model": "logo-trunk", "logo.genuine_threshold": 0.5})
-    assert set_too.logo.genuine_threshold == 0.5 and set_too.logo.near_threshold == trunk["near_threshold"]
+    assert config.logo.point.genuine_threshold == trunk["genuine_threshold"] < 0.9
+    assert config.logo.point.large_threshold > 1  # the rule fitted on the other network's scale is off
+    set_too = Config().with_dotted({"logo.model": "logo-trunk", "logo.operating_point": {"genuine_threshold": 0.5}})
+    assert set_too.logo.point.genuine_threshold == 0.5
+    assert set_too.logo.point.near_threshold == trunk["near_threshold"]
     path = tmp_path / "c.toml"
-    path.write_text('[logo]\nmodel = "logo-trunk"\ngenuine_threshold = 0.42\n')
-    assert Config.from_toml(path).logo.genuine_threshold == 0.42
+    path.write_text('[logo]\nmodel = "logo-trunk"\noperating_point = { genuine_threshold = 0.42 }\n')
+    assert Config.from_toml(path).logo.point.genuine_threshold == 0.42
     back = config.with_dotted({"logo.model": "logo-embed"})
-    assert back.logo == Config().logo  # and back again: the defaults, exactly
-    unchanged = Config().with_dotted({"logo.model": "logo-embed", "logo.genuine_threshold": 0.9})
-    assert unchanged.logo.genuine_threshold == 0.9  # naming the current network changes nothing else
+    assert back.logo == Config().logo and back.logo.point == Config().logo.point  # the defaults, exactly
+    assert back.fingerprint() == Config().fingerprint() != config.fingerprint()
+
+
+def test_a_mistyped_threshold_or_verifier_is_an_error_that_names_it():
+    with pytest.raises(ConfigError, match="genuine_treshold"):
+        Config().with_dotted({"logo.operating_point": {"genuine_treshold": 0.5}})
+    with pytest.raises(ConfigError, match="'sift'"):
+        Config().with_dotted({"logo.verifiers": ["sift"]})
+    with pytest.raises(ConfigError, match="tilted"):
+        Config().with_dotted({"logo.verifiers": ["tilted"]})
+    with pytest.raises(ConfigError, match="ocr.enlarge"):
+        Config().with_dotted({"ocr.enlarge": "twice"})
 
 
 def test_result_line_round_trips():

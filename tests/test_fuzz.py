@@ -27,7 +27,7 @@ from screener.errors import InputError
 from screener.io import decode_bytes, load_image
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
-LIMITS = LimitsConfig(max_pixels=4_000_000, max_side=8000)
+LIMITS = LimitsConfig(max_pixels=4_000_000)
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -151,7 +151,7 @@ def decode_only_screener(tmp_path_factory: pytest.TempPathFactory):  # type: ign
     registry.add("Veltora")
     registry.save()
     config = Config().replace(ocr__engine="none", logo__enabled=False).merged(
-        {"limits": {"max_pixels": LIMITS.max_pixels, "max_side": LIMITS.max_side}})
+        {"limits": {"max_pixels": LIMITS.max_pixels}})
     return Screener(BrandRegistry.load(registry.root), config)
 
 

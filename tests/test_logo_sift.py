@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="s
 def matcher() -> SiftMatcher:
     registry = BrandRegistry.load(SAMPLES / "brands")
     return SiftMatcher([(brand, *read_logo(path.read_bytes())) for brand, _, path in registry.logo_files()],
-                       min_inliers=Config().logo.min_inliers)
+                       min_inliers=Config().logo.point.min_inliers)
 
 
 def _labels() -> dict[str, dict]:
@@ -68,7 +68,7 @@ def test_logo_free_listings_verify_nothing(matcher):
 
 def test_an_altered_wordmark_does_not_agree_with_the_reference_everywhere(matcher):
     """'Pcllano' and 'Veltura' keep enough letters for a homography, but a cell disagrees."""
-    confirm = Config().logo.confirm_agreement
+    confirm = Config().logo.point.confirm_agreement
     rows = [r for r in _labels().values() if r["kind"] == "imitation-logo"]
     assert rows
     for row in rows:
@@ -119,7 +119,7 @@ def test_a_verified_genuine_logo_is_a_brand_mark_with_its_evidence(screener):
     [mark] = result.brands
     assert (mark.brand, mark.match, "logo" in mark.evidence) == ("Lumexa", "exact", True)
     hit = next(h for h in result.logos if h.brand == "Lumexa")
-    assert hit.inliers >= Config().logo.min_inliers and hit.agreement > 0.85
+    assert hit.inliers >= Config().logo.point.min_inliers and hit.agreement > 0.85
     x1, y1, x2, y2 = _logo_box(row)
     assert hit.box[0] < x2 and x1 < hit.box[2] and hit.box[1] < y2 and y1 < hit.box[3]
     assert hit.to_dict()["inliers"] == hit.inliers  # in the JSONL line
@@ -170,7 +170,7 @@ def _seen_at_a_slant(photo: np.ndarray, squeeze: float = 0.5, axis_degrees: floa
 def test_a_wordmark_seen_at_a_slant_is_verified_through_the_tilted_reference_views(matcher):
     registry = BrandRegistry.load(SAMPLES / "brands")
     plain = SiftMatcher([(brand, *read_logo(path.read_bytes())) for brand, _, path in registry.logo_files()],
-                        min_inliers=Config().logo.min_inliers, views=())
+                        min_inliers=Config().logo.point.min_inliers, views=())
     assert matcher.views and not plain.views
     rows = [r for r in _labels().values() if r["kind"] == "genuine-logo"]
     with_views = without = 0
@@ -199,7 +199,7 @@ def test_the_kd_index_is_stored_once_and_a_second_matcher_loads_it_with_the_same
     refs = [(brand, *read_logo(path.read_bytes())) for brand, _, path in files]
     cache = EmbeddingCache(tmp_path)
     keys = [feature_key(cache, hashlib.sha256(path.read_bytes()).hexdigest()) for _, _, path in files]
-    min_inliers = Config().logo.min_inliers
+    min_inliers = Config().logo.point.min_inliers
     first = SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
     stored = list(tmp_path.glob("*.flann"))
     assert len(stored) == 1

@@ -100,8 +100,8 @@ def test_the_pooled_trunk_model_finds_a_pasted_logo_in_the_stage(tmp_path):
     registry.save()
     photo = rng.integers(100, 150, (480, 640, 3), dtype=np.uint8)
     photo[200:350, 300:450] = cv2.resize(mark, (150, 150))
-    config = Config().replace(logo__model="logo-trunk", logo__geometric_verification=False,
-                              logo__alignment=False, logo__use_text_hints=False, logo__near_threshold=0.0)
+    config = Config().replace(logo__model="logo-trunk", logo__verifiers=(),
+                              logo__operating_point={"near_threshold": 0.0})
     stage = build_logo_stage(BrandRegistry.load(registry.root), config, threads=1)
     hits = {h.brand: h for h in stage(photo)}
     assert "Orbis" in hits
@@ -193,8 +193,8 @@ def test_a_held_out_brand_is_found_in_a_real_photo_by_the_trunk_alone(tmp_path):
             files.append(path)
         registry.add(brand, logos=files)
     registry.save()
-    config = Config().replace(logo__model="logo-trunk", logo__geometric_verification=False,
-                              logo__alignment=False, logo__use_text_hints=False, logo__near_threshold=0.0)
+    config = Config().replace(logo__model="logo-trunk", logo__verifiers=(),
+                              logo__operating_point={"near_threshold": 0.0})
     stage = build_logo_stage(BrandRegistry.load(registry.root), config, threads=2)
     rgb = cv2.cvtColor(cv2.imread(str(flickr / "images" / photo)), cv2.COLOR_BGR2RGB)
     hits = sorted(stage(rgb), key=lambda h: -h.score)

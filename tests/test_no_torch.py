@@ -40,13 +40,6 @@ def test_a_sample_listing_screens_without_torch(samples):
     assert [b["brand"] for b in line["brands"]] == ["Pellano"]
 
 
-def test_the_torch_runtime_without_torch_says_what_to_install(samples):
-    done = _screen(str(SAMPLES / "listings" / "045-genuine-emblem.jpg"), "--registry", str(SAMPLES / "brands"),
-                   "--set", "logo.runtime=torch")
-    assert done.returncode == 2
-    assert "screener[train]" in done.stderr
-
-
 def test_training_without_torch_names_the_extra_to_install(tmp_path):
     done = _cli("train-logo", "--steps", "1", "--out", str(tmp_path))
     assert done.returncode == 2

@@ -235,7 +235,7 @@ def test_none_engine_reads_nothing():
                                                     ("NOVALUX", (520, 130), 90)])
 def test_rapidocr_reads_a_wide_banner_whose_word_fills_its_height(rapid, word, size, font_size):
     """The detector's input is enlarged by the photo's short side, bounded by
-    ``ocr.max_detector_side`` on the long side: unbounded, a 500 x 150 banner goes in at 3680 x
+    ``screener.ocr.rapid.DET_MAX_SIDE`` on the long side: unbounded, a 500 x 150 banner goes in at 3680 x
     1104 px, its letters outgrow the detector and nothing is read (FlickrLogos: Unicef's and Puma's
     logos on wide photos, BENCHMARKS.md)."""
     font = ImageFont.truetype(str(LATIN_FONT), font_size)
@@ -246,5 +246,7 @@ def test_rapidocr_reads_a_wide_banner_whose_word_fills_its_height(rapid, word, s
               fill=(255, 255, 255))
     pixels = np.asarray(banner)
     assert _words(rapid(pixels)) == [word.upper()]
-    unbounded = build_ocr_engine(OcrConfig(engine="rapidocr", max_detector_side=0))
+    from screener.ocr.rapid import RapidOcrEngine, RapidSettings
+
+    unbounded = RapidOcrEngine(settings=RapidSettings(min_score=OcrConfig().min_score, det_max_side=0))
     assert word.upper() not in _words(unbounded(pixels))

@@ -11,8 +11,8 @@ from screener.policy import Policy
 from screener.types import LogoHit, TextHit
 
 
-LOGO_BANDS = Config().replace(logo__genuine_threshold=0.80, logo__near_threshold=0.68,
-                              logo__align_genuine=0.9, logo__align_near=0.85)
+BANDS = dict(genuine_threshold=0.80, near_threshold=0.68, align_genuine=0.9, align_near=0.85)
+LOGO_BANDS = Config().replace(logo__operating_point=BANDS)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_many_genuine_marks_stay_a_review(policy):
 
 def test_thresholds_come_from_config(tmp_path):
     registry = BrandRegistry(tmp_path, [Brand("Veltora")])
-    strict = Policy(registry, LOGO_BANDS.replace(logo__genuine_threshold=0.95))
+    strict = Policy(registry, LOGO_BANDS.replace(logo__operating_point={**BANDS, "genuine_threshold": 0.95}))
     assert {f.kind for f in strict([], [logo("Veltora", 0.93)]).flags} == {"imitation_logo"}
 
 
@@ -261,10 +261,10 @@ def test_a_piece_the_text_rules_call_altered_stays_altered(shipped_policy):
 
 
 def test_a_network_only_mark_needs_less_similarity_where_it_fills_the_photo(shipped_policy):
-    """The shipped size rule (``logo.large_threshold`` on a region covering ``logo.large_share``
+    """The shipped size rule (``large_threshold`` on a region covering ``large_share``
     of the photo): a big region holding a chance look-alike is rarer than one of the many small
     windows doing so."""
-    logo_config = Config().logo
+    logo_config = Config().logo.point
     score = (logo_config.large_threshold + logo_config.genuine_threshold) / 2  # between the two bars
     hit = LogoHit("Novalux", (100, 100, 400, 340), score, "logos/novalux/logo.png")  # 300 x 240 px
     big = shipped_policy([], [hit], size=(500, 400))  # the region is 36% of the photo

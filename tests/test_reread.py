@@ -117,7 +117,7 @@ def test_a_misread_genuine_wordmark_on_a_real_photo_is_its_name(shared_data, tmp
     config = Config().replace(logo__enabled=False, ocr__enlarge="whole")
     # The photo also reads "Google" surely on another print, so the policy's misread rule alone
     # would drop the altered name too (next test); it is turned off to see the second reading.
-    plain = Screener(registry, config.replace(ocr__second_reading=False,
+    plain = Screener(registry, config.replace(ocr__recheck_names=False,
                                               policy__misread_margin=1.01)).screen_file(photo)
     assert ("altered_brand_name", "Goog!") in {(f.kind, f.text) for f in plain.flags}
     assert plain.verdict == "suspect"
@@ -131,7 +131,7 @@ def test_a_misread_print_beside_the_name_read_right_is_not_an_altered_name(share
     """The same photo without the second reading: RapidOCR reads one print "Goog!" and another
     "Google", surer; the policy takes "Goog!" for a misread print (``policy.misread_margin``)."""
     photo, registry = _google_photo(shared_data, tmp_path)
-    config = Config().replace(logo__enabled=False, ocr__second_reading=False, ocr__enlarge="whole")
+    config = Config().replace(logo__enabled=False, ocr__recheck_names=False, ocr__enlarge="whole")
     result = Screener(registry, config).screen_file(photo)
     assert "Goog!" in {t.text for t in result.texts}
     assert {(f.kind, f.brand) for f in result.flags} == {("brand_mark", "Google")}

@@ -1,6 +1,6 @@
 """Geometric logo matching with OpenCV SIFT + RANSAC.
 
-Used two ways: as the logo stage's geometric verification (``logo.geometric_verification``),
+Used two ways: as the logo stage's geometric verification (``"keypoints"`` in ``logo.verifiers``),
 which finds textured marks the embedding network misses and gives every mark it finds a
 homography-consistent box, and as the classical floor the CNN is measured against
 (``benchmarks/logo_flickr.py --sift``).

@@ -14,7 +14,7 @@ because the bare pipeline loses text that matters on product photos:
   small print vanishes. We show it the photo enlarged 1.5 times (area capped): on ICDAR 2015 dev
   that read 4 points more of the words for about twice bare RapidOCR's time (2x read one point
   more again but cost five times bare's time and lost precision); set
-  ``ocr.upscale_small = false`` for the single-size reading at bare's speed. Most of that time
+  ``ocr.enlarge = "none"`` for the single-size reading at bare's speed. Most of that time
   went on parts of the photo without small print, so by default (``ocr.enlarge = "small-text"``)
   the detector first sees the photo at 1x and only the regions around the small lines it found
   there are detected again enlarged: ICDAR dev report half, recall 0.564 -> 0.554, precision
@@ -39,6 +39,12 @@ from ..types import TextHit
 INSTALL_HINT = "pip install --no-deps rapidocr_onnxruntime==1.4.4"
 THREADS_ENV = "SCREENER_OCR_THREADS"  # scan workers set this to pin onnxruntime's threads
 ENLARGE_MODES = ("whole", "small-text")
+# The enlarged photo's long side at most this. Enlarging by the short side blows a wide photo's
+# text up past what the detector finds: a 500 x 150 px banner went in at 3680 x 1104 and "unicef"
+# filling its height was not read. FlickrLogos dev (BENCHMARKS.md), text alone: 0.40 -> 0.43
+# (trained brands), 0.40 -> 0.42 (held-out), same precision and false names. 2000 leaves ICDAR's
+# 1280 x 720 photos (1963 px) and 3:2 listings as they were.
+DET_MAX_SIDE = 2000
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class RapidSettings:
     det_limit_side_len: int = 736  # RapidOCR's default short side for the detector ...
     det_scale: float = 1.5  # ... times this: small text needs the photo enlarged
     det_max_pixels: int = 4_000_000  # bounds the detector's cost on panoramas
-    det_max_side: int = 0  # the enlarged photo's long side at most this (0: no bound; OcrConfig: 2000)
+    det_max_side: int = DET_MAX_SIDE  # the enlarged photo's long side at most this (0: no bound)
     # Where the enlarged input is shown: "whole" (the whole photo, enlarged: one pass), or
     # "small-text" (a pass at 1x, then the enlarged pass only on regions around the lines the
     # first pass found small; none when it found no small line).
@@ -115,10 +121,10 @@ class RapidOcrEngine:
                  settings: RapidSettings | None = None) -> None:
         config = config or OcrConfig()
         if settings is None:
+            # ocr.enlarge = "none": one pass at 1x ("whole" at scale 1 is that pass).
             settings = RapidSettings(min_score=config.min_score,
-                                     det_scale=1.5 if config.upscale_small else 1.0,
-                                     det_max_side=config.max_detector_side,
-                                     det_enlarge=config.enlarge)
+                                     det_scale=1.0 if config.enlarge == "none" else 1.5,
+                                     det_enlarge="whole" if config.enlarge == "none" else config.enlarge)
         if settings.det_enlarge not in ENLARGE_MODES:
             raise ConfigError(f"ocr.enlarge must be one of {', '.join(ENLARGE_MODES)}, "
                               f"got {settings.det_enlarge!r}")

@@ -6,7 +6,7 @@
 Three steps, each cached so refitting is cheap:
 
 1. **gather** (slow, resumable): the screener, with the shipped OCR and the logo stage reporting
-   every brand's best region (``logo.near_threshold`` 0; the other stage settings as configured),
+   every brand's best region (the operating point's ``near_threshold`` 0; the other stage settings as configured),
    screens the FlickrLogos dev photos the network never trained on (the protocol of
    ``benchmarks/logo_flickr.py``: every brand registered from up to 5 seeded reference crops,
    the photos those came from not screened) and the ICDAR dev street photos (logo-free). Each
@@ -145,7 +145,7 @@ def gather(flickr: Path, icdar: Path | None, out: Path, overrides: Sequence[str]
         registry = build_registry(flickr, references, Path(tmp))
         # The stage reports every brand's best region; the screener's own policy (as configured)
         # still decides, so each line also records the shipped decision.
-        stage = build_logo_stage(registry, config.replace(logo__near_threshold=0.0), threads=threads)
+        stage = build_logo_stage(registry, config.replace(logo__operating_point={"near_threshold": 0.0}), threads=threads)
         screener = Screener(registry, config, logo=stage)
         started = time.perf_counter()
         with out.open("a", encoding="utf-8") as handle:
@@ -341,7 +341,7 @@ def fit_and_write(evidence: Path, args: argparse.Namespace, network: str) -> dic
     threshold = operating_point(halves["fit"], probe, args.max_false)
     decision = replace(decision, threshold=threshold, network=network)
     # The stage must report network-only hits from the lowest score the decision accepts on the
-    # fitting half (the configured logo.near_threshold is that floor).
+    # fitting half (the model's near_threshold is that floor).
     accepted = [i["score"] for i, p in zip(info, decision.probability(x)) if p >= threshold and i["network_only"]]
     decision = replace(decision, min_score=float(math.floor(100 * min(accepted, default=1.0)) / 100))
     fitted = policy_for(brands, config, decision)

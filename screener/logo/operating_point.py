@@ -1,0 +1,112 @@
+"""A logo network's operating point: the thresholds that turn its evidence into marks.
+
+Each network scores on its own scale, so its thresholds are measured for it and shipped beside
+it, in its ``screener/models/manifest.toml`` entry (``[model.operating_point]``, which says how
+each was chosen). They are not user settings: ``logo.model`` picks a network and its measured
+point with it; ``logo.operating_point`` overrides single values, for refitting and experiments.
+
+The defaults below are the shipped ``logo-embed`` network's point; an entry that leaves a value
+out keeps the default. How each was measured (BENCHMARKS.md has the tables and commands):
+
+- ``genuine_threshold``: the calibrated similarity (:mod:`screener.logo.matcher`) at which the
+  network alone makes a genuine mark. On FlickrLogos with OCR and verification, network-only
+  marks at 0.999 added 0.03 recall on trained brands but cut held-out-brand precision from 1.0 to
+  0.85 with 3 false marks per 100 street photos; at 0.9995 they add 0.02 and keep it near 0.94.
+- ``near_threshold``: ``[near, genuine)`` is the network's imitation band. Imitations score like
+  genuine marks, so for ``logo-embed`` it is closed (equal to ``genuine_threshold``).
+- ``large_threshold`` / ``large_share``: a network-only mark on a region covering at least
+  ``large_share`` of the photo needs only ``large_threshold``. A photo gives the network a few
+  large windows and very many small ones, so a chance match is a small-window event (the
+  network's false hits at >= 0.99 cover a median 3% of the photo, its right ones 25%). > 1 is off.
+- ``min_inliers``: SIFT matches on one homography that make a verified, genuine mark (4 is a
+  homography's bare minimum; 5 found 2 more photos per group than 6 at the same false rate).
+- ``confirm_agreement``: a verified logo overrides odd letters read on it (OCR noise on a genuine
+  mark) only where every cell of it correlates with the reference at least this well (genuine
+  sample wordmarks >= 0.94, a changed letter 0.07-0.72).
+- ``imitation_layout``: an imitation wordmark is laid out like the reference (median cell at
+  least this) with a part that is not (worst cell under ``confirm_agreement``), and reads as an
+  altered name (sample imitations 0.97-0.99 median; names merely set in the typeface 0.32-0.65).
+- ``align_genuine`` / ``align_agreement`` / ``align_min_score``: a reference aligned
+  (:mod:`screener.logo.align`) onto a window the network scored the brand ``align_min_score``
+  on is genuine at correlation ``align_genuine`` with every cell at least ``align_agreement``
+  (sample genuine emblems 0.96-0.99; an emblem with two bars added 0.87-0.90).
+- ``align_near``: an alignment this good with a part disagreeing is an imitation; it also flagged
+  emblems aligned onto product outlines on clean listings, so it is closed (> 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ConfigError, ModelError
+
+# What a fitted point was chosen for (false brand marks per 100 street photos, precision on logo
+# photos): recorded beside it in the manifest, read by people, not by the stage.
+TARGETS = ("max_false_per_100_street", "min_precision")
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """The thresholds of one logo network (see the module doc for what each decides)."""
+
+    genuine_threshold: float = 0.9995
+    near_threshold: float = 0.9995
+    large_threshold: float = 0.9985
+    large_share: float = 0.2
+    min_inliers: int = 5
+    confirm_agreement: float = 0.85
+    imitation_layout: float = 0.9
+    align_genuine: float = 0.9
+    align_agreement: float = 0.94
+    align_min_score: float = 0.8
+    align_near: float = 1.01
+
+    @classmethod
+    def for_model(cls, model: str, overrides: Mapping[str, Any] | None = None,
+                  models_dir: str | Path | None = None) -> "OperatingPoint":
+        """``model``'s point from its manifest entry, then ``overrides`` on top. A model the
+        manifest does not know keeps the defaults: loading the stage reports that model."""
+        from .weights import MODELS_DIR, manifest_entry
+
+        try:
+            measured = dict(manifest_entry(model, models_dir or MODELS_DIR).get("operating_point", {}))
+        except ModelError:
+            measured = {}
+        measured = {k: v for k, v in measured.items() if k not in TARGETS}
+        return cls.from_values({**measured, **(overrides or {})}, f"operating point of {model!r}")
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], where: str = "operating point") -> "OperatingPoint":
+        """A point from ``{name: number}``; an unknown name is a :class:`ConfigError` naming it."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ConfigError(f"{where}: unknown threshold(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(fields)})")
+        try:
+            typed = {k: int(v) if fields[k].type == "int" else float(v) for k, v in values.items()}
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: thresholds must be numbers ({exc})") from None
+        return cls(**typed)
+
+    def network_genuine(self, score: float, share: float) -> bool:
+        """Whether the network's similarity alone makes a genuine mark, for a region covering
+        ``share`` of the photo (0-1): ``genuine_threshold`` anywhere, ``large_threshold`` on a
+        region of at least ``large_share``."""
+        return score >= self.genuine_threshold or (share >= self.large_share and score >= self.large_threshold)
+
+    def aligned_genuine(self, correlation: float, worst_cell: float) -> bool:
+        """Whether a reference aligned onto a photo region (:mod:`screener.logo.align`) is the
+        genuine mark: it correlates well overall and every part of it agrees."""
+        return correlation > 0 and correlation >= self.align_genuine and worst_cell >= self.align_agreement
+
+    @property
+    def report_floor(self) -> float:
+        """The lowest network similarity the stage reports a hit from."""
+        return min(self.near_threshold, self.large_threshold)
+
+
+__all__ = ["OperatingPoint"]
