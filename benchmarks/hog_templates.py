@@ -27,7 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from logo_flickr import choose_references  # noqa: E402
+from screener.train.data import choose_references  # noqa: E402
 from screener.train.data import flickr_split, read_boxes  # noqa: E402
 
 CELL = 8  # pixels per HOG cell

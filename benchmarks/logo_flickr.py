@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from screener.brands import BrandRegistry  # noqa: E402
 from screener.config import Config  # noqa: E402
-from screener.train.data import evaluation_half, flickr_split, read_boxes  # noqa: E402
+from screener.train.data import choose_references, evaluation_half, flickr_split, read_boxes  # noqa: E402
 from screener.logo.weights import MODELS_DIR, manifest_entry  # noqa: E402
 from screener.geometry import share  # noqa: E402
 
@@ -50,27 +49,6 @@ SUSPECT_KINDS = ("altered_brand_name", "imitation_logo", "mixed_marks", "counter
 def read_rgb(path: Path) -> np.ndarray | None:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def choose_references(boxes, brands, refs: int, seed: int, allowed_photos=None, largest: bool = False):
-    """Up to ``refs`` boxes per brand (seeded, or the largest first), each from a different photo."""
-    rng = random.Random(seed)
-    chosen = {}
-    for brand in brands:
-        pool = [b for b in boxes if b.brand == brand and min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 24
-                and (allowed_photos is None or b.image in allowed_photos)]
-        rng.shuffle(pool)
-        if largest:  # one-shot protocol: the brand's single best view, as a brand owner would pick
-            pool.sort(key=lambda b: -(b.box[2] - b.box[0]) * (b.box[3] - b.box[1]))
-        picked, photos = [], set()
-        for b in pool:
-            if b.image not in photos:
-                picked.append(b)
-                photos.add(b.image)
-            if len(picked) == refs:
-                break
-        chosen[brand] = picked
-    return chosen
 
 
 def score(reported: dict[str, set[str]], truth: dict[str, set[str]], photos) -> dict[str, float]:

@@ -91,7 +91,7 @@ def flickr_registry(data: Path, refs: int, workdir: Path) -> Path:
     import cv2
 
     sys.path.insert(0, str(BENCH))
-    from logo_flickr import choose_references  # noqa: E402 - the benchmark's own choice of crops
+    from screener.train.data import choose_references  # noqa: E402 - the benchmark's own choice of crops
 
     from screener.brands import BrandRegistry
 

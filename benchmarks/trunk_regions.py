@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from logo_flickr import choose_references  # noqa: E402
+from screener.train.data import choose_references  # noqa: E402
 from screener.logo.matcher import WORK_SIDE, cut, window_candidates  # noqa: E402
 from screener.logo.trunk import PooledRegions  # noqa: E402
 from screener.logo.weights import load_embedder  # noqa: E402

@@ -27,6 +27,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Collection, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -94,6 +95,32 @@ def evaluation_half(photo: str) -> str:
     photos that are reported.
     """
     return "fit" if _unit(Path(photo).name, 1_000_003) < 0.5 else "report"
+
+
+def choose_references(boxes: Sequence[FlickrBox], brands: Iterable[str], refs: int, seed: int,
+                      allowed_photos: Collection[str] | None = None,
+                      largest: bool = False) -> dict[str, list[FlickrBox]]:
+    """Up to ``refs`` boxes per brand, each from a different photo and at least 24 px a side:
+    seeded, or with ``largest`` the largest first (the one-shot protocol: the brand's best view,
+    as a brand owner would pick it). The benchmarks and the decision fit register brands with it,
+    so they measure the same photos."""
+    rng = random.Random(seed)
+    chosen = {}
+    for brand in brands:
+        pool = [b for b in boxes if b.brand == brand and min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 24
+                and (allowed_photos is None or b.image in allowed_photos)]
+        rng.shuffle(pool)
+        if largest:
+            pool.sort(key=lambda b: -(b.box[2] - b.box[0]) * (b.box[3] - b.box[1]))
+        picked, photos = [], set()
+        for b in pool:
+            if b.image not in photos:
+                picked.append(b)
+                photos.add(b.image)
+            if len(picked) == refs:
+                break
+        chosen[brand] = picked
+    return chosen
 
 
 # --- real crops --------------------------------------------------------------------------------

@@ -37,38 +37,17 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .data import FlickrBox, evaluation_half, flickr_split, read_boxes
+from .data import FlickrBox, choose_references, evaluation_half, flickr_split, read_boxes
 
 REFS = 5  # reference crops per brand, as benchmarks/logo_flickr.py
 SEED = 0
 
 
 # --- 1. gather -----------------------------------------------------------------------------------
-def choose_references(boxes: Sequence[FlickrBox], brands: Iterable[str], refs: int, seed: int,
-                      allowed_photos: frozenset[str] | None = None) -> dict[str, list[FlickrBox]]:
-    """Up to ``refs`` boxes per brand (seeded), each from a different photo: the same choice as
-    ``benchmarks/logo_flickr.py``, so the two measure the same photos."""
-    rng = random.Random(seed)
-    chosen = {}
-    for brand in brands:
-        pool = [b for b in boxes if b.brand == brand and min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 24
-                and (allowed_photos is None or b.image in allowed_photos)]
-        rng.shuffle(pool)
-        picked, photos = [], set()
-        for b in pool:
-            if b.image not in photos:
-                picked.append(b)
-                photos.add(b.image)
-            if len(picked) == refs:
-                break
-        chosen[brand] = picked
-    return chosen
-
-
 def plan(flickr: Path, icdar: Path | None, street_limit: int = 0, split_args: tuple[int, float, int] = (5, 0.3, 0)
          ) -> tuple[dict[str, list[FlickrBox]], list[dict]]:
     """The references and the photos to screen: ``[{"photo", "path", "group", "half", "truth"}]``,
