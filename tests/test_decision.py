@@ -295,6 +295,23 @@ def test_fitted_uses_the_shipped_decision(tmp_path, models_without_decisions):
     assert "Veltora" not in {m.brand for m in policy([on_region("NOVALUX")], [hit(score=0.99)], SIZE).brands}
 
 
+def test_a_fitted_decision_has_the_logo_stage_report_hits_from_its_own_floor(tmp_path):
+    """The decision was fitted on hits from ``min_score`` up (the evidence's stage reported every
+    brand's best region); screening with it, the stage must report them too, not only from the
+    rules' near_threshold (0.9995), or the decision never sees the hits it would accept."""
+    from helpers import REPO
+    from screener.pipeline import Screener
+
+    registry = BrandRegistry.load(REPO / "sample_images" / "brands")
+    decision = LogoDecision(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), np.zeros(len(FEATURES)),
+                            0.0, threshold=0.5, min_score=0.6)
+    config = FITTED.replace(ocr__engine="none", logo__cache_dir=str(tmp_path))
+    fitted = Screener(registry, config, policy=Policy(registry, config, decision=decision))
+    assert fitted.logo.point.near_threshold == 0.6
+    rules = Screener(registry, Config().replace(ocr__engine="none", logo__cache_dir=str(tmp_path)))
+    assert rules.logo.point.near_threshold == Config().logo.point.near_threshold > 0.99
+
+
 # --- the refit command, end to end on gathered evidence ------------------------------------------------
 def evidence_line(photo: str, group: str, half: str, truth: list[str], logos: list[LogoHit],
                   texts: tuple[TextHit, ...] = ()) -> dict:

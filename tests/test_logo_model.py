@@ -121,3 +121,21 @@ def test_damaged_logo_is_closer_to_its_reference_than_to_others(embedder):
         per_brand = np.stack([sim[:, refs.brand_index == b].max(axis=1) for b in range(len(specs))], axis=1)
         correct += int((per_brand.argmax(axis=1) == np.arange(len(specs))).sum())
     assert correct >= 22, f"{correct} of 24"
+
+
+def test_writing_a_manifest_entry_keeps_the_others_and_their_comments(tmp_path):
+    """Refitting one model (a decision, a head) rewrites its own [[model]] block only: the other
+    entries and the comments that record how their numbers were chosen stay as written."""
+    from screener.logo.weights import MODELS_DIR, read_manifest, update_manifest
+
+    path = tmp_path / "manifest.toml"
+    shipped = (MODELS_DIR / "manifest.toml").read_text(encoding="utf-8")
+    path.write_text(shipped, encoding="utf-8")
+    before = read_manifest(tmp_path)
+    update_manifest(path, {"name": "decision-x", "file": "a.json", "metrics": {"hits": 3}})
+    update_manifest(path, {"name": "decision-x", "file": "b.json"})  # replaced, not added twice
+    after = read_manifest(tmp_path)
+    assert after[:-1] == before and after[-1] == {"name": "decision-x", "file": "b.json"}
+    text = path.read_text(encoding="utf-8")
+    comments = [line for line in shipped.splitlines() if line.startswith("#")]
+    assert comments and all(line in text for line in comments)

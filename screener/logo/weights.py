@@ -55,16 +55,24 @@ def manifest_entry(name: str, models_dir: str | Path = MODELS_DIR) -> dict[str, 
 
 
 def update_manifest(path: str | Path, entry: dict[str, Any]) -> None:
-    """Add ``entry`` to the manifest, replacing a model of the same name (atomic write)."""
+    """Add ``entry`` to the manifest, replacing a model of the same name (atomic write).
+
+    The file is edited as text, one ``[[model]]`` block at a time: the other entries, and the
+    comments that say how their numbers were chosen, stay as they were."""
     import tomli_w
 
     path = Path(path)
-    models = read_manifest(path.parent) if path.exists() else []
-    models = [m for m in models if m.get("name") != entry["name"]] + [entry]
+    text = path.read_text(encoding="utf-8") if path.exists() else (
+        "# Shipped models. Written by `screener train-logo` / `python -m screener.train`;\n"
+        "# loading checks each file's sha256 against this manifest.\n")
+    head, *blocks = text.split("[[model]]\n")
+    # As a [model] table, its sub-tables [model.x]: after "[[model]]" they belong to that entry.
+    rendered = tomli_w.dumps({"model": entry}).split("[model]\n", 1)[1]
+    kept = [b for b in blocks if tomllib.loads("[[model]]\n" + b)["model"][0].get("name") != entry["name"]]
+    kept = [b if b.endswith("\n\n") else b.rstrip("\n") + "\n\n" for b in kept]
     tmp = path.with_suffix(".toml.tmp")
-    header = ("# Shipped models. Written by `screener train-logo` / `python -m screener.train`;\n"
-              "# loading checks each file's sha256 against this manifest.\n")
-    tmp.write_text(header + tomli_w.dumps({"model": models}), encoding="utf-8")
+    tmp.write_text(head + "".join("[[model]]\n" + b for b in [*kept, rendered]), encoding="utf-8")
+    tomllib.loads(tmp.read_text(encoding="utf-8"))  # still one valid manifest
     tmp.replace(path)
 
 
