@@ -45,9 +45,13 @@ def test_the_logo_thresholds_are_the_networks_measured_operating_point():
     entry, so the shipped network screens at the point measured for it."""
     from screener.logo.weights import manifest_entry
 
+    from screener.logo.operating_point import OperatingPoint
+
     measured = manifest_entry(Config().logo.model)["operating_point"]
     point = Config().logo.point
     assert {key: getattr(point, key) for key in measured} == measured
+    # and the defaults another network's entry falls back on are the shipped network's, in full
+    assert point == OperatingPoint() and set(measured) == set(OperatingPoint.__dataclass_fields__)
 
 
 def test_switching_the_logo_network_brings_its_operating_point(tmp_path):
