@@ -302,7 +302,7 @@ def _meaning_rules_out(hit: LogoHit, relation: Relation, config: Config) -> bool
     everywhere (``confirm_agreement``: the odd letters are OCR noise on the genuine mark)."""
     if hit.inliers and hit.agreement >= config.logo.point.confirm_agreement:
         return False
-    return relation.kind == OTHER_BRAND or (relation.kind == ALTERED_NAME and bool(hit.inliers or hit.alignment))
+    return relation.kind == OTHER_BRAND or (relation.kind == ALTERED_NAME and hit.source != "network")
 
 
 def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequence[NameMatch],
@@ -327,7 +327,7 @@ def _contradicted_by_text(hit: LogoHit, texts: Sequence[TextHit], names: Sequenc
         # The brand's letters, changed. Geometry fits an altered wordmark as well as the genuine
         # one (and an alignment at 160 px cannot see one letter), so those hits do not stand;
         # the network's may be looking at OCR noise on the genuine mark.
-        if hit.inliers or hit.alignment:
+        if hit.source != "network":
             return True
     if hit.inliers:
         # Text that names no brand. OCR misreads stylised genuine logos often (FlickrLogos:
@@ -359,7 +359,7 @@ def _aligned_genuine(hit: LogoHit, config: Config) -> bool:
 def _strength(hit: LogoHit) -> float:
     """How sure a genuine logo hit is: one verified by geometry or alignment counts as 0.99
     however low the network scored it (pixels matching the reference are the stronger evidence)."""
-    return max(hit.score, 0.99) if hit.inliers or hit.alignment else hit.score
+    return max(hit.score, 0.99) if hit.source != "network" else hit.score
 
 
 def _unique(flags: list[Flag]) -> list[Flag]:

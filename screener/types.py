@@ -71,10 +71,19 @@ class LogoHit:
     alignment: float = 0.0  # ECC correlation of the reference aligned onto the region (0: not aligned)
     median_agreement: float = 0.0  # verified hits: median cell correlation (how much of the layout agrees)
 
+    @property
+    def source(self) -> str:
+        """What found the region: "keypoints" (SIFT matches on one homography; ``inliers``,
+        ``agreement`` and ``median_agreement`` are its measurements), "alignment" (the reference
+        aligned onto it; ``alignment`` and ``agreement``) or "network" (the score alone). A region
+        two found carries the stronger one's, keypoints first."""
+        return "keypoints" if self.inliers > 0 else "alignment" if self.alignment > 0 else "network"
+
     def to_dict(self) -> dict[str, Any]:
         return {"brand": self.brand, "box": list(self.box), "score": _round(self.score),
-                "reference": self.reference, "inliers": self.inliers, "agreement": _round(self.agreement),
-                "alignment": _round(self.alignment), "median_agreement": _round(self.median_agreement)}
+                "reference": self.reference, "source": self.source, "inliers": self.inliers,
+                "agreement": _round(self.agreement), "alignment": _round(self.alignment),
+                "median_agreement": _round(self.median_agreement)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LogoHit":

@@ -99,3 +99,16 @@ def test_result_line_round_trips():
     for key in ("path", "sha256", "status", "error", "verdict", "risk", "texts", "logos",
                 "brands", "flags", "timings"):
         assert key in json.loads(line)
+
+
+@pytest.mark.parametrize("hit, source", [
+    (LogoHit("Veltora", (5, 6, 50, 40), 0.82, "a.png"), "network"),
+    (LogoHit("Veltora", (5, 6, 50, 40), 0.82, "a.png", alignment=0.93, agreement=0.96), "alignment"),
+    (LogoHit("Veltora", (5, 6, 50, 40), 0.82, "a.png", inliers=14, agreement=0.9, median_agreement=0.97), "keypoints"),
+])
+def test_a_logo_line_says_what_found_the_region(hit, source):
+    """An analyst reading a result line sees which mechanism's evidence the hit carries, so the
+    meaning of ``agreement`` (SIFT cells or the aligned reference's) is never guessed."""
+    line = json.loads(json.dumps(hit.to_dict()))
+    assert line["source"] == source
+    assert LogoHit.from_dict(line) == hit

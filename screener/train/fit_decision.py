@@ -247,7 +247,7 @@ def hit_rows(lines: Sequence[dict], policy) -> tuple[np.ndarray, np.ndarray, lis
             ys.append(1 if hit.brand in line["truth"] else 0)
             info.append({"photo": line["photo"], "group": line["group"], "brand": hit.brand,
                          "relation": relation.kind, "score": hit.score,
-                         "network_only": not (hit.inliers or hit.alignment)})
+                         "network_only": hit.source == "network"})
     return np.asarray(xs), np.asarray(ys), info
 
 
