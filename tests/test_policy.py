@@ -245,7 +245,7 @@ def test_two_brands_each_with_its_own_logo_are_not_mixed(policy):
 
 @pytest.fixture(scope="module")
 def shipped_policy(tmp_path_factory) -> Policy:
-    """The shipped thresholds: the network alone counts only at 0.9995."""
+    """The shipped thresholds: the network alone counts only at 0.9997."""
     registry = BrandRegistry(tmp_path_factory.mktemp("reg2"), [Brand("Veltora"), Brand("Novalux")])
     return Policy(registry, Config())
 
