@@ -35,31 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from screener.errors import ModelError  # noqa: E402
 from screener.logo.trunk import load_trunk, pooled_crops, unit  # noqa: E402
 from screener.train.data import evaluation_half, flickr_split  # noqa: E402
+from screener.train.trunk_eval import crop_metrics  # noqa: E402
 from screener.train.trunk_head import clutter_boxes, cut_all, fit_whitening  # noqa: E402
 
 
-# --- metrics ------------------------------------------------------------------------------------
-def brand_scores(vectors: np.ndarray, refs: np.ndarray, ref_brand: np.ndarray, n_brands: int) -> np.ndarray:
-    sim = vectors @ refs.T
-    return np.stack([sim[:, ref_brand == b].max(axis=1) for b in range(n_brands)], axis=1)
-
-
-def crop_metrics(refs: np.ndarray, ref_brand: np.ndarray, queries: np.ndarray, query_brand: np.ndarray,
-                 clutter: np.ndarray) -> dict[str, float]:
-    n = int(ref_brand.max()) + 1
-    q = brand_scores(queries, refs, ref_brand, n)
-    c = brand_scores(clutter, refs, ref_brand, n)
-    genuine = q[np.arange(len(q)), query_brand]
-    other = q[np.arange(n)[None, :] != query_brand[:, None]]
-    impostors = np.concatenate([other, c.ravel()])
-    out = {"top1": float(np.mean(q.argmax(axis=1) == query_brand)), "queries": int(len(q)),
-           "impostors": int(len(impostors))}
-    for far in (1e-2, 1e-3):
-        thr = float(np.quantile(impostors, 1.0 - far))
-        out[f"tar@{far:g}"] = float(np.mean(genuine > thr))
-    return out
-
-
+# --- features -------------------------------------------------------------------------------------
 def whiten(x: np.ndarray, mean: np.ndarray, projection: np.ndarray) -> np.ndarray:
     return unit((x - mean) @ projection)
 
