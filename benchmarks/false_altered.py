@@ -30,7 +30,7 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ocr_icdar import DEFAULT_CACHE, load_ground_truth, photo_ids, run  # noqa: E402
+from ocr_icdar import DEFAULT_CACHE, photo_ids, run  # noqa: E402
 
 # The 20 FlickrLogos-27 dev brands (../shared/data/README.md), written as a brand team would.
 BRANDS = ("Adidas", "BMW", "Citroen", "Cocacola", "DHL", "Fedex", "Ford", "Google", "HP", "Intel",

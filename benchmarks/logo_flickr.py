@@ -37,7 +37,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from screener.brands import BrandRegistry  # noqa: E402
-from screener.config import Config  # noqa: E402
 from screener.train.data import choose_references, evaluation_half, flickr_split, read_boxes  # noqa: E402
 from screener.logo.weights import MODELS_DIR, manifest_entry  # noqa: E402
 from screener.geometry import share  # noqa: E402

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import platform
 import subprocess

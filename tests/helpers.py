@@ -36,3 +36,20 @@ def render_listing(lines: list[str], path: Path | None = None, size=(1024, 768),
     if path is not None:
         image.save(path, quality=90)
     return image
+
+
+def worker_pids(scan_pid: int) -> list[int]:
+    """A scan's worker processes: its children started by multiprocessing's spawn (read from
+    /proc, so tests can kill or measure one)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        if parent == scan_pid and b"spawn_main" in command:
+            pids.append(int(entry.name))
+    return pids

@@ -25,7 +25,7 @@ import pytest
 from screener.brands import BrandRegistry
 from screener.cli import main
 
-from helpers import REPO, render_listing
+from helpers import REPO, render_listing, worker_pids
 
 SUMMARY = re.compile(r"^screened=(\d+) reused=(\d+) errors=(\d+) seconds=[\d.]+$")
 
@@ -236,22 +236,6 @@ def test_ctrl_c_stops_cleanly_keeping_finished_rows(world, tmp_path):
         assert conn.execute("SELECT COUNT(*) FROM paths").fetchone()[0] == len(rows)
 
 
-def _worker_pids(scan_pid: int) -> list[int]:
-    """The scan's worker processes: its children started by multiprocessing's spawn."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):  # gone meanwhile
-            continue
-        if parent == scan_pid and b"spawn_main" in command:
-            pids.append(int(entry.name))
-    return pids
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker process through /proc")
 def test_a_worker_killed_mid_scan_costs_at_most_its_photo(world, reference, tmp_path):
     """A worker that dies (the kernel's OOM killer, a crash in native code) is replaced: the photo
@@ -261,7 +245,7 @@ def test_a_worker_killed_mid_scan_costs_at_most_its_photo(world, reference, tmp_
     process = _scan_process(photos, registry, out, db)
     try:
         _wait_for(lambda: _count(db, "results") >= 1 or process.poll() is not None, 240, "a first stored result")
-        workers = _worker_pids(process.pid)
+        workers = worker_pids(process.pid)
         assert len(workers) == 1, workers
         os.kill(workers[0], signal.SIGKILL)
         _, stderr = process.communicate(timeout=240)

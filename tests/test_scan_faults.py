@@ -40,7 +40,7 @@ import pytest
 
 from screener.brands import BrandRegistry
 
-from helpers import REPO, render_listing
+from helpers import REPO, render_listing, worker_pids
 
 LISTINGS = {
     "a-clear.jpg": ["Soft leather tote"],
@@ -260,22 +260,6 @@ def _vm_size(pid: int) -> int:
     raise AssertionError(f"no VmSize for {pid}")
 
 
-def _worker_pids(scan_pid: int) -> list[int]:
-    """The scan's worker processes: its children started by multiprocessing's spawn."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):  # gone meanwhile
-            continue
-        if parent == scan_pid and b"spawn_main" in command:
-            pids.append(int(entry.name))
-    return pids
-
-
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 def test_a_worker_that_cannot_start_midway(world, reference, tmp_path):
     """The OOM killer takes the worker and memory stays short: its replacement cannot load."""
@@ -283,7 +267,7 @@ def test_a_worker_that_cannot_start_midway(world, reference, tmp_path):
     try:
         _wait_for(lambda: _count(tmp_path / DB, "results") >= 1 or process.poll() is not None,
                   "a first stored result")
-        workers = _worker_pids(process.pid)
+        workers = worker_pids(process.pid)
         assert len(workers) == 1, workers
         # Room for the scan process itself to go on, far too little for a worker that loads the
         # OCR models (about 600 MB of address space); children inherit the limit.

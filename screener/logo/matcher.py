@@ -194,8 +194,6 @@ def background_bank(size: int, count: int = 160, seed: int = 0) -> np.ndarray:
     what a reference should *not* match."""
     import random
 
-    from PIL import Image
-
     from ..train import augment, render
 
     rng = random.Random(seed)
