@@ -345,3 +345,25 @@ def test_the_refit_command_writes_a_decision_that_loads(tmp_path, capsys):
     # the operating point's promise: at most --max-false (1) false marks per 100 fitting street photos
     assert report["fit"]["fitted"]["street"]["false_marks_per_100"] <= 1.0
     assert report["fit"]["fitted"]["trained"]["recall"] > 0.5
+    # the report compares the two decisions on the reporting half at the rules' false-mark rate
+    equal = report["report_at_equal_false_marks"]
+    assert (equal["fitted"]["street"]["false_marks_per_100"]
+            <= equal["rules"]["street"]["false_marks_per_100"])
+
+
+def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_photo():
+    """The operating point is chosen on probabilities a photo gets from a model fitted without
+    it: each photo's policy is one of the fold models, and a photo's fold model differs from the
+    one fitted on everything."""
+    from screener.train.fit_decision import out_of_fold_policies
+
+    x, y = examples(80, seed=5)
+    info = [{"photo": f"p{i // 2}"} for i in range(len(y))]  # two hits per photo
+    lines = [{"photo": f"p{k}"} for k in range(40)]
+    policies = out_of_fold_policies(lines, x, y, info, ["Veltora", "Novalux"], Config(), c=1.0, folds=4)
+    assert set(policies) == {f"p{k}" for k in range(40)}
+    assert len({id(p) for p in policies.values()}) == 4
+    everything = fit(x, y)
+    rows = [i for i, row in enumerate(info) if row["photo"] == "p0"]
+    own = policies["p0"].decision
+    assert not np.allclose(own.probability(x[rows]), everything.probability(x[rows]))
