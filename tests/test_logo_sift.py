@@ -214,3 +214,41 @@ def test_the_kd_index_is_stored_once_and_a_second_matcher_loads_it_with_the_same
         for other in (first, second, third):
             assert [(m.brand, m.box, m.inliers) for m in other.match(photo)] == expected, name
     assert any(matcher.match(_photo("listings/036-genuine-logo.jpg")))
+
+
+def test_an_edited_reference_file_gets_its_own_kd_index_and_matches_as_without_a_cache(tmp_path, matcher):
+    """The stored kd-trees are keyed by the references' cache keys (their files' sha256), not by
+    hashing every descriptor at start-up: an edited file is a new key, so a new index is built
+    over the new descriptors and nothing stale is loaded."""
+    import hashlib
+    import shutil
+
+    from screener.logo.cache import EmbeddingCache
+    from screener.logo.sift import feature_key
+
+    registry = BrandRegistry.load(SAMPLES / "brands")
+    files = []
+    for k, (brand, _, path) in enumerate(registry.logo_files()):
+        copy = tmp_path / f"ref{k}{path.suffix}"
+        shutil.copyfile(path, copy)
+        files.append((brand, copy))
+    cache = EmbeddingCache(tmp_path / "cache")
+    min_inliers = Config().logo.min_inliers
+
+    def build() -> SiftMatcher:
+        refs = [(brand, *read_logo(path.read_bytes())) for brand, path in files]
+        keys = [feature_key(cache, hashlib.sha256(path.read_bytes()).hexdigest()) for _, path in files]
+        return SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
+
+    build()
+    assert len(list((tmp_path / "cache").glob("*.flann"))) == 1
+    edited = files[0][1]
+    Image.open(edited).rotate(90, expand=True).save(edited)
+    cached = build()
+    assert len(list((tmp_path / "cache").glob("*.flann"))) == 2  # a new index for the new keys
+    uncached = SiftMatcher([(brand, *read_logo(path.read_bytes())) for brand, path in files], min_inliers=min_inliers)
+    assert np.array_equal(cached.ref_descriptors, uncached.ref_descriptors)
+    for name in ("listings/036-genuine-logo.jpg", "listings/051-genuine-emblem.jpg", "listings/000-clean.jpg"):
+        photo = _photo(name)
+        assert ([(m.brand, m.box, m.inliers) for m in cached.match(photo)]
+                == [(m.brand, m.box, m.inliers) for m in uncached.match(photo)]), name

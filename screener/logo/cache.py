@@ -6,8 +6,8 @@ scan (and every scan worker) embeds each reference once, and a retrained model o
 file never reuses stale vectors. Entries are plain ``.npy`` files written atomically.
 
 The SIFT verifier keeps its reference keypoints here too (``screener.logo.sift.feature_key``),
-and its kd-tree index over all of them as a ``.flann`` file keyed by the descriptors' sha256:
-a warm worker then loads what it would otherwise build again.
+and its kd-tree index over all of them as a ``.flann`` file keyed by the references' keys (so
+by their files' sha256): a warm worker then loads what it would otherwise build again.
 """
 
 from __future__ import annotations
