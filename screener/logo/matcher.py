@@ -56,6 +56,7 @@ from .align import ReferenceAligner
 from .cache import EmbeddingCache
 from .index import ReferenceIndex
 from .model import Embedder
+from .pixels import LogoFile
 from .sift import AFFINE_VIEWS, GeometricMatch, SiftMatcher, feature_key
 
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
@@ -486,7 +487,6 @@ class CnnLogoStage:
         assert self.aligner is not None
         cfg, refs = self.config, self.references
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        usable = np.asarray([self.aligner.usable[int(f)] for f in refs.file_index])  # per variant row
         rows, cols = np.nonzero(best >= cfg.align_min_score)
         tried: dict[int, list[np.ndarray]] = {}
         found: list[LogoHit] = []
@@ -498,7 +498,9 @@ class CnnLogoStage:
             regions = tried.setdefault(b, [])
             if len(regions) == ALIGN_PER_BRAND or any(iou_many(boxes[i], r[None])[0] >= 0.3 for r in regions):
                 continue
-            columns = np.nonzero((refs.brand_index == b) & usable)[0]
+            # The brand's clean references (prepared on first use: see ReferenceAligner).
+            columns = np.nonzero(refs.brand_index == b)[0]
+            columns = columns[np.asarray([self.aligner.is_usable(int(refs.file_index[c])) for c in columns], bool)]
             if len(columns) == 0:
                 continue
             regions.append(boxes[i])
@@ -642,20 +644,20 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
             raise RegistryError(f"brand {brand!r}: cannot read reference logo {rel}: {exc}") from exc
     references = embed_references(embedder, logos, cache, calibrate)
     verifier, aligner = None, None
-    if config.logo.geometric_verification or config.logo.alignment:
+    if config.logo.geometric_verification:
         decoded = []  # (rgb, alpha) per reference, in the reference set's order
         for brand, rel, data in logos:
             try:
                 decoded.append(read_logo(data))
             except Exception as exc:  # PIL raises many types for a bad file
                 raise RegistryError(f"brand {brand!r}: reference logo {rel} cannot be read: {exc}") from exc
-        if config.logo.geometric_verification:
-            views = AFFINE_VIEWS if config.logo.sift_affine_views else ()
-            keys = [feature_key(cache, hashlib.sha256(data).hexdigest(), views) for _, _, data in logos]
-            verifier = SiftMatcher([(brand, *pixels) for (brand, _, _), pixels in zip(logos, decoded)],
-                                   min_inliers=config.logo.min_inliers, cache=cache, keys=keys, views=views)
-        if config.logo.alignment:
-            aligner = ReferenceAligner(decoded)
+        views = AFFINE_VIEWS if config.logo.sift_affine_views else ()
+        keys = [feature_key(cache, hashlib.sha256(data).hexdigest(), views) for _, _, data in logos]
+        verifier = SiftMatcher([(brand, *pixels) for (brand, _, _), pixels in zip(logos, decoded)],
+                               min_inliers=config.logo.min_inliers, cache=cache, keys=keys, views=views)
+    if config.logo.alignment:
+        # Each reference is decoded and prepared the first time a photo's window proposes it.
+        aligner = ReferenceAligner([LogoFile(data, brand, rel) for brand, rel, data in logos])
     stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier, aligner, threads)
     stage.cache = cache  # type: ignore[attr-defined]  # exposed so callers can see hits/misses
     return stage
