@@ -644,20 +644,16 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
             raise RegistryError(f"brand {brand!r}: cannot read reference logo {rel}: {exc}") from exc
     references = embed_references(embedder, logos, cache, calibrate)
     verifier, aligner = None, None
-    if config.logo.geometric_verification:
-        decoded = []  # (rgb, alpha) per reference, in the reference set's order
-        for brand, rel, data in logos:
-            try:
-                decoded.append(read_logo(data))
-            except Exception as exc:  # PIL raises many types for a bad file
-                raise RegistryError(f"brand {brand!r}: reference logo {rel} cannot be read: {exc}") from exc
-        views = AFFINE_VIEWS if config.logo.sift_affine_views else ()
-        keys = [feature_key(cache, hashlib.sha256(data).hexdigest(), views) for _, _, data in logos]
-        verifier = SiftMatcher([(brand, *pixels) for (brand, _, _), pixels in zip(logos, decoded)],
-                               min_inliers=config.logo.min_inliers, cache=cache, keys=keys, views=views)
-    if config.logo.alignment:
-        # Each reference is decoded and prepared the first time a photo's window proposes it.
-        aligner = ReferenceAligner([LogoFile(data, brand, rel) for brand, rel, data in logos])
+    if config.logo.geometric_verification or config.logo.alignment:
+        # Decoded only where a cache entry is missing or a photo needs the pixels (LogoFile).
+        files = [LogoFile(data, brand, rel) for brand, rel, data in logos]  # in the reference set's order
+        if config.logo.geometric_verification:
+            views = AFFINE_VIEWS if config.logo.sift_affine_views else ()
+            keys = [feature_key(cache, file.sha256, views) for file in files]
+            verifier = SiftMatcher([(file.brand, file) for file in files],
+                                   min_inliers=config.logo.min_inliers, cache=cache, keys=keys, views=views)
+        if config.logo.alignment:
+            aligner = ReferenceAligner(files)
     stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier, aligner, threads)
     stage.cache = cache  # type: ignore[attr-defined]  # exposed so callers can see hits/misses
     return stage

@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from .agreement import cell_agreement, soften_to
-from .pixels import grey_on_white
+from .pixels import LogoFile, grey_on_white
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cache import EmbeddingCache
@@ -156,11 +156,14 @@ def _convex(quad: np.ndarray) -> bool:
 class SiftMatcher:
     """Finds reference logos in photos by RootSIFT matches that agree on one homography."""
 
-    def __init__(self, references: Sequence[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray | None]],
+    def __init__(self, references: Sequence[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray | None]
+                                            | tuple[str, LogoFile]],
                  ratio: float = 0.8, max_side: int = 1024, min_inliers: int = 8, min_side: int = 900,
                  cache: "EmbeddingCache | None" = None, keys: Sequence[str] | None = None,
                  views: Sequence[tuple[float, float]] = AFFINE_VIEWS) -> None:
-        """``references``: ``(brand, rgb)`` or ``(brand, rgb, alpha)`` per reference logo.
+        """``references``: ``(brand, rgb)``, ``(brand, rgb, alpha)`` or ``(brand, LogoFile)`` per
+        reference logo. A :class:`LogoFile` is decoded only when its keypoints are not in the
+        cache, or once a photo's matches need its pixels (:meth:`reference_image`).
 
         ``cache`` and ``keys`` (one per reference, e.g. :func:`feature_key` of its file with the
         same ``views``): keep each reference's keypoints on disk, so a scan worker does not detect
@@ -177,27 +180,22 @@ class SiftMatcher:
         # What decides this matcher's results beyond its references (part of the stage fingerprint).
         self.recipe = f"{'views' if self.views else 'upright'}:kd{KD_TREES}x{KD_CHECKS}"
         self.brands: list[str] = []
-        self.corners: list[np.ndarray] = []  # per reference: its 4 corners in its own pixels
-        self.areas: list[float] = []
-        self.images: list[np.ndarray] = []  # per reference: the grey image keypoints came from
+        # Per reference: the file or its pixels, and (once made) the grey image keypoints come from.
+        self._sources: list[LogoFile | tuple[np.ndarray, np.ndarray | None] | None] = []
+        self._images: dict[int, np.ndarray] = {}
         points, descriptors, owner = [], [], []
         for i, ref in enumerate(references):
-            brand, rgb = ref[0], ref[1]
-            alpha = ref[2] if len(ref) > 2 else None  # type: ignore[misc]
-            grey = grey_on_white(rgb, alpha)
-            side = max(grey.shape)
-            f = max(MIN_REFERENCE_SIDE / side, min(1.0, MAX_REFERENCE_SIDE / side))
-            if f != 1.0:
-                grey = cv2.resize(grey, None, fx=f, fy=f,
-                                  interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA)
-            h, w = grey.shape
-            self.images.append(grey)
+            brand, source = ref[0], ref[1]
             self.brands.append(brand)
-            self.corners.append(np.float32([[0, 0], [w, 0], [w, h], [0, h]]))
-            self.areas.append(float(w * h))
+            if isinstance(source, LogoFile):
+                self._sources.append(source)
+            else:  # already decoded: keep the grey image, not the pixels
+                self._sources.append((source, ref[2] if len(ref) > 2 else None))  # type: ignore[misc]
+                self.reference_image(i)
+                self._sources[i] = None
             stored = cache.get(keys[i], columns=130) if cache is not None and keys is not None else None
             if stored is None:
-                stored = reference_features(self.sift, grey, views)
+                stored = reference_features(self.sift, self.reference_image(i), views)
                 if cache is not None and keys is not None:
                     cache.put(keys[i], stored)
             if len(stored) < MIN_MATCHES:
@@ -211,6 +209,27 @@ class SiftMatcher:
         brand_ids = {b: k for k, b in enumerate(dict.fromkeys(self.brands))}
         self.ref_brand_id = np.asarray([brand_ids[b] for b in self.brands], np.int32)
         self.index = self._kd_index(cache, keys) if len(self.ref_descriptors) else None
+
+    def reference_image(self, ref: int) -> np.ndarray:
+        """The grey reference its keypoints are in the pixels of (on white, long side rescaled
+        into ``MIN_REFERENCE_SIDE``-``MAX_REFERENCE_SIDE``), made the first time it is needed."""
+        grey = self._images.get(ref)
+        if grey is None:
+            source = self._sources[ref]
+            rgb, alpha = source.pixels() if isinstance(source, LogoFile) else source
+            grey = grey_on_white(rgb, alpha)
+            side = max(grey.shape)
+            f = max(MIN_REFERENCE_SIDE / side, min(1.0, MAX_REFERENCE_SIDE / side))
+            if f != 1.0:
+                grey = cv2.resize(grey, None, fx=f, fy=f,
+                                  interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA)
+            self._images[ref] = grey
+        return grey
+
+    def _corners(self, ref: int) -> np.ndarray:
+        """The reference's 4 corners in its own pixels."""
+        h, w = self.reference_image(ref).shape
+        return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
 
     def _kd_index(self, cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> "cv2.flann_Index":
         """The kd-trees over every reference descriptor, loaded from ``cache`` when they were built
@@ -320,16 +339,17 @@ class SiftMatcher:
             return None
         ref_in = src[inlier]
         spread = np.ptp(ref_in[:, 0]) * np.ptp(ref_in[:, 1])
-        if spread < MIN_COVERAGE * self.areas[ref]:
+        corners = self._corners(ref)
+        if spread < MIN_COVERAGE * float(corners[2, 0] * corners[2, 1]):
             return None
-        quad = cv2.perspectiveTransform(self.corners[ref][None], homography)[0]
+        quad = cv2.perspectiveTransform(corners[None], homography)[0]
         if not np.isfinite(quad).all() or not _convex(quad):
             return None
         area = cv2.contourArea(quad)
         if area < 144 or area > 1.05 * w * h:
             return None
         sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
-        ref_sides = np.linalg.norm(self.corners[ref] - np.roll(self.corners[ref], -1, axis=0), axis=1)
+        ref_sides = np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)
         stretch = sides / ref_sides
         if stretch.max() > MAX_ANISOTROPY * stretch.min():
             return None
@@ -342,7 +362,7 @@ class SiftMatcher:
                    quad: np.ndarray) -> tuple[float, float]:
         """Worst and median cell correlation between the reference and the photo warped onto it
         (:func:`screener.logo.agreement.cell_agreement`)."""
-        reference = self.images[ref]
+        reference = self.reference_image(ref)
         h, w = reference.shape
         warped = cv2.warpPerspective(grey, homography, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
