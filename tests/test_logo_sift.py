@@ -252,3 +252,40 @@ def test_an_edited_reference_file_gets_its_own_kd_index_and_matches_as_without_a
         photo = _photo(name)
         assert ([(m.brand, m.box, m.inliers) for m in cached.match(photo)]
                 == [(m.brand, m.box, m.inliers) for m in uncached.match(photo)]), name
+
+
+def test_a_warm_matcher_maps_the_stacked_keypoints_and_a_torn_stack_is_read_again(tmp_path, matcher):
+    """Every reference's keypoints are also stored stacked (as the matcher holds them), keyed by
+    the references' keys: a warm matcher memory-maps them instead of reading an entry per
+    reference, decodes no logo file, and matches as one without a cache. A torn stack is not
+    trusted: the per-reference entries are read again and the stack rewritten."""
+    import hashlib
+
+    from screener.logo.cache import EmbeddingCache
+    from screener.logo.pixels import LogoFile
+    from screener.logo.sift import feature_key
+
+    registry = BrandRegistry.load(SAMPLES / "brands")
+    files = [(brand, LogoFile(path.read_bytes(), brand, rel)) for brand, rel, path in registry.logo_files()]
+    cache = EmbeddingCache(tmp_path)
+    keys = [feature_key(cache, file.sha256) for _, file in files]
+    min_inliers = Config().logo.min_inliers
+    first = SiftMatcher(files, min_inliers=min_inliers, cache=cache, keys=keys)
+    assert not isinstance(first.ref_descriptors, np.memmap)
+    stack = sorted(tmp_path.glob("*.descriptors.npy"))
+    assert len(stack) == 1
+    second = SiftMatcher(files, min_inliers=min_inliers, cache=cache, keys=keys)
+    assert isinstance(second.ref_descriptors, np.memmap) and second._images == {}
+    for name in ("ref_descriptors", "ref_points", "ref_owner"):
+        assert np.array_equal(getattr(first, name), getattr(second, name)), name
+    size = stack[0].stat().st_size
+    stack[0].write_bytes(stack[0].read_bytes()[:1000])  # torn
+    third = SiftMatcher(files, min_inliers=min_inliers, cache=cache, keys=keys)
+    assert not isinstance(third.ref_descriptors, np.memmap) and stack[0].stat().st_size == size
+    assert np.array_equal(first.ref_descriptors, third.ref_descriptors)
+    for name in ("listings/036-genuine-logo.jpg", "listings/047-genuine-emblem.jpg", "listings/000-clean.jpg"):
+        photo = _photo(name)
+        expected = [(m.brand, m.box, m.inliers, m.worst_cell) for m in matcher.match(photo)]  # no cache at all
+        for other in (first, second, third):
+            assert [(m.brand, m.box, m.inliers, m.worst_cell) for m in other.match(photo)] == expected, name
+    assert 0 < len(second._images) < len(files)  # decoded only what the photos' matches needed
