@@ -275,6 +275,7 @@ def test_a_warm_start_decodes_no_reference_and_screens_as_a_cold_one(tmp_path, e
     decoded.clear()
     edited = build_logo_stage(BrandRegistry.load(registry.root), config, embedder=embedder)
     assert set(decoded) == {edited_sha}  # its embeddings and keypoints, nothing else
+    assert edited.verifier.index is not None  # (built in a thread of its own: wait for it)
     assert len(list((tmp_path / "cache").glob("*.flann"))) == 2  # a new kd-index for the new keys
     fresh = build_logo_stage(BrandRegistry.load(registry.root), config.replace(logo__cache_dir=str(tmp_path / "fresh")),
                              embedder=embedder)

@@ -31,6 +31,7 @@ How a photo is matched, and why each step is there:
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -246,7 +247,20 @@ class SiftMatcher:
                     cache.write_blob(path, lambda tmp, array=array: _save(tmp, array))  # type: ignore[union-attr]
         brand_ids = {b: k for k, b in enumerate(dict.fromkeys(self.brands))}
         self.ref_brand_id = np.asarray([brand_ids[b] for b in self.brands], np.int32)
-        self.index = self._kd_index(cache, keys) if len(self.ref_descriptors) else None
+        # The kd-trees are loaded (or built) in a thread of their own, which OpenCV runs without
+        # the GIL: loading them is most of a warm start at 1,000 brands (8.4 s; FLANN reads the
+        # trees node by node, nothing to memory-map), and the stage has the photo's OCR and
+        # network to run before it needs them. The first match waits for them (:attr:`index`).
+        self._index: Future[cv2.flann_Index] | None = None
+        if len(self.ref_descriptors):
+            loader = ThreadPoolExecutor(1, thread_name_prefix="screener-kd-index")
+            self._index = loader.submit(self._kd_index, cache, keys)
+            loader.shutdown(wait=False)  # the thread ends once the trees are there
+
+    @property
+    def index(self) -> "cv2.flann_Index | None":
+        """The kd-trees over every reference descriptor (waits while they are being loaded)."""
+        return self._index.result() if self._index is not None else None
 
     @staticmethod
     def _stack_paths(cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> list[Path] | None:
