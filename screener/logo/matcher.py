@@ -498,15 +498,17 @@ class CnnLogoStage:
             regions = tried.setdefault(b, [])
             if len(regions) == ALIGN_PER_BRAND or any(iou_many(boxes[i], r[None])[0] >= 0.3 for r in regions):
                 continue
-            # The brand's clean references (prepared on first use: see ReferenceAligner).
+            # The brand's clean reference the network scores best here. References are prepared
+            # on first use (ReferenceAligner), so they are asked best first, until one is clean:
+            # usually one file is decoded, not every one of the brand's.
             columns = np.nonzero(refs.brand_index == b)[0]
-            columns = columns[np.asarray([self.aligner.is_usable(int(refs.file_index[c])) for c in columns], bool)]
-            if len(columns) == 0:
+            sims = refs.calibrated(vectors[i:i + 1] @ refs.vectors[columns].T, columns)[0]
+            ref = next((int(refs.file_index[c]) for c in columns[np.argsort(-sims, kind="stable")]
+                        if self.aligner.is_usable(int(refs.file_index[c]))), None)
+            if ref is None:
                 continue
             regions.append(boxes[i])
             tries += 1
-            sims = refs.calibrated(vectors[i:i + 1] @ refs.vectors[columns].T, columns)[0]
-            ref = int(refs.file_index[columns[int(sims.argmax())]])
             result = self.aligner.align(grey, boxes[i] / scale, ref)
             if result is None or result.correlation < min(cfg.align_near, cfg.align_genuine):
                 continue
