@@ -31,6 +31,7 @@ How a photo is matched, and why each step is there:
 from __future__ import annotations
 
 import hashlib
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,6 +253,7 @@ class SiftMatcher:
         # trees node by node, nothing to memory-map), and the stage has the photo's OCR and
         # network to run before it needs them. The first match waits for them (:attr:`index`).
         self._index: Future[cv2.flann_Index] | None = None
+        self._index_source = (cache, keys, os.getpid())
         if len(self.ref_descriptors):
             loader = ThreadPoolExecutor(1, thread_name_prefix="screener-kd-index")
             self._index = loader.submit(self._kd_index, cache, keys)
@@ -260,7 +262,16 @@ class SiftMatcher:
     @property
     def index(self) -> "cv2.flann_Index | None":
         """The kd-trees over every reference descriptor (waits while they are being loaded)."""
-        return self._index.result() if self._index is not None else None
+        if self._index is None:
+            return None
+        cache, keys, pid = self._index_source
+        if pid != os.getpid() and not self._index.done():
+            # A forked copy of a process that was still loading them: the loading thread did
+            # not come along, so this process loads them itself.
+            done: Future[cv2.flann_Index] = Future()
+            done.set_result(self._kd_index(cache, keys))
+            self._index, self._index_source = done, (cache, keys, os.getpid())
+        return self._index.result()
 
     @staticmethod
     def _stack_paths(cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> list[Path] | None:
