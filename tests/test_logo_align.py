@@ -129,3 +129,22 @@ def test_a_simple_reference_does_not_align_as_a_speck_on_real_photos(shared_data
         if result is not None:
             bx1, by1, bx2, by2 = result.box
             assert min(bx2 - bx1, by2 - by1) >= 16
+
+
+def test_references_are_prepared_when_first_aligned_and_align_as_decoded_ones(aligner, registry_files):
+    """The stage hands the aligner the logo files, not their pixels: a reference is decoded and
+    prepared the first time a window proposes it (a warm start prepares none), and then aligns
+    exactly as one given decoded."""
+    from screener.logo.pixels import LogoFile
+
+    lazy = ReferenceAligner([LogoFile(path.read_bytes(), brand, rel) for brand, rel, path in registry_files])
+    assert lazy._prepared == {}
+    row = _rows("genuine-emblem")[1]
+    grey = cv2.cvtColor(np.asarray(Image.open(SAMPLES / row["path"]).convert("RGB")), cv2.COLOR_RGB2GRAY)
+    box = next(m["box"] for m in json.loads(row["marks"]) if m["kind"] == "logo")
+    first = next(i for i, (brand, _, _) in enumerate(registry_files) if brand == row["brands"])
+    assert lazy.align(grey, box, first) == aligner.align(grey, box, first)
+    assert set(lazy._prepared) == {first}
+    assert lazy.usable == aligner.usable
+    for i in range(len(registry_files)):
+        assert lazy.align(grey, box, i) == aligner.align(grey, box, i)

@@ -20,7 +20,6 @@ from screener.geometry import over_smaller  # the hit covers the mark or sits in
 from screener.logo.base import NoLogoStage
 from screener.logo.matcher import CnnLogoStage, build_logo_stage
 from screener.logo.weights import load_embedder
-from screener.types import TextHit
 
 
 # Every brand's best box, whatever its score: these tests are about finding and placing marks;
@@ -225,3 +224,59 @@ def test_a_hit_reported_for_its_size_is_one_the_policy_counts(embedder):
             reported += len(hits)
             tried += 1
     assert 0 < reported < tried  # the sweep crosses the bar
+
+
+@pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
+def test_a_warm_start_decodes_no_reference_and_screens_as_a_cold_one(tmp_path, embedder, monkeypatch):
+    """With every cached product of a reference present (embeddings, SIFT keypoints and their
+    kd-index), a warm start decodes no logo file: the aligner and the SIFT appearance check
+    decode a reference only when a photo needs it. The warm stage finds exactly what the cold one
+    found. An edited file is a new key: only it is decoded again, and the stage then screens as
+    one built from an empty cache."""
+    import hashlib
+
+    import screener.logo.matcher as matcher_module
+
+    shutil.copytree(SAMPLES / "brands", tmp_path / "brands")
+    registry = BrandRegistry.load(tmp_path / "brands")
+    config = Config().replace(logo__cache_dir=str(tmp_path / "cache"))
+    decoded: list[str] = []  # sha256 of every logo file decoded
+    real_read_logo = matcher_module.read_logo
+
+    def counting_read_logo(data: bytes):
+        decoded.append(hashlib.sha256(data).hexdigest())
+        return real_read_logo(data)
+
+    monkeypatch.setattr(matcher_module, "read_logo", counting_read_logo)
+    photos = [np.asarray(Image.open(SAMPLES / name).convert("RGB")) for name in (
+        "listings/036-genuine-logo.jpg", "listings/045-genuine-emblem.jpg", "listings/096-mixed-marks.jpg",
+        "listings/000-clean.jpg")]
+
+    def screened(stage) -> list:
+        return [[(h.brand, h.box, round(h.score, 5), h.reference, h.inliers, h.agreement, h.alignment)
+                 for h in stage(photo)] for photo in photos]
+
+    cold = build_logo_stage(registry, config, embedder=embedder)
+    files = len(registry.logo_files())
+    assert len(set(decoded)) == files
+    expected = screened(cold)
+    assert any(any(h[4] for h in hits) for hits in expected)  # SIFT verified a mark
+    assert any(any(h[6] for h in hits) for hits in expected)  # and a mark was aligned
+    decoded.clear()
+    warm = build_logo_stage(registry, config, embedder=embedder)
+    assert decoded == [] and warm.cache.misses == 0
+    assert screened(warm) == expected
+    assert 0 < len(set(decoded)) <= files  # decoded on demand, once each
+    assert len(decoded) <= 2 * len(set(decoded))  # (SIFT and the aligner each keep their own)
+
+    path = registry.logo_files()[0][2]
+    Image.open(path).rotate(90, expand=True).save(path)
+    edited_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    decoded.clear()
+    edited = build_logo_stage(BrandRegistry.load(registry.root), config, embedder=embedder)
+    assert set(decoded) == {edited_sha}  # its embeddings and keypoints, nothing else
+    assert edited.verifier.index is not None  # (built in a thread of its own: wait for it)
+    assert len(list((tmp_path / "cache").glob("*.flann"))) == 2  # a new kd-index for the new keys
+    fresh = build_logo_stage(BrandRegistry.load(registry.root), config.replace(logo__cache_dir=str(tmp_path / "fresh")),
+                             embedder=embedder)
+    assert screened(edited) == screened(fresh)

@@ -201,10 +201,12 @@ def test_the_kd_index_is_stored_once_and_a_second_matcher_loads_it_with_the_same
     keys = [feature_key(cache, hashlib.sha256(path.read_bytes()).hexdigest()) for _, _, path in files]
     min_inliers = Config().logo.point.min_inliers
     first = SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
+    assert first.index is not None  # (built in a thread of its own: wait for it)
     stored = list(tmp_path.glob("*.flann"))
     assert len(stored) == 1
     written = stored[0].stat().st_mtime_ns
     second = SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
+    assert second.index is not None
     assert stored[0].stat().st_mtime_ns == written  # loaded, not rebuilt
     stored[0].write_bytes(stored[0].read_bytes()[:100])  # torn
     third = SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
@@ -214,3 +216,79 @@ def test_the_kd_index_is_stored_once_and_a_second_matcher_loads_it_with_the_same
         for other in (first, second, third):
             assert [(m.brand, m.box, m.inliers) for m in other.match(photo)] == expected, name
     assert any(matcher.match(_photo("listings/036-genuine-logo.jpg")))
+
+
+def test_an_edited_reference_file_gets_its_own_kd_index_and_matches_as_without_a_cache(tmp_path, matcher):
+    """The stored kd-trees are keyed by the references' cache keys (their files' sha256), not by
+    hashing every descriptor at start-up: an edited file is a new key, so a new index is built
+    over the new descriptors and nothing stale is loaded."""
+    import hashlib
+    import shutil
+
+    from screener.logo.cache import EmbeddingCache
+    from screener.logo.sift import feature_key
+
+    registry = BrandRegistry.load(SAMPLES / "brands")
+    files = []
+    for k, (brand, _, path) in enumerate(registry.logo_files()):
+        copy = tmp_path / f"ref{k}{path.suffix}"
+        shutil.copyfile(path, copy)
+        files.append((brand, copy))
+    cache = EmbeddingCache(tmp_path / "cache")
+    min_inliers = Config().logo.point.min_inliers
+
+    def build() -> SiftMatcher:
+        refs = [(brand, *read_logo(path.read_bytes())) for brand, path in files]
+        keys = [feature_key(cache, hashlib.sha256(path.read_bytes()).hexdigest()) for _, path in files]
+        return SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
+
+    assert build().index is not None
+    assert len(list((tmp_path / "cache").glob("*.flann"))) == 1
+    edited = files[0][1]
+    Image.open(edited).rotate(90, expand=True).save(edited)
+    cached = build()
+    assert cached.index is not None
+    assert len(list((tmp_path / "cache").glob("*.flann"))) == 2  # a new index for the new keys
+    uncached = SiftMatcher([(brand, *read_logo(path.read_bytes())) for brand, path in files], min_inliers=min_inliers)
+    assert np.array_equal(cached.ref_descriptors, uncached.ref_descriptors)
+    for name in ("listings/036-genuine-logo.jpg", "listings/051-genuine-emblem.jpg", "listings/000-clean.jpg"):
+        photo = _photo(name)
+        assert ([(m.brand, m.box, m.inliers) for m in cached.match(photo)]
+                == [(m.brand, m.box, m.inliers) for m in uncached.match(photo)]), name
+
+
+def test_a_warm_matcher_maps_the_stacked_keypoints_and_a_torn_stack_is_read_again(tmp_path, matcher):
+    """Every reference's keypoints are also stored stacked (as the matcher holds them), keyed by
+    the references' keys: a warm matcher memory-maps them instead of reading an entry per
+    reference, decodes no logo file, and matches as one without a cache. A torn stack is not
+    trusted: the per-reference entries are read again and the stack rewritten."""
+    from screener.logo.cache import EmbeddingCache
+    from screener.logo.pixels import LogoFile
+    from screener.logo.sift import feature_key
+
+    registry = BrandRegistry.load(SAMPLES / "brands")
+    files = [(brand, LogoFile(path.read_bytes(), brand, rel)) for brand, rel, path in registry.logo_files()]
+    cache = EmbeddingCache(tmp_path)
+    keys = [feature_key(cache, file.sha256) for _, file in files]
+    min_inliers = Config().logo.point.min_inliers
+    first = SiftMatcher(files, min_inliers=min_inliers, cache=cache, keys=keys)
+    assert not isinstance(first.ref_descriptors, np.memmap)
+    stack = sorted(tmp_path.glob("*.descriptors.npy"))
+    assert len(stack) == 1
+    second = SiftMatcher(files, min_inliers=min_inliers, cache=cache, keys=keys)
+    assert isinstance(second.ref_descriptors, np.memmap) and second._images == {}
+    for name in ("ref_descriptors", "ref_points", "ref_owner"):
+        assert np.array_equal(getattr(first, name), getattr(second, name)), name
+    size = stack[0].stat().st_size
+    torn = stack[0].read_bytes()[:1000]
+    stack[0].unlink()  # (a new file: ``second`` maps the old one, as the cache's writers do it)
+    stack[0].write_bytes(torn)
+    third = SiftMatcher(files, min_inliers=min_inliers, cache=cache, keys=keys)
+    assert not isinstance(third.ref_descriptors, np.memmap) and stack[0].stat().st_size == size
+    assert np.array_equal(first.ref_descriptors, third.ref_descriptors)
+    for name in ("listings/036-genuine-logo.jpg", "listings/047-genuine-emblem.jpg", "listings/000-clean.jpg"):
+        photo = _photo(name)
+        expected = [(m.brand, m.box, m.inliers, m.worst_cell) for m in matcher.match(photo)]  # no cache at all
+        for other in (first, second, third):
+            assert [(m.brand, m.box, m.inliers, m.worst_cell) for m in other.match(photo)] == expected, name
+    assert 0 < len(second._images) < len(files)  # decoded only what the photos' matches needed

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from .agreement import cell_agreement, soften_to
-from .pixels import grey_on_white
+from .pixels import LogoFile, grey_on_white
 
 WORK_SIDE = 160  # long side of a candidate region (with its margin) while aligning
 TEMPLATE_SIDE = 160  # references are kept at most this large
@@ -86,10 +86,38 @@ def _tight_grey(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 class ReferenceAligner:
     """Aligns reference logos onto candidate regions of photos."""
 
-    def __init__(self, references: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> None:
-        """``references``: ``(rgb, alpha or None)`` per reference logo, in the stage's order."""
-        self.templates = [_tight_grey(rgb, alpha) for rgb, alpha in references]
-        self.usable = [is_clean(rgb, alpha) for rgb, alpha in references]
+    def __init__(self, references: Sequence[tuple[np.ndarray, np.ndarray | None] | LogoFile]) -> None:
+        """``references``: ``(rgb, alpha or None)`` or a :class:`LogoFile` per reference logo, in
+        the stage's order.
+
+        A reference is prepared (cut to what is drawn, in grey; clean or not) the first time it
+        is asked for, not here: alignment only ever runs on the network's best windows, at most
+        ``ALIGN_TRIES`` (window, brand) pairs a photo, so a worker prepares the few brands its
+        photos propose. Preparing all 5,000 references of 1,000 brands up front took 5.9 s of a
+        warm start (BENCHMARKS.md); a :class:`LogoFile` is then not even decoded until needed."""
+        self._sources = list(references)
+        self._prepared: dict[int, tuple[np.ndarray, bool]] = {}
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def _prepare(self, reference: int) -> tuple[np.ndarray, bool]:
+        """The reference's template and whether it is clean, computed once."""
+        prepared = self._prepared.get(reference)
+        if prepared is None:
+            source = self._sources[reference]
+            rgb, alpha = source.pixels() if isinstance(source, LogoFile) else source
+            prepared = self._prepared[reference] = (_tight_grey(rgb, alpha), is_clean(rgb, alpha))
+        return prepared
+
+    def is_usable(self, reference: int) -> bool:
+        """Whether ``reference`` is aligned at all (a clean logo file, :func:`is_clean`)."""
+        return self._prepared[reference][1] if reference in self._prepared else self._prepare(reference)[1]
+
+    @property
+    def usable(self) -> list[bool]:
+        """:meth:`is_usable` of every reference (prepares them all)."""
+        return [self.is_usable(i) for i in range(len(self._sources))]
 
     def align(self, grey: np.ndarray, box: Sequence[float], reference: int) -> Alignment | None:
         """Best alignment of ``reference`` onto the window ``box`` (x1, y1, x2, y2) of the grey
@@ -101,9 +129,9 @@ class ReferenceAligner:
         ``ECC_STARTS`` best places. The slide also reads the mark's polarity: a logo printed in
         reverse (light on a dark product) correlates negatively with its file, and is aligned
         as the file's negative."""
-        if not self.usable[reference]:
+        template, usable = self._prepare(reference)
+        if not usable:
             return None
-        template = self.templates[reference]
         height, width = grey.shape
         x1, y1, x2, y2 = (float(v) for v in box)
         bw, bh = x2 - x1, y2 - y1

@@ -6,8 +6,11 @@ scan (and every scan worker) embeds each reference once, and a retrained model o
 file never reuses stale vectors. Entries are plain ``.npy`` files written atomically.
 
 The SIFT verifier keeps its reference keypoints here too (``screener.logo.sift.feature_key``),
-and its kd-tree index over all of them as a ``.flann`` file keyed by the descriptors' sha256:
-a warm worker then loads what it would otherwise build again.
+and, keyed by the references' keys in order (so by their files' sha256), all of them stacked
+(``.descriptors.npy``, memory-mapped by a warm worker, ``.points.npy``, ``.owner.npy``) and its
+kd-tree index over them as a ``.flann`` file: a warm worker then loads what it would otherwise
+build again. An edited or added reference is a new key: only its own entries are computed again,
+and the stack and index are rebuilt (the old ones stay until the folder is cleared).
 """
 
 from __future__ import annotations

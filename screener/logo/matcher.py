@@ -57,6 +57,7 @@ from .align import ReferenceAligner
 from .cache import EmbeddingCache
 from .index import ReferenceIndex
 from .model import Embedder
+from .pixels import LogoFile
 from .sift import AFFINE_VIEWS, GeometricMatch, SiftMatcher, feature_key
 
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
@@ -490,7 +491,6 @@ class CnnLogoStage:
         assert self.aligner is not None
         cfg, refs = self.point, self.references
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        usable = np.asarray([self.aligner.usable[int(f)] for f in refs.file_index])  # per variant row
         rows, cols = np.nonzero(best >= cfg.align_min_score)
         tried: dict[int, list[np.ndarray]] = {}
         found: list[LogoHit] = []
@@ -502,13 +502,17 @@ class CnnLogoStage:
             regions = tried.setdefault(b, [])
             if len(regions) == ALIGN_PER_BRAND or any(iou_many(boxes[i], r[None])[0] >= 0.3 for r in regions):
                 continue
-            columns = np.nonzero((refs.brand_index == b) & usable)[0]
-            if len(columns) == 0:
+            # The brand's clean reference the network scores best here. References are prepared
+            # on first use (ReferenceAligner), so they are asked best first, until one is clean:
+            # usually one file is decoded, not every one of the brand's.
+            columns = np.nonzero(refs.brand_index == b)[0]
+            sims = refs.calibrated(vectors[i:i + 1] @ refs.vectors[columns].T, columns)[0]
+            ref = next((int(refs.file_index[c]) for c in columns[np.argsort(-sims, kind="stable")]
+                        if self.aligner.is_usable(int(refs.file_index[c]))), None)
+            if ref is None:
                 continue
             regions.append(boxes[i])
             tries += 1
-            sims = refs.calibrated(vectors[i:i + 1] @ refs.vectors[columns].T, columns)[0]
-            ref = int(refs.file_index[columns[int(sims.argmax())]])
             result = self.aligner.align(grey, boxes[i] / scale, ref)
             if result is None or result.correlation < min(cfg.align_near, cfg.align_genuine):
                 continue
@@ -648,19 +652,15 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
     verifier, aligner = None, None
     verifiers = config.logo.verifiers
     if "keypoints" in verifiers or "alignment" in verifiers:
-        decoded = []  # (rgb, alpha) per reference, in the reference set's order
-        for brand, rel, data in logos:
-            try:
-                decoded.append(read_logo(data))
-            except Exception as exc:  # PIL raises many types for a bad file
-                raise RegistryError(f"brand {brand!r}: reference logo {rel} cannot be read: {exc}") from exc
+        # Decoded only where a cache entry is missing or a photo needs the pixels (LogoFile).
+        files = [LogoFile(data, brand, rel) for brand, rel, data in logos]  # in the reference set's order
         if "keypoints" in verifiers:
             views = AFFINE_VIEWS if "tilted" in verifiers else ()
-            keys = [feature_key(cache, hashlib.sha256(data).hexdigest(), views) for _, _, data in logos]
-            verifier = SiftMatcher([(brand, *pixels) for (brand, _, _), pixels in zip(logos, decoded)],
+            keys = [feature_key(cache, file.sha256, views) for file in files]
+            verifier = SiftMatcher([(file.brand, file) for file in files],
                                    min_inliers=config.logo.point.min_inliers, cache=cache, keys=keys, views=views)
         if "alignment" in verifiers:
-            aligner = ReferenceAligner(decoded)
+            aligner = ReferenceAligner(files)
     stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier, aligner, threads)
     stage.cache = cache  # type: ignore[attr-defined]  # exposed so callers can see hits/misses
     return stage

@@ -31,14 +31,17 @@ How a photo is matched, and why each step is there:
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
 
 from .agreement import cell_agreement, soften_to
-from .pixels import grey_on_white
+from .pixels import LogoFile, grey_on_white
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cache import EmbeddingCache
@@ -122,6 +125,33 @@ def reference_features(sift: "cv2.SIFT", grey: np.ndarray,
     return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 130), np.float32)
 
 
+STACK_SUFFIXES = (".descriptors.npy", ".points.npy", ".owner.npy")
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:  # (np.save on a path would add ".npy" to the temporary name)
+        np.save(handle, array, allow_pickle=False)
+
+
+def _load_stack(paths: Sequence[Path], references: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The stacked keypoints (points, memory-mapped descriptors, owners), or None when a file is
+    absent, torn, or not the shapes and types the matcher holds (then they are read per
+    reference and stored again)."""
+    try:
+        descriptors = np.load(paths[0], mmap_mode="r", allow_pickle=False)
+        points = np.load(paths[1], allow_pickle=False)
+        owner = np.load(paths[2], allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    n = len(owner) if owner.ndim == 1 else -1
+    if (descriptors.shape != (n, 128) or descriptors.dtype != np.float32 or points.shape != (n, 2)
+            or points.dtype != np.float32 or owner.dtype != np.int32):
+        return None
+    if n and (int(owner.min()) < 0 or int(owner.max()) >= references):
+        return None
+    return points, descriptors, owner
+
+
 @dataclass(frozen=True)
 class GeometricMatch:
     """A reference logo found in a photo by a verified homography."""
@@ -156,11 +186,14 @@ def _convex(quad: np.ndarray) -> bool:
 class SiftMatcher:
     """Finds reference logos in photos by RootSIFT matches that agree on one homography."""
 
-    def __init__(self, references: Sequence[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray | None]],
+    def __init__(self, references: Sequence[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray | None]
+                                            | tuple[str, LogoFile]],
                  ratio: float = 0.8, max_side: int = 1024, min_inliers: int = 8, min_side: int = 900,
                  cache: "EmbeddingCache | None" = None, keys: Sequence[str] | None = None,
                  views: Sequence[tuple[float, float]] = AFFINE_VIEWS) -> None:
-        """``references``: ``(brand, rgb)`` or ``(brand, rgb, alpha)`` per reference logo.
+        """``references``: ``(brand, rgb)``, ``(brand, rgb, alpha)`` or ``(brand, LogoFile)`` per
+        reference logo. A :class:`LogoFile` is decoded only when its keypoints are not in the
+        cache, or once a photo's matches need its pixels (:meth:`reference_image`).
 
         ``cache`` and ``keys`` (one per reference, e.g. :func:`feature_key` of its file with the
         same ``views``): keep each reference's keypoints on disk, so a scan worker does not detect
@@ -177,50 +210,119 @@ class SiftMatcher:
         # What decides this matcher's results beyond its references (part of the stage fingerprint).
         self.recipe = f"{'views' if self.views else 'upright'}:kd{KD_TREES}x{KD_CHECKS}"
         self.brands: list[str] = []
-        self.corners: list[np.ndarray] = []  # per reference: its 4 corners in its own pixels
-        self.areas: list[float] = []
-        self.images: list[np.ndarray] = []  # per reference: the grey image keypoints came from
-        points, descriptors, owner = [], [], []
+        # Per reference: the file or its pixels, and (once made) the grey image keypoints come from.
+        self._sources: list[LogoFile | tuple[np.ndarray, np.ndarray | None] | None] = []
+        self._images: dict[int, np.ndarray] = {}
         for i, ref in enumerate(references):
-            brand, rgb = ref[0], ref[1]
-            alpha = ref[2] if len(ref) > 2 else None  # type: ignore[misc]
+            brand, source = ref[0], ref[1]
+            self.brands.append(brand)
+            if isinstance(source, LogoFile):
+                self._sources.append(source)
+            else:  # already decoded: keep the grey image, not the pixels
+                self._sources.append((source, ref[2] if len(ref) > 2 else None))  # type: ignore[misc]
+                self.reference_image(i)
+                self._sources[i] = None
+        stack = self._stack_paths(cache, keys)
+        stacked = _load_stack(stack, len(self.brands)) if stack is not None else None
+        if stacked is not None:
+            self.ref_points, self.ref_descriptors, self.ref_owner = stacked
+            cache.hits += len(self.brands)  # type: ignore[union-attr]  # every reference's keypoints came from it
+        else:
+            points, descriptors, owner = [], [], []
+            for i in range(len(self.brands)):
+                stored = cache.get(keys[i], columns=130) if cache is not None and keys is not None else None
+                if stored is None:
+                    stored = reference_features(self.sift, self.reference_image(i), views)
+                    if cache is not None and keys is not None:
+                        cache.put(keys[i], stored)
+                if len(stored) < MIN_MATCHES:
+                    continue
+                points.append(np.ascontiguousarray(stored[:, :2], np.float32))
+                descriptors.append(np.ascontiguousarray(stored[:, 2:], np.float32))
+                owner.append(np.full(len(stored), i, np.int32))
+            self.ref_points = np.concatenate(points) if points else np.zeros((0, 2), np.float32)
+            self.ref_descriptors = np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.float32)
+            self.ref_owner = np.concatenate(owner) if owner else np.zeros(0, np.int32)
+            if stack is not None:
+                for path, array in zip(stack, (self.ref_descriptors, self.ref_points, self.ref_owner)):
+                    cache.write_blob(path, lambda tmp, array=array: _save(tmp, array))  # type: ignore[union-attr]
+        brand_ids = {b: k for k, b in enumerate(dict.fromkeys(self.brands))}
+        self.ref_brand_id = np.asarray([brand_ids[b] for b in self.brands], np.int32)
+        # The kd-trees are loaded (or built) in a thread of their own, which OpenCV runs without
+        # the GIL: loading them is most of a warm start at 1,000 brands (8.4 s; FLANN reads the
+        # trees node by node, nothing to memory-map), and the stage has the photo's OCR and
+        # network to run before it needs them. The first match waits for them (:attr:`index`).
+        self._index: Future[cv2.flann_Index] | None = None
+        self._index_source = (cache, keys, os.getpid())
+        if len(self.ref_descriptors):
+            loader = ThreadPoolExecutor(1, thread_name_prefix="screener-kd-index")
+            self._index = loader.submit(self._kd_index, cache, keys)
+            loader.shutdown(wait=False)  # the thread ends once the trees are there
+
+    @property
+    def index(self) -> "cv2.flann_Index | None":
+        """The kd-trees over every reference descriptor (waits while they are being loaded)."""
+        if self._index is None:
+            return None
+        cache, keys, pid = self._index_source
+        if pid != os.getpid() and not self._index.done():
+            # A forked copy of a process that was still loading them: the loading thread did
+            # not come along, so this process loads them itself.
+            done: Future[cv2.flann_Index] = Future()
+            done.set_result(self._kd_index(cache, keys))
+            self._index, self._index_source = done, (cache, keys, os.getpid())
+        return self._index.result()
+
+    @staticmethod
+    def _stack_paths(cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> list[Path] | None:
+        """Where every reference's keypoints are stored stacked, as this matcher holds them
+        (descriptors, points, owning reference), keyed by the references' keys in order.
+
+        A warm start at 1,000 brands otherwise reads 5,000 keypoint entries (1.85 GB) and copies
+        them into one array; the stacked descriptors are memory-mapped instead, so a warm start
+        reads nothing up front and the scan workers of one machine share one copy (the page
+        cache) rather than each holding its own."""
+        if cache is None or keys is None or cache.folder is None:
+            return None
+        key = cache.key("sift-stack", hashlib.sha256("\n".join(keys).encode()).hexdigest(), f"v1:min{MIN_MATCHES}")
+        return [cache.folder / f"{key}{suffix}" for suffix in STACK_SUFFIXES]
+
+    def reference_image(self, ref: int) -> np.ndarray:
+        """The grey reference its keypoints are in the pixels of (on white, long side rescaled
+        into ``MIN_REFERENCE_SIDE``-``MAX_REFERENCE_SIDE``), made the first time it is needed."""
+        grey = self._images.get(ref)
+        if grey is None:
+            source = self._sources[ref]
+            rgb, alpha = source.pixels() if isinstance(source, LogoFile) else source
             grey = grey_on_white(rgb, alpha)
             side = max(grey.shape)
             f = max(MIN_REFERENCE_SIDE / side, min(1.0, MAX_REFERENCE_SIDE / side))
             if f != 1.0:
                 grey = cv2.resize(grey, None, fx=f, fy=f,
                                   interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA)
-            h, w = grey.shape
-            self.images.append(grey)
-            self.brands.append(brand)
-            self.corners.append(np.float32([[0, 0], [w, 0], [w, h], [0, h]]))
-            self.areas.append(float(w * h))
-            stored = cache.get(keys[i], columns=130) if cache is not None and keys is not None else None
-            if stored is None:
-                stored = reference_features(self.sift, grey, views)
-                if cache is not None and keys is not None:
-                    cache.put(keys[i], stored)
-            if len(stored) < MIN_MATCHES:
-                continue
-            points.append(np.ascontiguousarray(stored[:, :2], np.float32))
-            descriptors.append(np.ascontiguousarray(stored[:, 2:], np.float32))
-            owner.append(np.full(len(stored), i, np.int32))
-        self.ref_points = np.concatenate(points) if points else np.zeros((0, 2), np.float32)
-        self.ref_descriptors = np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.float32)
-        self.ref_owner = np.concatenate(owner) if owner else np.zeros(0, np.int32)
-        brand_ids = {b: k for k, b in enumerate(dict.fromkeys(self.brands))}
-        self.ref_brand_id = np.asarray([brand_ids[b] for b in self.brands], np.int32)
-        self.index = self._kd_index(cache, keys) if len(self.ref_descriptors) else None
+            self._images[ref] = grey
+        return grey
+
+    def _corners(self, ref: int) -> np.ndarray:
+        """The reference's 4 corners in its own pixels."""
+        h, w = self.reference_image(ref).shape
+        return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
 
     def _kd_index(self, cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> "cv2.flann_Index":
         """The kd-trees over every reference descriptor, loaded from ``cache`` when they were built
         before for the same references (building them is most of a warm start: 1.5 s for
-        FlickrLogos' 100 references), else built and stored there."""
+        FlickrLogos' 100 references), else built and stored there.
+
+        The stored trees are keyed by the references' own cache keys in order (each the file's
+        sha256 and the keypoint recipe, :func:`feature_key`), which decide every descriptor the
+        trees are built over, and by the descriptor count. Hashing the descriptors themselves
+        took 6.0 s of a 35.5 s warm start at 1,000 brands (1.85 GB, BENCHMARKS.md)."""
         params = {"algorithm": 1, "trees": KD_TREES}
         path = None
         if cache is not None and keys is not None:
-            digest = hashlib.sha256(self.ref_descriptors.tobytes()).hexdigest()
-            path = cache.blob_path(cache.key("sift-index", digest, f"kd{KD_TREES}:opencv-{cv2.__version__}"), ".flann")
+            digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+            recipe = f"kd{KD_TREES}:opencv-{cv2.__version__}:by-reference-keys:{len(self.ref_descriptors)}"
+            path = cache.blob_path(cache.key("sift-index", digest, recipe), ".flann")
         if path is not None and path.is_file():
             index = cv2.flann_Index()
             try:
@@ -314,16 +416,17 @@ class SiftMatcher:
             return None
         ref_in = src[inlier]
         spread = np.ptp(ref_in[:, 0]) * np.ptp(ref_in[:, 1])
-        if spread < MIN_COVERAGE * self.areas[ref]:
+        corners = self._corners(ref)
+        if spread < MIN_COVERAGE * float(corners[2, 0] * corners[2, 1]):
             return None
-        quad = cv2.perspectiveTransform(self.corners[ref][None], homography)[0]
+        quad = cv2.perspectiveTransform(corners[None], homography)[0]
         if not np.isfinite(quad).all() or not _convex(quad):
             return None
         area = cv2.contourArea(quad)
         if area < 144 or area > 1.05 * w * h:
             return None
         sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
-        ref_sides = np.linalg.norm(self.corners[ref] - np.roll(self.corners[ref], -1, axis=0), axis=1)
+        ref_sides = np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)
         stretch = sides / ref_sides
         if stretch.max() > MAX_ANISOTROPY * stretch.min():
             return None
@@ -336,7 +439,7 @@ class SiftMatcher:
                    quad: np.ndarray) -> tuple[float, float]:
         """Worst and median cell correlation between the reference and the photo warped onto it
         (:func:`screener.logo.agreement.cell_agreement`)."""
-        reference = self.images[ref]
+        reference = self.reference_image(ref)
         h, w = reference.shape
         warped = cv2.warpPerspective(grey, homography, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
