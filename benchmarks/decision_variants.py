@@ -1,0 +1,165 @@
+"""Variants of the fitted logo decision, measured on gathered evidence (issue 17's probes).
+
+Reads the evidence ``python -m screener.train.fit_decision`` gathered (``<cache>/evidence-<model>.jsonl``
+and ``<cache>/synthetic-<model>.jsonl``) and the sample listings scanned once with the fitted
+decision's stage floor (``screener scan sample_images/listings --registry sample_images/brands
+--set policy.logo_decision=fitted --out SAMPLES.jsonl``, or with any shipped decision: only the
+logo hits and texts are used). Every variant chooses its operating point on the fitting half (out
+of fold, as the command does) and prints the fitting half, the reporting half and the samples::
+
+    python benchmarks/decision_variants.py folds [--seeds 0 1 2 3 4 5]     # operating point vs fold seed
+    python benchmarks/decision_variants.py weights --samples S.jsonl [--weights 0 0.1 0.3 1]
+    python benchmarks/decision_variants.py trees --samples S.jsonl          # gradient-boosted trees
+
+``weights``: the synthetic listings' rows weighted W in the regression (0: FlickrLogos only).
+``trees``: scikit-learn's GradientBoostingClassifier (depth 2 and 3, 100 trees) instead of the
+regression. Nothing here is shipped; BENCHMARKS.md ("The fitted decision again") has the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from screener.brands import BrandRegistry  # noqa: E402
+from screener.config import Config  # noqa: E402
+from screener.decision import FEATURES, LogoDecision  # noqa: E402
+from screener.evaluate import evaluate, load_labels, load_results, match_labels  # noqa: E402
+from screener.policy import Policy  # noqa: E402
+from screener.train import fit_decision as fd  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Boosted:
+    """Gradient-boosted trees behind :class:`LogoDecision`'s call shape (probe only)."""
+
+    model: object
+    threshold: float = 0.5
+    min_score: float = 0.0
+    network: str = "logo-embed"
+
+    def probability(self, x):  # noqa: ANN001, ANN201
+        x = np.asarray(x, dtype=np.float64)
+        p = self.model.predict_proba(x.reshape(-1, x.shape[-1]))[:, 1]  # type: ignore[attr-defined]
+        return float(p[0]) if x.ndim == 1 else p
+
+
+def logistic(weights: np.ndarray):  # noqa: ANN201
+    """A fitter like ``fit_decision.fit`` with per-row weights (matched to the rows by position)."""
+    from sklearn.linear_model import LogisticRegression
+
+    def fit(x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> LogoDecision:
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale[scale < 1e-9] = 1.0
+        model = LogisticRegression(C=1.0, max_iter=5000, random_state=0).fit((x - mean) / scale, y,
+                                                                            sample_weight=weights[rows])
+        return LogoDecision(FEATURES, mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]), 0.5)
+    return fit
+
+
+def trees(depth: int):  # noqa: ANN201
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    def fit(x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> Boosted:
+        return Boosted(GradientBoostingClassifier(n_estimators=100, max_depth=depth, learning_rate=0.1,
+                                                  subsample=0.8, random_state=0).fit(x, y))
+    return fit
+
+
+class Evidence:
+    def __init__(self, cache: Path, model: str, synthetic: bool) -> None:
+        self.lines = fd.load_evidence(cache / f"evidence-{model}.jsonl")
+        if synthetic and fd.synthetic_path(cache, model).exists():
+            self.lines += fd.load_evidence(fd.synthetic_path(cache, model))
+        self.config = Config()
+        self.brands = sorted({b for l in self.lines for b in l["truth"]} | {h.brand for l in self.lines
+                                                                          for h in l["result"].logos})
+        self.halves = {h: [l for l in self.lines if l["half"] == h] for h in ("fit", "report")}
+        rules = fd.policy_for(self.brands, self.config.replace(policy__logo_decision="rules"))
+        self.x, self.y, self.info = fd.hit_rows(self.halves["fit"], rules)
+
+    def choose(self, fitter, fold_seed: int = fd.SEED, folds: int = fd.FOLDS):  # noqa: ANN001, ANN201
+        """The decision fitted on every fitting row, its operating point chosen out of fold."""
+        every = np.arange(len(self.y))
+        decision = fitter(self.x, self.y, every)
+        photos = sorted({l["photo"] for l in self.halves["fit"]})
+        random.Random(fold_seed).shuffle(photos)
+        fold_of = {p: i % folds for i, p in enumerate(photos)}
+        row_fold = np.asarray([fold_of[i["photo"]] for i in self.info])
+        policies = {}
+        for k in range(folds):
+            keep = every[row_fold != k]
+            policy = fd.policy_for(self.brands, self.config, fitter(self.x[keep], self.y[keep], keep))
+            policies.update({p: policy for p, f in fold_of.items() if f == k})
+        probe = fd.policy_for(self.brands, self.config, decision)
+        threshold = fd.operating_point(self.halves["fit"], probe, 1.0, policy_of=policies.get)
+        return dataclasses.replace(decision, threshold=threshold, min_score=0.65)
+
+    def halves_at(self, decision) -> dict:  # noqa: ANN001
+        policy = fd.policy_for(self.brands, self.config, decision)
+        return {h: fd.metrics(rows, fd.reported(rows, policy)) for h, rows in self.halves.items()}
+
+
+def samples_at(results_path: Path, decision) -> str:  # noqa: ANN001
+    """Accuracy and mixed-marks recall of the sample listings re-decided with ``decision``."""
+    registry = BrandRegistry.load(REPO / "sample_images" / "brands")
+    policy = Policy(registry, Config().replace(policy__logo_decision="fitted"), decision=decision)
+    results = []
+    for r in load_results(results_path):
+        if r.status == "ok":
+            d = policy(r.texts, r.logos, size=r.size)
+            r = dataclasses.replace(r, brands=d.brands, flags=d.flags, risk=d.risk, verdict=d.verdict)
+        results.append(r)
+    pairs = match_labels(load_labels(REPO / "sample_images" / "labels.csv"), results, REPO / "sample_images")
+    report = evaluate(pairs).to_dict()
+    mixed = report["per_flag"]["mixed_marks"]
+    return f"samples accuracy {report['accuracy']:.3f}, mixed marks recall {mixed['recall']:.2f}"
+
+
+def short(metrics: dict) -> str:
+    return ", ".join(f"{k} {v['recall']}/{v['precision']}" if "recall" in v else f"{k} {v['false_marks_per_100']}"
+                     for k, v in metrics.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("variant", choices=("folds", "weights", "trees"))
+    parser.add_argument("--cache", type=Path, default=Path("runs/decision"))
+    parser.add_argument("--model", default="logo-embed")
+    parser.add_argument("--samples", type=Path, default=None, help="sample listings' results (see above)")
+    parser.add_argument("--seeds", type=int, nargs="*", default=list(range(6)))
+    parser.add_argument("--weights", type=float, nargs="*", default=[0.0, 0.1, 0.3, 1.0])
+    args = parser.parse_args(argv)
+    runs = []
+    if args.variant == "folds":
+        evidence = Evidence(args.cache, args.model, synthetic=False)
+        runs = [(f"fold seed {s}", evidence, logistic(np.ones(len(evidence.y))), s) for s in args.seeds]
+    elif args.variant == "weights":
+        evidence = Evidence(args.cache, args.model, synthetic=True)
+        synthetic = np.asarray([i["group"] == "synthetic" for i in evidence.info])
+        runs = [(f"synthetic weight {w}", evidence, logistic(np.where(synthetic, w, 1.0)), fd.SEED) for w in args.weights]
+    else:
+        for synthetic in (False, True):
+            evidence = Evidence(args.cache, args.model, synthetic=synthetic)
+            runs += [(f"trees depth {d}, synthetic {synthetic}", evidence, trees(d), fd.SEED) for d in (2, 3)]
+    for name, evidence, fitter, seed in runs:
+        decision = evidence.choose(fitter, fold_seed=seed)
+        at = evidence.halves_at(decision)
+        line = f"{name}: P >= {decision.threshold:.3f} | fit {short(at['fit'])} | report {short(at['report'])}"
+        if args.samples:
+            line += f" | {samples_at(args.samples, decision)}"
+        print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
