@@ -132,26 +132,33 @@ class Policy:
     def _fitted(self, logos: Sequence[LogoHit], texts: Sequence[TextHit], names: Sequence[NameMatch],
                 size: tuple[int, int] | None) -> tuple[list[LogoHit], list[LogoHit], set[str]]:
         """Genuine logos, imitation logos and the brands whose genuine logo confirms odd letters
-        read on the brand, by the fitted decision (:mod:`screener.decision`).
+        read on the brand: network-only hits by the fitted decision (:mod:`screener.decision`),
+        hits found by keypoints or alignment by geometry's own thresholds, as with "rules".
 
-        A hit is genuine when P(genuine) reaches the decision's operating point. Rules of meaning,
-        not of tuning, come first: a region that reads as another brand's name is that brand's
-        wordmark, and one that reads as an altered form of the brand's name is not the genuine
-        mark on the word of keypoints or an alignment (they fit the altered letters as well as
-        the genuine ones). The network's imitation band is closed (imitations score like genuine
-        marks); an alignment with a part disagreeing (``align_near``) stays an imitation. A
-        genuine hit confirms the brand (odd letters read on it are OCR noise) unless only
-        geometry vouches for it without agreeing everywhere (``confirm_agreement``) or it
-        was found by alignment alone (too coarse to vouch for single letters)."""
+        Why per source: the dev photos hold thousands of network-only hits to fit on, but too few
+        found by geometry (none by alignment) for a fit to learn what they are worth; fitted on
+        all hits the decision gave alignment no weight and lost the sample listings' mixed marks
+        (BENCHMARKS.md, "The fitted decision again").
+
+        A network-only hit is genuine when P(genuine) reaches the decision's operating point;
+        rules of meaning come first (:func:`_meaning_rules_out`: a region that reads as another
+        brand's name is that brand's wordmark). It confirms the brand (odd letters read on it are
+        OCR noise), as a network hit at the genuine threshold does with "rules"."""
         assert self.decision is not None
-        logo = self.config.logo.point
+        point = self.config.logo.point
         genuine, near, confirmed = [], [], set()
         for hit, (_, p) in zip(logos, self.judge(logos, texts, names, size)):
-            if p >= self.decision.threshold:
-                genuine.append(hit)
-                if (hit.agreement >= logo.confirm_agreement) if hit.inliers else not hit.alignment:
+            if hit.source == "network":
+                if p >= self.decision.threshold:
+                    genuine.append(hit)
                     confirmed.add(hit.brand)
-            elif hit.alignment >= logo.align_near:
+            elif _contradicted_by_text(hit, texts, names, self.names, self.config):
+                continue
+            elif self._genuine(hit, size):
+                genuine.append(hit)
+                if self._confirms(hit):
+                    confirmed.add(hit.brand)
+            elif hit.alignment >= point.align_near:
                 near.append(hit)
         return genuine, near, confirmed
 
