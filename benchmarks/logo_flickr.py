@@ -167,7 +167,8 @@ def main(argv=None) -> int:
             # still applies the configured thresholds, so flags and brands are the shipped ones.
             from screener.logo.base import NoLogoStage
 
-            screener = Screener(registry, config, logo=stage if stage is not None else NoLogoStage())
+            screener = Screener(registry, config, logo=stage if stage is not None else NoLogoStage(),
+                                all_logos=True)  # every brand's best region, for the sweeps
         # Flags that would make a photo suspect: on these genuine photos (and logo-free streets)
         # every one is a false alarm, except on a photo that really shows two brands mixed.
         suspect_flags: dict[str, dict[str, set[str]]] = {kind: {} for kind in SUSPECT_KINDS}

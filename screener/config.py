@@ -122,10 +122,13 @@ class PolicyConfig:
     """How evidence becomes flags, a risk score and a verdict."""
 
     suspect_risk: float = 0.7  # risk at or above this makes a photo suspect on its own
-    # How a logo hit becomes a genuine mark: "fitted" (screener.decision: one logistic regression
-    # over the hit's evidence, fitted on the dev fitting half, its operating point chosen for at
-    # most 1 false brand mark per 100 street photos) or "rules" (the hand thresholds of [logo]).
-    logo_decision: str = "rules"
+    # How a logo hit becomes a genuine mark: "fitted" (network-only hits by one logistic regression
+    # over the hit's evidence, screener.decision, fitted on the dev fitting half with its operating
+    # point chosen for at most 1 false brand mark per 100 street photos; hits found by keypoints or
+    # alignment by geometry's thresholds) or "rules" (the operating point's thresholds for all).
+    # BENCHMARKS.md, "Per source": fitted is as good or better on every number of both dev halves
+    # (fit-half street false marks 1.38 -> 0.69 per 100), and the samples are unchanged.
+    logo_decision: str = "fitted"
     # An altered form of a brand's name that the OCR engine reads with at least this much less
     # confidence than it reads the exact name elsewhere in the same photo is the engine
     # misreading another print of the genuine name ("odidas" at 0.76 beside "adidas" at 0.99 on

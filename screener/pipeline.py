@@ -38,8 +38,11 @@ class Screener:
 
     def __init__(self, registry: BrandRegistry, config: Config | None = None,
                  ocr: OcrEngine | None = None, logo: LogoStage | None = None,
-                 policy: Policy | None = None):
+                 policy: Policy | None = None, all_logos: bool = False):
+        """``all_logos``: results list every hit the logo stage reported, also those the policy
+        did not count (fitting and benchmarks read them); by default only the counted ones."""
         self.registry = registry
+        self.all_logos = all_logos
         self.config = config or Config()
         self.ocr = ocr if ocr is not None else build_ocr_engine(self.config.ocr)
         self.policy = policy if policy is not None else Policy(registry, self.config)
@@ -118,7 +121,8 @@ class Screener:
         notes = loaded.notes + reread + ((f"downscaled by {scale:.2f} for screening; boxes refer to the "
                                  "original",) if scale != 1.0 else ())
         return ScreenResult(path=path, sha256=loaded.sha256, status="ok", error=None,
-                            verdict=decision.verdict, risk=decision.risk, texts=texts, logos=logos,
+                            verdict=decision.verdict, risk=decision.risk, texts=texts,
+                            logos=logos if self.all_logos else decision.logos,
                             brands=decision.brands, flags=decision.flags, timings=timings,
                             notes=notes, size=loaded.size)
 

@@ -60,6 +60,7 @@ class Decision:
     flags: tuple[Flag, ...]
     risk: float
     verdict: str
+    logos: tuple[LogoHit, ...] = ()  # the logo hits it counted (genuine marks, imitations), in input order
 
 
 class Policy:
@@ -91,6 +92,7 @@ class Policy:
         # photo also reads right (policy.misread_margin).
         altered = _alterations(name_matches, self.config.policy.misread_margin)
         copies = [(h, m) for h in logos for m in [self._altered_name_on(h, altered)] if m is not None]
+        candidates = tuple(logos)
         if self.decision is not None:
             genuine_logos, near_logos, genuine_logo_brands = self._fitted(logos, readable, name_matches, size)
         else:
@@ -113,7 +115,9 @@ class Policy:
         brands = _brand_marks(name_matches, genuine_logos, near_logos + [h for h, _ in copies])
         risk = self._risk(flags)
         verdict = self._verdict(flags, risk)
-        return Decision(brands=brands, flags=tuple(flags), risk=risk, verdict=verdict)
+        used = {id(h) for h in [*genuine_logos, *near_logos, *(h for h, _ in copies)]}
+        return Decision(brands=brands, flags=tuple(flags), risk=risk, verdict=verdict,
+                        logos=tuple(h for h in candidates if id(h) in used))
 
     def judge(self, logos: Sequence[LogoHit], texts: Sequence[TextHit], names: Sequence[NameMatch],
               size: tuple[int, int] | None) -> list[tuple[Relation, float]]:

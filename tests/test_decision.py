@@ -309,7 +309,8 @@ def test_a_fitted_decision_has_the_logo_stage_report_hits_from_its_own_floor(tmp
     config = FITTED.replace(ocr__engine="none", logo__cache_dir=str(tmp_path))
     fitted = Screener(registry, config, policy=Policy(registry, config, decision=decision))
     assert fitted.logo.point.near_threshold == 0.6
-    rules = Screener(registry, Config().replace(ocr__engine="none", logo__cache_dir=str(tmp_path)))
+    rules = Screener(registry, Config().replace(ocr__engine="none", logo__cache_dir=str(tmp_path),
+                                                policy__logo_decision="rules"))
     assert rules.logo.point.near_threshold == Config().logo.point.near_threshold > 0.99
 
 
@@ -392,3 +393,27 @@ def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_photo():
     rows = [i for i, row in enumerate(info) if row["photo"] == "p0"]
     own = policies["p0"].decision
     assert not np.allclose(own.probability(x[rows]), everything.probability(x[rows]))
+
+
+def test_a_result_lists_the_logo_hits_the_decision_counted(tmp_path):
+    """With the fitted decision the stage reports every brand's hits from 0.65; a result line
+    (JSONL, CSV, report boxes) lists only the hits that became a mark, unless the caller asks for
+    all (fitting and benchmarks). The logo stage here is a fixed list of hits (a stand-in, so the
+    test is about what the Screener keeps, not about what a network finds)."""
+    from helpers import REPO
+    from screener.pipeline import Screener
+
+    registry = BrandRegistry(tmp_path / "reg", [Brand("Veltora"), Brand("Novalux")])
+    counted = hit("Veltora", score=0.9, inliers=30, agreement=0.95, median_agreement=0.97)
+    rejected = hit("Novalux", score=0.66, box=(10, 10, 60, 60))
+
+    def stage(pixels, texts=()):  # noqa: ANN001, ANN202
+        return (counted, rejected)
+
+    config = Config().replace(ocr__engine="none")
+    photo = REPO / "sample_images" / "listings" / "000-clean.jpg"
+    result = Screener(registry, config, logo=stage).screen_file(photo)
+    assert [h.brand for h in result.logos] == ["Veltora"] and [m.brand for m in result.brands] == ["Veltora"]
+    everything = Screener(registry, config, logo=stage, all_logos=True).screen_file(photo)
+    assert [h.brand for h in everything.logos] == ["Veltora", "Novalux"]
+    assert everything.brands == result.brands

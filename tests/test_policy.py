@@ -12,7 +12,11 @@ from screener.types import LogoHit, TextHit
 
 
 BANDS = dict(genuine_threshold=0.80, near_threshold=0.68, align_genuine=0.9, align_near=0.85)
-LOGO_BANDS = Config().replace(logo__operating_point=BANDS)
+# These tests pin the "rules" decision (the operating point's thresholds on every hit): it is
+# still an option, and the fitted default judges keypoint and alignment hits by the same rules.
+# The fitted decision's own tests are in tests/test_decision.py.
+RULES = Config().replace(policy__logo_decision="rules")
+LOGO_BANDS = RULES.replace(logo__operating_point=BANDS)
 
 
 @pytest.fixture(scope="module")
@@ -245,9 +249,9 @@ def test_two_brands_each_with_its_own_logo_are_not_mixed(policy):
 
 @pytest.fixture(scope="module")
 def shipped_policy(tmp_path_factory) -> Policy:
-    """The shipped thresholds: the network alone counts only at 0.9997."""
+    """The shipped thresholds, by the rules: the network alone counts only at 0.9997."""
     registry = BrandRegistry(tmp_path_factory.mktemp("reg2"), [Brand("Veltora"), Brand("Novalux")])
-    return Policy(registry, Config())
+    return Policy(registry, RULES)
 
 
 def test_a_piece_the_text_rules_call_altered_stays_altered(shipped_policy):

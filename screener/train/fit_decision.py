@@ -134,7 +134,7 @@ def gather(flickr: Path, icdar: Path | None, out: Path, overrides: Sequence[str]
         # The stage reports every brand's best region; the screener's own policy (as configured)
         # still decides, so each line also records the shipped decision.
         stage = build_logo_stage(registry, config.replace(logo__operating_point={"near_threshold": 0.0}), threads=threads)
-        screener = Screener(registry, config, logo=stage)
+        screener = Screener(registry, config, logo=stage, all_logos=True)
         started = time.perf_counter()
         with out.open("a", encoding="utf-8") as handle:
             for n, row in enumerate(todo, 1):
@@ -189,7 +189,7 @@ def gather_synthetic(out: Path, seeds: Sequence[int], overrides: Sequence[str] =
             registry = BrandRegistry.load(Path(tmp) / "brands")
             stage = build_logo_stage(registry, config.replace(logo__operating_point={"near_threshold": 0.0}),
                                      threads=threads)
-            screener = Screener(registry, config, logo=stage)
+            screener = Screener(registry, config, logo=stage, all_logos=True)
             with out.open("a", encoding="utf-8") as handle:
                 for row in todo:
                     marks = json.loads(row["marks"])
