@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -71,13 +72,14 @@ class OperatingPoint:
                   models_dir: str | Path | None = None) -> "OperatingPoint":
         """``model``'s point from its manifest entry, then ``overrides`` on top. A model the
         manifest does not know keeps the defaults: loading the stage reports that model."""
-        from .weights import MODELS_DIR, manifest_entry
+        from .weights import MANIFEST, MODELS_DIR
 
+        folder = Path(models_dir or MODELS_DIR)
         try:
-            measured = dict(manifest_entry(model, models_dir or MODELS_DIR).get("operating_point", {}))
-        except ModelError:
-            measured = {}
-        measured = {k: v for k, v in measured.items() if k not in TARGETS}
+            stamp = (folder / MANIFEST).stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        measured = _measured(model, str(folder), stamp)
         return cls.from_values({**measured, **(overrides or {})}, f"operating point of {model!r}")
 
     @classmethod
@@ -109,6 +111,19 @@ class OperatingPoint:
     def report_floor(self) -> float:
         """The lowest network similarity the stage reports a hit from."""
         return min(self.near_threshold, self.large_threshold)
+
+
+@lru_cache(maxsize=32)
+def _measured(model: str, folder: str, stamp: int) -> dict[str, Any]:
+    """``model``'s measured thresholds from the manifest in ``folder`` as of ``stamp`` (its
+    mtime): every config change builds a point, and parsing the manifest each time cost 4 ms."""
+    from .weights import manifest_entry
+
+    try:
+        measured = manifest_entry(model, folder).get("operating_point", {})
+    except ModelError:
+        return {}
+    return {k: v for k, v in measured.items() if k not in TARGETS}
 
 
 __all__ = ["OperatingPoint"]
