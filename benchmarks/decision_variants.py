@@ -1,19 +1,18 @@
 """Variants of the fitted logo decision, measured on gathered evidence (issue 17's probes).
 
-Reads the evidence ``python -m screener.train.fit_decision`` gathered (``<cache>/evidence-<model>.jsonl``
-and ``<cache>/synthetic-<model>.jsonl``) and the sample listings scanned once with the fitted
+Reads the evidence ``python -m screener.train.fit_decision`` gathered (``<cache>/evidence-<model>.jsonl``) and the sample listings scanned once with the fitted
 decision's stage floor (``screener scan sample_images/listings --registry sample_images/brands
 --set policy.logo_decision=fitted --out SAMPLES.jsonl``, or with any shipped decision: only the
 logo hits and texts are used). Every variant chooses its operating point on the fitting half (out
 of fold, as the command does) and prints the fitting half, the reporting half and the samples::
 
     python benchmarks/decision_variants.py folds [--seeds 0 1 2 3 4 5]     # operating point vs fold seed
-    python benchmarks/decision_variants.py weights --samples S.jsonl [--weights 0 0.1 0.3 1]
     python benchmarks/decision_variants.py trees --samples S.jsonl          # gradient-boosted trees
 
-``weights``: the synthetic listings' rows weighted W in the regression (0: FlickrLogos only).
 ``trees``: scikit-learn's GradientBoostingClassifier (depth 2 and 3, 100 trees) instead of the
-regression. Nothing here is shipped; BENCHMARKS.md ("The fitted decision again") has the numbers.
+regression. Nothing here is shipped; BENCHMARKS.md ("The fitted decision again", "Per source") has
+the numbers. (The synthetic-listing variant was measured at commit b6a3fe0 and deleted with the
+synthetic gathering once geometry hits were left to geometry's thresholds.)
 """
 
 from __future__ import annotations
@@ -76,10 +75,8 @@ def trees(depth: int):  # noqa: ANN201
 
 
 class Evidence:
-    def __init__(self, cache: Path, model: str, synthetic: bool) -> None:
+    def __init__(self, cache: Path, model: str) -> None:
         self.lines = fd.load_evidence(cache / f"evidence-{model}.jsonl")
-        if synthetic and fd.synthetic_path(cache, model).exists():
-            self.lines += fd.load_evidence(fd.synthetic_path(cache, model))
         self.config = Config()
         self.brands = sorted({b for l in self.lines for b in l["truth"]} | {h.brand for l in self.lines
                                                                           for h in l["result"].logos})
@@ -132,26 +129,18 @@ def short(metrics: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("variant", choices=("folds", "weights", "trees"))
+    parser.add_argument("variant", choices=("folds", "trees"))
     parser.add_argument("--cache", type=Path, default=Path("runs/decision"))
     parser.add_argument("--model", default="logo-embed")
     parser.add_argument("--samples", type=Path, default=None, help="sample listings' results (see above)")
     parser.add_argument("--seeds", type=int, nargs="*", default=list(range(6)))
-    parser.add_argument("--weights", type=float, nargs="*", default=[0.0, 0.1, 0.3, 1.0])
     args = parser.parse_args(argv)
-    runs = []
+    evidence = Evidence(args.cache, args.model)
     if args.variant == "folds":
-        evidence = Evidence(args.cache, args.model, synthetic=False)
-        runs = [(f"fold seed {s}", evidence, logistic(np.ones(len(evidence.y))), s) for s in args.seeds]
-    elif args.variant == "weights":
-        evidence = Evidence(args.cache, args.model, synthetic=True)
-        synthetic = np.asarray([i["group"] == "synthetic" for i in evidence.info])
-        runs = [(f"synthetic weight {w}", evidence, logistic(np.where(synthetic, w, 1.0)), fd.SEED) for w in args.weights]
+        runs = [(f"fold seed {s}", logistic(np.ones(len(evidence.y))), s) for s in args.seeds]
     else:
-        for synthetic in (False, True):
-            evidence = Evidence(args.cache, args.model, synthetic=synthetic)
-            runs += [(f"trees depth {d}, synthetic {synthetic}", evidence, trees(d), fd.SEED) for d in (2, 3)]
-    for name, evidence, fitter, seed in runs:
+        runs = [(f"trees depth {d}", trees(d), fd.SEED) for d in (2, 3)]
+    for name, fitter, seed in runs:
         decision = evidence.choose(fitter, fold_seed=seed)
         at = evidence.halves_at(decision)
         line = f"{name}: P >= {decision.threshold:.3f} | fit {short(at['fit'])} | report {short(at['report'])}"

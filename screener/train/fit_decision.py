@@ -18,8 +18,7 @@ Three steps, each cached so refitting is cheap:
    else 0; a logistic regression (scikit-learn, the ``train`` extra) is fitted on the
    standardised features, seeded.
    Only network-only hits are fitted on: hits found by keypoints or alignment are judged by
-   geometry's thresholds (``Policy._fitted``). Synthetic listings (the sample set's generator
-   with other seeds, ``--synthetic-seeds N ...``; none by default) can join the fitting data.
+   geometry's thresholds (``Policy._fitted``).
 3. **operating point**: the smallest probability at which the fitted decision gives at most
    ``--max-false`` false brand marks per 100 fitting-half street photos (a street photo's brand
    mark from any source, text included, is false), each street photo judged by a model fitted
@@ -48,10 +47,6 @@ import numpy as np
 from .data import FlickrBox, choose_references, evaluation_half, flickr_split, read_boxes
 
 REFS = 5  # reference crops per brand, as benchmarks/logo_flickr.py
-# Synthetic listing sets screened as fitting data (gather_synthetic): none by default since the
-# decision judges network-only hits, which the dev photos hold plenty of; the listings were for
-# alignment evidence, now judged by geometry's thresholds.
-SYNTHETIC_SEEDS: tuple[int, ...] = ()
 FOLDS = 5  # out-of-fold probabilities choose the operating point (see out_of_fold_policies)
 SEED = 0
 
@@ -151,60 +146,6 @@ def gather(flickr: Path, icdar: Path | None, out: Path, overrides: Sequence[str]
                     print(f"gather: {n}/{len(todo)}, {(time.perf_counter() - started) / n:.1f} s/photo",
                           file=sys.stderr)
     return out
-
-
-def gather_synthetic(out: Path, seeds: Sequence[int], overrides: Sequence[str] = (), threads: int = 1) -> Path:
-    """Screen synthetic listings (:func:`screener.train.synth.samples.make_samples`, the sample
-    set's generator with other seeds) not yet in ``out``, as :func:`gather` screens real photos.
-
-    Why: FlickrLogos has no flat emblems found by alignment and no wordmarks with one letter
-    changed, which the sample listings are full of; a decision fitted on it alone never learns
-    what alignment evidence is worth. A hit's label: the listing shows its brand's genuine logo
-    (an imitation, an altered name or the name in plain text is not). All synthetic lines are
-    fitting data; the committed samples (seed ``SEED`` of the generator) stay the report."""
-    import cv2
-
-    from ..brands import BrandRegistry
-    from ..cli.common import config_from_args
-    from ..logo.matcher import build_logo_stage
-    from ..pipeline import Screener
-    from .synth.samples import BRANDS, SEED as SAMPLES_SEED, make_samples
-
-    if SAMPLES_SEED in seeds:
-        raise SystemExit(f"seed {SAMPLES_SEED} made the committed sample listings, which report the fit")
-    cv2.setNumThreads(threads)
-    config = config_from_args(argparse.Namespace(config=None, overrides=list(overrides)))
-    done = set()
-    if out.exists():
-        done = {json.loads(line)["photo"] for line in out.read_text(encoding="utf-8").splitlines() if line.strip()}
-    names = {b.name for b in BRANDS}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for seed in seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            rows = make_samples(Path(tmp), seed=seed)
-            todo = [r for r in rows if f"synthetic-{seed}/{r['path']}" not in done]
-            print(f"gather: synthetic seed {seed}, {len(todo)} listings to screen", file=sys.stderr)
-            if not todo:
-                continue
-            registry = BrandRegistry.load(Path(tmp) / "brands")
-            stage = build_logo_stage(registry, config.replace(logo__operating_point={"near_threshold": 0.0}),
-                                     threads=threads)
-            screener = Screener(registry, config, logo=stage, all_logos=True)
-            with out.open("a", encoding="utf-8") as handle:
-                for row in todo:
-                    marks = json.loads(row["marks"])
-                    truth = sorted({m["content"] for m in marks if m["kind"] == "logo" and m["content"] in names})
-                    result = screener.screen(str(Path(tmp) / row["path"]))
-                    line = {"photo": f"synthetic-{seed}/{row['path']}", "group": "synthetic", "half": "fit",
-                            "truth": truth, "result": result.to_dict()}
-                    handle.write(json.dumps(line) + "\n")
-                    handle.flush()
-    return out
-
-
-def synthetic_path(cache: Path, network: str) -> Path:
-    """Where :func:`gather_synthetic` keeps the synthetic listings' lines for ``network``."""
-    return cache / f"synthetic-{network}.jsonl"
 
 
 def load_evidence(path: Path) -> list[dict]:
@@ -404,8 +345,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--street-limit", type=int, default=0, help="at most N street photos per half (seeded)")
     parser.add_argument("--limit", type=int, default=0, help="screen at most N more photos this run")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--synthetic-seeds", type=int, nargs="*", default=list(SYNTHETIC_SEEDS),
-                        help="seeds of the synthetic listings screened as fitting data (none: FlickrLogos only)")
     parser.add_argument("--gather-only", action="store_true")
     parser.add_argument("--fit-only", action="store_true", help="fit on the evidence gathered so far")
     parser.add_argument("--max-false", type=float, default=1.0, help="false brand marks per 100 street photos")
@@ -422,8 +361,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     evidence = args.cache / f"evidence-{model}.jsonl"
     if not args.fit_only:
         gather(args.flickr, args.icdar, evidence, args.overrides, args.street_limit, args.threads, args.limit)
-        if args.synthetic_seeds:
-            gather_synthetic(synthetic_path(args.cache, model), args.synthetic_seeds, args.overrides, args.threads)
     if args.gather_only:
         return 0
     report = fit_and_write(evidence, args, model)
@@ -442,10 +379,6 @@ def fit_and_write(evidence: Path, args: argparse.Namespace, network: str) -> dic
 
     config = config_from_args(argparse.Namespace(config=None, overrides=args.overrides))
     lines = load_evidence(evidence)
-    synthetic = synthetic_path(evidence.parent, network)
-    if args.synthetic_seeds and synthetic.exists():
-        seeds = {f"synthetic-{seed}/" for seed in args.synthetic_seeds}
-        lines += [l for l in load_evidence(synthetic) if any(l["photo"].startswith(p) for p in seeds)]
     brands = sorted({b for l in lines for b in l["truth"]} | {h.brand for l in lines for h in l["result"].logos})
     halves = {half: [l for l in lines if l["half"] == half] for half in ("fit", "report")}
     rules = policy_for(brands, config.replace(policy__logo_decision="rules"))
