@@ -139,3 +139,27 @@ def test_writing_a_manifest_entry_keeps_the_others_and_their_comments(tmp_path):
     text = path.read_text(encoding="utf-8")
     comments = [line for line in shipped.splitlines() if line.startswith("#")]
     assert comments and all(line in text for line in comments)
+
+
+def test_setting_keys_of_one_entry_keeps_it_as_written(tmp_path):
+    """A file made for an existing model (its background bank) adds keys to an entry with
+    comments, inline arrays and sub-tables: only their lines change, setting them again replaces
+    them, and the other entries stay as they were."""
+    from screener.errors import ModelError
+    from screener.logo.weights import MODELS_DIR, read_manifest, set_manifest_keys
+
+    path = tmp_path / "manifest.toml"
+    shipped = (MODELS_DIR / "manifest.toml").read_text(encoding="utf-8")
+    path.write_text(shipped, encoding="utf-8")
+    before = read_manifest(tmp_path)
+    set_manifest_keys(path, "logo-trunk", {"extra_file": "a.npy", "extra_count": 3})
+    set_manifest_keys(path, "logo-trunk", {"extra_file": "b.npy"})
+    after = read_manifest(tmp_path)
+    index = [e["name"] for e in before].index("logo-trunk")
+    assert after[index] == {**before[index], "extra_file": "b.npy", "extra_count": 3}
+    assert after[:index] + after[index + 1:] == before[:index] + before[index + 1:]
+    text, old = path.read_text(encoding="utf-8").splitlines(), shipped.splitlines()
+    assert sorted(line for line in text if line not in old) == ['extra_count = 3', 'extra_file = "b.npy"']
+    assert [line for line in old if line not in text] == []
+    with pytest.raises(ModelError, match="'no-such' is not in"):
+        set_manifest_keys(path, "no-such", {"extra_file": "c.npy"})

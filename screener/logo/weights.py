@@ -12,6 +12,7 @@ read with ``torch.load(weights_only=True)``, so a tampered or truncated file is 
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,24 @@ def manifest_entry(name: str, models_dir: str | Path = MODELS_DIR) -> dict[str, 
     raise ModelError(f"model {name!r} is not in {Path(models_dir) / MANIFEST} (known: {known})")
 
 
+def _blocks(text: str) -> tuple[str, list[str]]:
+    """The manifest's text before its first ``[[model]]`` and each entry's block after it."""
+    head, *blocks = text.split("[[model]]\n")
+    return head, blocks
+
+
+def _block_name(block: str) -> Any:
+    return tomllib.loads("[[model]]\n" + block)["model"][0].get("name")
+
+
+def _write_checked(path: Path, text: str) -> None:
+    """Write the manifest atomically, after checking it is still one valid manifest."""
+    tomllib.loads(text)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 def update_manifest(path: str | Path, entry: dict[str, Any]) -> None:
     """Add ``entry`` to the manifest, replacing a model of the same name (atomic write).
 
@@ -65,15 +84,49 @@ def update_manifest(path: str | Path, entry: dict[str, Any]) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else (
         "# Shipped models. Written by `screener train-logo` / `python -m screener.train`;\n"
         "# loading checks each file's sha256 against this manifest.\n")
-    head, *blocks = text.split("[[model]]\n")
+    head, blocks = _blocks(text)
     # As a [model] table, its sub-tables [model.x]: after "[[model]]" they belong to that entry.
     rendered = tomli_w.dumps({"model": entry}).split("[model]\n", 1)[1]
-    kept = [b for b in blocks if tomllib.loads("[[model]]\n" + b)["model"][0].get("name") != entry["name"]]
+    kept = [b for b in blocks if _block_name(b) != entry["name"]]
     kept = [b if b.endswith("\n\n") else b.rstrip("\n") + "\n\n" for b in kept]
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(head + "".join("[[model]]\n" + b for b in [*kept, rendered]), encoding="utf-8")
-    tomllib.loads(tmp.read_text(encoding="utf-8"))  # still one valid manifest
-    tmp.replace(path)
+    _write_checked(path, head + "".join("[[model]]\n" + b for b in [*kept, rendered]))
+
+
+# A line that opens one of an entry's sub-tables ([model.metrics], [[model.x]]): the entry's own
+# keys are the lines before the first one.
+_SUBTABLE = re.compile(r"\[\[?model\.")
+
+
+def set_manifest_keys(path: str | Path, name: str, values: dict[str, str | int | float]) -> None:
+    """Set top-level keys of the entry ``name`` (atomic write), editing its block in place.
+
+    :func:`update_manifest` renders a whole entry anew, which drops the comments inside it (a
+    hand-fitted operating point says how it was chosen) and reflows its layout; a file that is
+    made for an existing model (its background bank) adds a few keys and must keep the rest as
+    written. A key already there is replaced; a new one goes after the entry's last own key."""
+    import tomli_w
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    head, blocks = _blocks(text)
+    index = next((i for i, b in enumerate(blocks) if _block_name(b) == name), None)
+    if index is None:
+        raise ModelError(f"model {name!r} is not in {path}")
+    before = tomllib.loads(text)["model"]
+    lines = blocks[index].splitlines(keepends=True)
+    own = next((i for i, line in enumerate(lines) if _SUBTABLE.match(line)), len(lines))
+    keys = tuple(values)
+    kept = [line for line in lines[:own] if not any(re.match(rf"{re.escape(k)}\s*=", line) for k in keys)]
+    last = max((i for i, line in enumerate(kept) if line.strip()), default=-1)
+    rendered = tomli_w.dumps(values).splitlines(keepends=True)
+    blocks[index] = "".join(kept[:last + 1] + rendered + kept[last + 1:] + lines[own:])
+    new = head + "".join("[[model]]\n" + b for b in blocks)
+    # Only those keys of that entry changed (a value spread over lines would not be matched above).
+    after = tomllib.loads(new)["model"]
+    expected = [{**e, **values} if i == index else e for i, e in enumerate(before)]
+    if after != expected:
+        raise ModelError(f"{path}: the entry {name!r} could not be edited in place")
+    _write_checked(path, new)
 
 
 def spec_of(entry: dict[str, Any]) -> ModelSpec:
@@ -100,12 +153,13 @@ def checked_path(entry: dict[str, Any], key: str, models_dir: str | Path,
         raise ModelError(f"manifest entry {name!r}: {key} {written!r} must be a file name in {models_dir}")
     path = Path(models_dir) / written
     if not written or not path.is_file():
-        raise ModelError(f"model file {path} for {name!r} is missing")
+        raise ModelError(f"model file {path} for {name!r} is missing: reinstall it or write it again "
+                         f"with `{remake}`")
     digest = sha256_file(path)
     if digest != entry.get(digest_key):
         raise ModelError(f"model file {path} does not match its manifest (sha256 {digest[:12]}... "
                          f"instead of {str(entry.get(digest_key))[:12]}...): it was changed or damaged; "
-                         f"reinstall it or retrain with `{remake}`")
+                         f"reinstall it or write it again with `{remake}`")
     return path, digest
 
 
