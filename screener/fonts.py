@@ -130,7 +130,8 @@ def _describe(path: Path) -> FontInfo:
 # The training mark renderer's list (screener.train.render), older and wider than latin_fonts():
 # symbol faces included, duplicate stems kept, SCREENER_FONT_DIRS ignored, sorted by full path.
 # The shipped network was trained on marks drawn from it and the logo stage's background bank
-# (bank-v1) is drawn from it, so it stays as it was: another list changes every seeded mark.
+# (bank-v1, screener.train.bank) is drawn from it, so it stays as it was: another list changes
+# every seeded mark. Screening loads the bank's shipped embeddings and never draws it.
 MARK_FONT_DIRS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype", "/usr/share/fonts/type1")
 
 

@@ -95,7 +95,7 @@ def test_reference_cache_is_reused(tmp_path, embedder):
     registry, _ = _registry_of_synthetic_brands(tmp_path, 3, seed=5)
     config = Config().replace(logo__cache_dir=str(tmp_path / "cache"))
     first = build_logo_stage(registry, config, embedder=embedder)
-    # 3 references' embeddings and SIFT keypoints (+ the background bank)
+    # 3 references' embeddings and SIFT keypoints (the background bank ships with the model)
     assert first.cache.hits == 0 and first.cache.misses >= 6
     second = build_logo_stage(registry, config, embedder=embedder)
     assert (second.cache.hits, second.cache.misses) == (first.cache.misses, 0)  # nothing computed again

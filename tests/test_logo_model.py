@@ -100,7 +100,7 @@ def test_damaged_logo_is_closer_to_its_reference_than_to_others(embedder):
     from PIL import Image
 
     from screener.logo.cache import EmbeddingCache
-    from screener.logo.matcher import _square, embed_references
+    from screener.logo.matcher import embed_references, square
     from screener.train.synth import logos
 
     correct = 0
@@ -115,7 +115,7 @@ def test_damaged_logo_is_closer_to_its_reference_than_to_others(embedder):
             references.append((spec.name, f"{i}.png", buffer.getvalue()))
             canvas = Image.new("RGB", (rgba.width + 16, rgba.height + 16), (255, 255, 255))
             canvas.paste(rgba, (8, 8), rgba)
-            damaged.append(_square(_damage(np.asarray(canvas)), embedder.size))
+            damaged.append(square(_damage(np.asarray(canvas)), embedder.size))
         refs = embed_references(embedder, references, EmbeddingCache(None))
         sim = refs.calibrated(embedder.embed(np.stack(damaged)) @ refs.vectors.T)
         per_brand = np.stack([sim[:, refs.brand_index == b].max(axis=1) for b in range(len(specs))], axis=1)

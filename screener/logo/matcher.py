@@ -54,6 +54,7 @@ from ..threads import one_blas_thread, thread_budget
 from ..types import Box, LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
 from .align import ReferenceAligner
+from .bank import load_bank
 from .cache import EmbeddingCache
 from .index import ReferenceIndex
 from .model import Embedder
@@ -124,8 +125,8 @@ def reference_variants(image: np.ndarray, alpha: np.ndarray | None, size: int) -
                                             value=(level, level, level))
             else:
                 padded = flat
-            variants.append(_square(padded, size))
-    low = _square(flat if alpha is None else variants[0], max(12, size // 3))
+            variants.append(square(padded, size))
+    low = square(flat if alpha is None else variants[0], max(12, size // 3))
     variants.append(cv2.resize(low, (size, size), interpolation=cv2.INTER_LINEAR))
     return np.stack(variants)
 
@@ -141,7 +142,8 @@ def _trim_uniform_border(image: np.ndarray) -> np.ndarray:
     return image[max(0, ys.min() - pad):ys.max() + 1 + pad, max(0, xs.min() - pad):xs.max() + 1 + pad]
 
 
-def _square(image: np.ndarray, size: int) -> np.ndarray:
+def square(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` squashed to ``size`` x ``size``, as the network sees every crop."""
     interp = cv2.INTER_AREA if max(image.shape[:2]) > size else cv2.INTER_LINEAR
     return cv2.resize(np.ascontiguousarray(image), (size, size), interpolation=interp)
 
@@ -182,43 +184,17 @@ def embed_references(embedder: Embedder, logos: Sequence[tuple[str, str, bytes]]
         file_index += [len(files) - 1] * len(vecs)
     dim = embedder.spec.dim
     stacked = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32)
-    floors = reference_floors(embedder, stacked, cache) if calibrate else None
+    floors = reference_floors(embedder, stacked) if calibrate else None
     return ReferenceSet(stacked, np.asarray(brand_index, np.int64), np.asarray(file_index, np.int64),
                         tuple(brands), tuple(files), floors)
 
 
-BANK_RECIPE = "bank-v1:160 synthetic marks and backgrounds, seed 0"
-
-
-def background_bank(size: int, count: int = 160, seed: int = 0) -> np.ndarray:
-    """Crops of unrelated made-up marks, words and backgrounds (seeded, no data files needed):
-    what a reference should *not* match."""
-    import random
-
-    from ..train import augment, render
-
-    rng = random.Random(seed)
-    crops = []
-    for i in range(count):
-        if i % 3 == 2:
-            view = augment.procedural_background(rng, 64, 64 * rng.choice((1, 2, 3)))
-        else:
-            logo = np.asarray(render.render_mark(render.random_mark(rng), 64).convert("RGBA"))
-            view = augment.composite(logo, rng, clean=i % 3 == 0)
-        crops.append(_square(view, size))
-    return np.stack(crops)
-
-
-def reference_floors(embedder: Embedder, vectors: np.ndarray, cache: EmbeddingCache,
-                     quantile: float = 0.95) -> np.ndarray:
-    """Each reference variant's ``quantile`` similarity to the background bank."""
-    key = cache.key(embedder.sha256, "background-bank", f"{BANK_RECIPE}:{embedder.size}")
-    bank = cache.get(key, columns=embedder.spec.dim)
-    if bank is None or len(bank) == 0:
-        bank = embedder.embed(background_bank(embedder.size))
-        cache.put(key, bank)
+def reference_floors(embedder: Embedder, vectors: np.ndarray, quantile: float = 0.95) -> np.ndarray:
+    """Each reference variant's ``quantile`` similarity to the network's shipped background bank
+    (:mod:`screener.logo.bank`): what it scores against marks it should not match."""
     if len(vectors) == 0:
         return np.zeros(0, np.float32)
+    bank = load_bank(embedder)
     floors = np.quantile(vectors @ bank.T, quantile, axis=1)
     return np.clip(floors, -0.5, 0.95).astype(np.float32)
 

@@ -15,6 +15,7 @@ onnxruntime is imported inside a function so that importing this module stays ch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -53,6 +54,9 @@ class Embedder:
         self.spec = spec
         self.sha256 = sha256  # of the file the runtime runs: part of every cache key
         self.batch_size = batch_size
+        # (manifest entry, models folder) when loaded by screener.logo.weights.load_embedder: the
+        # files made for this network beside its weights (its background bank) are found there.
+        self.source: tuple[dict[str, Any], Path] | None = None
         mean = np.asarray(spec.mean, dtype=np.float32) * 255.0
         std = np.asarray(spec.std, dtype=np.float32) * 255.0
         self._scale = (1.0 / std).reshape(1, 3, 1, 1)

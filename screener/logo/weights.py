@@ -172,6 +172,16 @@ def load_embedder(name: str = "logo-embed", models_dir: str | Path = MODELS_DIR,
     if runtime not in RUNTIMES:
         raise ModelError(f"unknown model runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
     entry = manifest_entry(name, models_dir)
+    embedder = _load(entry, models_dir, threads, runtime)
+    # Files that belong with the network (its background bank, screener.logo.bank) are found
+    # through the entry it was loaded from.
+    embedder.source = (entry, Path(models_dir))
+    return embedder
+
+
+def _load(entry: dict[str, Any], models_dir: str | Path, threads: int | None, runtime: str) -> Embedder:
+    """The embedder for a manifest entry in ``runtime`` (see :func:`load_embedder`)."""
+    name = entry.get("name")
     if entry.get("kind") == "trunk-head":  # a pretrained trunk from a wheel + a head fitted here
         from .trunk import load_trunk_embedder
 
