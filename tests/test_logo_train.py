@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from screener.logo.bank import load_bank
 from screener.logo.model import ModelSpec
 from screener.train.recipe import BatchRecipe
 from screener.train.trainer import TrainSettings, supcon_loss, train
@@ -40,6 +41,9 @@ def test_a_few_training_steps_on_tiny_synthetic_data(tmp_path):
     crops = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
     torch_vectors = load_embedder("tiny", tmp_path, threads=1, runtime="torch").embed(crops)
     assert np.allclose(embedder.embed(crops), torch_vectors, atol=1e-4)
+    # And the network's background bank, so the logo stage can calibrate with it at once.
+    assert manifest_entry("tiny", tmp_path)["bank_file"] == entry["bank_file"] == "bank-tiny.npy"
+    assert load_bank(embedder).shape == (160, 16)
 
 
 

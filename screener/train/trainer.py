@@ -292,7 +292,8 @@ def evaluate(network: Any, spec: ModelSpec, data_dir: str | Path | None, split: 
 def write_model(network: Any, spec: ModelSpec, settings: TrainSettings, recipe: BatchRecipe,
                 split: FlickrSplit | None, metrics: dict[str, Any], out_dir: Path, name: str,
                 command: str, stopped_early: bool = False, init_sha: str = "") -> dict[str, Any]:
-    """Save the weights as a plain state_dict and add/replace the manifest entry."""
+    """Save the weights as a plain state_dict and add/replace the manifest entry, then make the
+    network's background bank (:mod:`screener.train.bank`)."""
     import torch
 
     from ..logo.weights import sha256_file, update_manifest
@@ -324,7 +325,11 @@ def write_model(network: Any, spec: ModelSpec, settings: TrainSettings, recipe: 
                           "heldout": settings.heldout, "test_fraction": settings.test_fraction,
                           "seed": settings.split_seed, "train_photos": len(split.train_photos)}
     update_manifest(out_dir / "manifest.toml", entry)
-    return entry
+    # The new entry has no background bank (it is the new network's): without one the logo stage
+    # cannot calibrate its references, so the weights are made screenable here.
+    from .bank import write_bank
+
+    return {**entry, **write_bank(name, out_dir)}
 
 
 def onnx_twin(network: Any, spec: ModelSpec, path: Path) -> dict[str, Any]:

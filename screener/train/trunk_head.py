@@ -203,7 +203,10 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "threads"},
     }
     if args.manifest:
+        from .bank import write_bank
+
         update_manifest(args.out / "manifest.toml", entry)
+        write_bank(args.name, args.out)  # the new head's own background bank (screener.logo.bank)
     print(f"{head_file}: sha256 {entry['head_sha256']}", file=sys.stderr)
     return 0
 
