@@ -17,8 +17,7 @@ TRAIN = "screener.train"
 # for a training task, not for screening. They are listed so that the list can only shrink: a
 # new import fails the test, and so does one of these once it is gone (then drop it here).
 KNOWN = {
-    # `screener train-logo` is the training command's front; building the CLI's parser imports
-    # the trainer for its options (torch is imported only when it trains).
+    # `screener train-logo` is the training command's front: it imports the trainer when it runs.
     ("screener/cli/train_logo_cmd.py", "screener.train.trainer"),
     # load_embedder(runtime="torch"), and an entry without an ONNX export, run the torch weights
     # (the train extra): training, its export and the benchmarks comparing runtimes.

@@ -47,7 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (tests call ``main([...])``)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        # A command that passes its options on (``train-logo``: to the trainer's own parser, so
+        # that building this parser imports no training code) takes the unknown ones.
+        args, rest = parser.parse_known_args(argv)
+        if rest and not getattr(args, "passes_options_on", False):
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        if rest:
+            args.options = rest
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
     if not getattr(args, "func", None):
