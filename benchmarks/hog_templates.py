@@ -27,8 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screener.train.data import choose_references  # noqa: E402
-from screener.train.data import flickr_split, read_boxes  # noqa: E402
+from screener.train.data import benchmark_photos, flickr_split  # noqa: E402
 
 CELL = 8  # pixels per HOG cell
 BINS = 9  # unsigned orientations
@@ -163,14 +162,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     split = flickr_split(args.data, 5, 0.3, 0)
-    boxes = read_boxes(args.data)
-    references = {**choose_references(boxes, split.train_brands, 5, 0, split.train_photos),
-                  **choose_references(boxes, split.heldout_brands, 5, 0)}
-    ref_photos = {b.image for picks in references.values() for b in picks}
-    truth: dict[str, set[str]] = defaultdict(set)
-    for b in boxes:
-        truth[b.image].add(b.brand)
-    test = sorted(p for p in truth if p not in split.train_photos and p not in ref_photos)
+    protocol = benchmark_photos(args.data)
+    references, truth, test = protocol.references, protocol.truth, protocol.photos
     mu, cov = background_stats([grey_of(args.data / "images" / p) for p in sorted(split.train_photos)[::2]],
                                args.cells)
     by_shape, table = templates(args.data, references, mu, cov, args.cells, args.ridge)

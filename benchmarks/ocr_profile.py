@@ -89,23 +89,13 @@ def flickr_registry(data: Path, refs: int, workdir: Path) -> Path:
     """A registry of every FlickrLogos dev brand, ``refs`` reference crops each (built once)."""
     import cv2
 
-    sys.path.insert(0, str(BENCH))
-    from screener.train.data import choose_references  # noqa: E402 - the benchmark's own choice of crops
-
     from screener.brands import BrandRegistry
-
-    try:
-        from screener.train.data import flickr_split, read_boxes
-    except ImportError:  # before the training code moved to screener.train
-        from screener.train.data import flickr_split, read_boxes
+    from screener.train.data import benchmark_photos  # the logo benchmarks' own choice of crops
 
     root = workdir / f"flickr-registry-{refs}"
     if (root / "brands.toml").exists():
         return root
-    boxes = read_boxes(data)
-    split = flickr_split(data)
-    references = {**choose_references(boxes, split.train_brands, refs, 0, split.train_photos),
-                  **choose_references(boxes, split.heldout_brands, refs, 0)}
+    references = benchmark_photos(data, refs).references
     registry = BrandRegistry(root)
     with tempfile.TemporaryDirectory() as tmp:
         for brand in sorted(references):

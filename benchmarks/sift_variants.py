@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import screener.logo.sift as sift_module  # noqa: E402
 from screener.io import STAGE_MAX_SIDE, resize_for_stages  # noqa: E402
 from screener.logo.sift import SiftMatcher  # noqa: E402
-from screener.train.data import choose_references, evaluation_half, flickr_split, read_boxes  # noqa: E402
+from screener.train.data import benchmark_photos, evaluation_half  # noqa: E402
 
 
 def rgb_of(path: Path):
@@ -67,16 +67,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
 
-    split = flickr_split(args.flickr, 5, 0.3, 0)
-    boxes = read_boxes(args.flickr)
-    references = {**choose_references(boxes, split.train_brands, 5, 0, split.train_photos),
-                  **choose_references(boxes, split.heldout_brands, 5, 0)}
-    ref_photos = {b.image for picks in references.values() for b in picks}
-    truth: dict[str, set[str]] = defaultdict(set)
-    for b in boxes:
-        truth[b.image].add(b.brand)
-    logo_photos = sorted(p for p in truth if p not in split.train_photos and p not in ref_photos
-                         and evaluation_half(p) == args.half)
+    protocol = benchmark_photos(args.flickr)
+    references, truth = protocol.references, protocol.truth
+    logo_photos = [p for p in protocol.photos if evaluation_half(p) == args.half]
     street = [p for p in sorted((args.icdar / "images").glob("*.jpg")) if evaluation_half(p.name) == args.half]
     crops = []
     for brand in sorted(references):

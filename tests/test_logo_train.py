@@ -86,3 +86,22 @@ def test_background_patches_become_identities_of_their_own():
         assert len(nearest) == 1
         picked.append(nearest.pop())
     assert len(set(picked)) == 3
+
+
+def test_the_benchmarks_never_screen_a_photo_they_registered_or_trained_on():
+    """benchmark_photos (the logo benchmarks' protocol): every brand is registered from crops,
+    and no screened photo is a reference's photo or a training photo of the network."""
+    from helpers import SHARED_DATA
+
+    from screener.train.data import benchmark_photos, flickr_split
+
+    flickr = SHARED_DATA / "flickrlogos27-dev"
+    if not (flickr / "boxes.csv").exists():
+        pytest.skip("../shared/data is absent")
+    protocol = benchmark_photos(flickr)
+    split = flickr_split(flickr, 5, 0.3, 0)
+    assert set(protocol.references) == set(split.train_brands) | set(split.heldout_brands)
+    assert all(1 <= len(picks) <= 5 for picks in protocol.references.values())
+    used = {b.image for picks in protocol.references.values() for b in picks}
+    assert protocol.photos and not (set(protocol.photos) & (used | set(split.train_photos)))
+    assert all(protocol.truth[p] for p in protocol.photos)

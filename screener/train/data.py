@@ -123,6 +123,31 @@ def choose_references(boxes: Sequence[FlickrBox], brands: Iterable[str], refs: i
     return chosen
 
 
+@dataclass(frozen=True)
+class BenchmarkPhotos:
+    """The logo benchmarks' protocol on FlickrLogos dev: which crops register each brand, what
+    each photo shows, and the photos screened (neither a training photo nor a reference's)."""
+
+    references: dict[str, list[FlickrBox]]
+    truth: dict[str, set[str]]
+    photos: list[str]
+
+
+def benchmark_photos(data_dir: str | Path, refs: int = 5, seed: int = 0) -> BenchmarkPhotos:
+    """Trained brands registered from crops of their training photos, held-out brands from their
+    own photos (then not screened), as ``benchmarks/logo_flickr.py`` registers them."""
+    boxes = read_boxes(data_dir)
+    split = flickr_split(data_dir, 5, 0.3, 0)
+    references = {**choose_references(boxes, split.train_brands, refs, seed, split.train_photos),
+                  **choose_references(boxes, split.heldout_brands, refs, seed)}
+    used = {b.image for picks in references.values() for b in picks}
+    truth: dict[str, set[str]] = {}
+    for b in boxes:
+        truth.setdefault(b.image, set()).add(b.brand)
+    photos = sorted(p for p in truth if p not in split.train_photos and p not in used)
+    return BenchmarkPhotos(references, truth, photos)
+
+
 # --- real crops --------------------------------------------------------------------------------
 @dataclass
 class RealCrop:
