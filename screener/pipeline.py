@@ -46,7 +46,7 @@ class Screener:
         self.config = config or Config()
         self.ocr = ocr if ocr is not None else build_ocr_engine(self.config.ocr)
         self.policy = policy if policy is not None else Policy(registry, self.config)
-        self.logo = logo if logo is not None else _build_logo_stage(registry, _stage_config(self.config, self.policy))
+        self.logo = logo if logo is not None else _build_logo_stage(registry, stage_config(self.config, self.policy))
         recheck = self.config.ocr.recheck_names
         self.glyphs = GlyphChecker([n for b in registry for n in b.names]) if recheck else None
         # The policy's own name matcher: the second reading must call "altered" what the policy does.
@@ -127,7 +127,7 @@ class Screener:
                             notes=notes, size=loaded.size)
 
 
-def _stage_config(config: Config, policy: Policy) -> Config:
+def stage_config(config: Config, policy: Policy) -> Config:
     """The config the logo stage is built with: a fitted decision judges hits from its own floor
     (``LogoDecision.min_score``, the lowest network score it accepted on the fitting half), below
     the rules' ``near_threshold``, so the stage must report them."""

@@ -280,3 +280,15 @@ def test_a_warm_start_decodes_no_reference_and_screens_as_a_cold_one(tmp_path, e
     fresh = build_logo_stage(BrandRegistry.load(registry.root), config.replace(logo__cache_dir=str(tmp_path / "fresh")),
                              embedder=embedder)
     assert screened(edited) == screened(fresh)
+
+
+def test_a_users_operating_point_reaches_the_stage_beside_the_fitted_decisions_floor(tmp_path):
+    # The fitted decision lowers the stage's report floor to its own; a user's (or a fitting
+    # command's) overrides of other thresholds must reach the stage with it, not be dropped.
+    from screener.pipeline import Screener
+
+    registry, _ = _registry_of_synthetic_brands(tmp_path, 1, seed=1)
+    screener = Screener(registry, Config().replace(logo__operating_point={"min_inliers": 7, "align_near": 0.8}))
+    point = screener.logo.point
+    assert (point.min_inliers, point.align_near) == (7, 0.8)
+    assert point.near_threshold == screener.policy.decision.min_score < Config().logo.point.near_threshold
