@@ -95,7 +95,12 @@ def main(argv=None) -> int:
     cv2.setNumThreads(args.threads)
     base = Config().with_dotted({"logo.model": args.model})
     net_threads = args.net_threads or network_threads(base.logo, args.threads)
-    embedder = load_embedder(args.model, threads=net_threads, runtime=args.runtime)
+    if args.runtime == "torch":  # the training's runtime (the train extra), for comparison
+        from screener.train.network import load_torch_embedder
+
+        embedder = load_torch_embedder(args.model, threads=net_threads)
+    else:
+        embedder = load_embedder(args.model, threads=net_threads)
     with tempfile.TemporaryDirectory() as tmp:
         stages, build = {}, {}
         photos = None

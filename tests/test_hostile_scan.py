@@ -215,18 +215,21 @@ def _manifest(folder: Path, file: str, sha256: str) -> None:
 
 
 def test_weights_with_the_wrong_sha256_are_refused(tmp_path: Path) -> None:
+    # The torch weights are the training's to read (screening runs the ONNX export, whose
+    # damaged files are the next tests').
     from screener.errors import ModelError
-    from screener.logo.weights import load_embedder, sha256_file
+    from screener.logo.weights import sha256_file
+    from screener.train.network import load_torch_embedder
 
     weights = tmp_path / "logo.pt"
     weights.write_bytes(b"weights that were swapped or damaged")
     _manifest(tmp_path, "logo.pt", "0" * 64)
     with pytest.raises(ModelError, match="does not match its manifest"):
-        load_embedder("logo-embed", tmp_path)
+        load_torch_embedder("logo-embed", tmp_path)
     # The right hash for a file that is not a state dict: a clear ModelError, not a crash.
     _manifest(tmp_path, "logo.pt", sha256_file(weights))
     with pytest.raises(ModelError, match="cannot be loaded"):
-        load_embedder("logo-embed", tmp_path)
+        load_torch_embedder("logo-embed", tmp_path)
 
 
 def test_a_damaged_onnx_export_with_a_matching_hash_is_a_clear_error(tmp_path: Path) -> None:
@@ -272,12 +275,13 @@ def test_weights_are_never_unpickled(tmp_path: Path) -> None:
     import torch
 
     from screener.errors import ModelError
-    from screener.logo.weights import load_embedder, sha256_file
+    from screener.logo.weights import sha256_file
+    from screener.train.network import load_torch_embedder
 
     marker = tmp_path / "code-ran"
     weights = tmp_path / "evil.pt"
     torch.save({"state": _Payload(marker)}, weights)
     _manifest(tmp_path, "evil.pt", sha256_file(weights))  # even with a matching hash
     with pytest.raises(ModelError, match="cannot be loaded"):
-        load_embedder("logo-embed", tmp_path)
+        load_torch_embedder("logo-embed", tmp_path)
     assert not marker.exists()

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from screener.errors import ModelError
-from screener.logo.weights import MODELS_DIR, load_embedder, manifest_entry, read_manifest, sha256_file
+from screener.logo.weights import MODELS_DIR, load_embedder, manifest_entry, read_manifest, sha256_file, update_manifest
+from screener.train.network import load_torch_embedder
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_onnx_export_embeds_like_the_torch_weights(embedder):
     crops = [np.asarray(render_mark(random_mark(rng), embedder.size).convert("RGB")) for _ in range(12)]
     crops.append(np.random.default_rng(5).integers(0, 256, (embedder.size, embedder.size, 3), dtype=np.uint8))
     batch = np.stack([cv2.resize(c, (embedder.size, embedder.size)) for c in crops])
-    torch_embedder = load_embedder("logo-embed", threads=1, runtime="torch")
+    torch_embedder = load_torch_embedder("logo-embed", threads=1)
     assert torch_embedder.runtime == "torch"
     cosines = np.sum(embedder.embed(batch) * torch_embedder.embed(batch), axis=1)
     assert cosines.min() > 0.9999
@@ -59,14 +60,20 @@ def test_tampered_weights_are_refused(tmp_path, key):
     data = bytearray((MODELS_DIR / entry[key]).read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the weights
     (tmp_path / entry[key]).write_bytes(bytes(data))
-    runtime = "torch" if key == "file" else "onnxruntime"
+    load = load_torch_embedder if key == "file" else load_embedder
     with pytest.raises(ModelError, match="does not match its manifest"):
-        load_embedder("logo-embed", tmp_path, runtime=runtime)
+        load("logo-embed", tmp_path)
 
 
-def test_unknown_runtime_is_a_clear_error():
-    with pytest.raises(ModelError, match="unknown model runtime"):
-        load_embedder("logo-embed", runtime="tensorflow")
+def test_an_entry_without_an_onnx_export_names_the_command_that_writes_it(tmp_path):
+    # Screening runs only the ONNX export: an entry of torch weights alone (as older trainings
+    # wrote) is refused with the export command, not loaded through torch.
+    entry = manifest_entry("logo-embed")
+    shutil.copy(MODELS_DIR / entry["file"], tmp_path / entry["file"])
+    update_manifest(tmp_path / "manifest.toml", {k: v for k, v in entry.items() if not k.startswith("onnx_")})
+    with pytest.raises(ModelError, match="screener.train.export --name logo-embed"):
+        load_embedder("logo-embed", tmp_path)
+    assert load_torch_embedder("logo-embed", tmp_path, threads=1).runtime == "torch"
 
 
 def test_missing_model_file_and_unknown_name_are_clear_errors(tmp_path):
@@ -74,7 +81,7 @@ def test_missing_model_file_and_unknown_name_are_clear_errors(tmp_path):
     with pytest.raises(ModelError, match="missing"):
         load_embedder("logo-embed", tmp_path)
     with pytest.raises(ModelError, match="missing"):
-        load_embedder("logo-embed", tmp_path, runtime="torch")
+        load_torch_embedder("logo-embed", tmp_path)
     with pytest.raises(ModelError, match="not in"):
         load_embedder("no-such-model", tmp_path)
     assert read_manifest()  # the shipped manifest itself parses

@@ -10,6 +10,7 @@ from screener.logo.model import ModelSpec
 from screener.train.recipe import BatchRecipe
 from screener.train.trainer import TrainSettings, supcon_loss, train
 from screener.logo.weights import load_embedder, manifest_entry
+from screener.train.network import load_torch_embedder
 
 
 def test_supcon_loss_prefers_grouped_embeddings():
@@ -39,7 +40,7 @@ def test_a_few_training_steps_on_tiny_synthetic_data(tmp_path):
     # Training also writes the ONNX export screening runs, and it embeds like the weights.
     assert embedder.runtime == "onnxruntime" and (tmp_path / entry["onnx_file"]).is_file()
     crops = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
-    torch_vectors = load_embedder("tiny", tmp_path, threads=1, runtime="torch").embed(crops)
+    torch_vectors = load_torch_embedder("tiny", tmp_path, threads=1).embed(crops)
     assert np.allclose(embedder.embed(crops), torch_vectors, atol=1e-4)
     # And the network's background bank, so the logo stage can calibrate with it at once.
     assert manifest_entry("tiny", tmp_path)["bank_file"] == entry["bank_file"] == "bank-tiny.npy"

@@ -19,9 +19,6 @@ TRAIN = "screener.train"
 KNOWN = {
     # `screener train-logo` is the training command's front: it imports the trainer when it runs.
     ("screener/cli/train_logo_cmd.py", "screener.train.trainer"),
-    # load_embedder(runtime="torch"), and an entry without an ONNX export, run the torch weights
-    # (the train extra): training, its export and the benchmarks comparing runtimes.
-    ("screener/logo/weights.py", "screener.train.network"),
 }
 
 

@@ -4,9 +4,10 @@ The manifest has one ``[[model]]`` table per model: name, file, sha256, architec
 normalisation, how it was trained (command, data recipe, seed) and its validation metrics.
 Each model is shipped twice: the torch weights (``file``, a plain state_dict, the training's
 output) and their ONNX export (``onnx_file``), which screening runs in onnxruntime. Loading checks
-the file's sha256 against the manifest before anything reads a byte of it, and torch weights are
-read with ``torch.load(weights_only=True)``, so a tampered or truncated file is a clear
-:class:`ModelError` and never executes anything.
+the file's sha256 against the manifest before anything reads a byte of it, so a tampered or
+truncated file is a clear :class:`ModelError` and never executes anything. Only the training
+package reads the torch weights (:func:`screener.train.network.load_torch_embedder`, with
+``torch.load(weights_only=True)``).
 """
 
 from __future__ import annotations
@@ -138,9 +139,6 @@ def spec_of(entry: dict[str, Any]) -> ModelSpec:
         raise ModelError(f"manifest entry {entry.get('name')!r} is incomplete: {exc}") from exc
 
 
-RUNTIMES = ("onnxruntime", "torch")
-
-
 def checked_path(entry: dict[str, Any], key: str, models_dir: str | Path,
                  remake: str = "screener train-logo") -> tuple[Path, str]:
     """The model file named by ``entry[key]`` and its sha256, which must match ``entry[key's
@@ -164,49 +162,31 @@ def checked_path(entry: dict[str, Any], key: str, models_dir: str | Path,
 
 
 def load_embedder(name: str = "logo-embed", models_dir: str | Path = MODELS_DIR,
-                  threads: int | None = None, runtime: str = "onnxruntime") -> Embedder:
-    """Load a manifest model after checking its sha256; raises :class:`ModelError` on any problem.
-
-    ``runtime``: ``"onnxruntime"`` runs the ONNX export (falling back to torch for a manifest entry
-    without one, as older trainings wrote), ``"torch"`` the torch weights."""
-    if runtime not in RUNTIMES:
-        raise ModelError(f"unknown model runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
+                  threads: int | None = None) -> Embedder:
+    """Load a manifest model's ONNX export (or a trunk from its wheel with the head fitted here)
+    after checking its sha256; raises :class:`ModelError` on any problem. The torch weights are
+    the training's (:func:`screener.train.network.load_torch_embedder`): screening never reads them."""
     entry = manifest_entry(name, models_dir)
-    embedder = _load(entry, models_dir, threads, runtime)
+    embedder = _load(entry, models_dir, threads)
     # Files that belong with the network (its background bank, screener.logo.bank) are found
     # through the entry it was loaded from.
     embedder.source = (entry, Path(models_dir))
     return embedder
 
 
-def _load(entry: dict[str, Any], models_dir: str | Path, threads: int | None, runtime: str) -> Embedder:
-    """The embedder for a manifest entry in ``runtime`` (see :func:`load_embedder`)."""
+def _load(entry: dict[str, Any], models_dir: str | Path, threads: int | None) -> Embedder:
+    """The embedder for a manifest entry (see :func:`load_embedder`)."""
     name = entry.get("name")
     if entry.get("kind") == "trunk-head":  # a pretrained trunk from a wheel + a head fitted here
         from .trunk import load_trunk_embedder
 
         return load_trunk_embedder(entry, models_dir, threads)
     spec = spec_of(entry)
-    if runtime == "onnxruntime" and entry.get("onnx_file"):
-        path, digest = checked_path(entry, "onnx_file", models_dir)
-        try:
-            return OnnxEmbedder(path.read_bytes(), spec, sha256=digest, threads=threads)
-        except Exception as exc:  # onnxruntime raises its own types for a bad graph
-            raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc
+    if not entry.get("onnx_file"):
+        raise ModelError(f"model {name!r} has no ONNX export in its manifest entry, and screening runs only "
+                         f"the export: write it with `python -m screener.train.export --name {name}` (the train extra)")
+    path, digest = checked_path(entry, "onnx_file", models_dir)
     try:
-        import torch
-
-        from ..train.network import TorchEmbedder, build_network
-    except ImportError as exc:  # a screening install has no torch: only the ONNX export runs there
-        raise ModelError(f"model {name!r} needs torch to load its {entry.get('file')} weights ({exc}); "
-                         "install the training extra (pip install 'screener[train]') or add its ONNX "
-                         "export with `python -m screener.train.export`") from exc
-
-    path, digest = checked_path(entry, "file", models_dir)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        network = build_network(spec)
-        network.load_state_dict(state)
-    except Exception as exc:  # torch raises many types for a bad file: one clear error instead
+        return OnnxEmbedder(path.read_bytes(), spec, sha256=digest, threads=threads)
+    except Exception as exc:  # onnxruntime raises its own types for a bad graph
         raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc
-    return TorchEmbedder(network, spec, sha256=digest, threads=threads)

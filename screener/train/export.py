@@ -16,17 +16,16 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..logo.weights import MODELS_DIR, MANIFEST, load_embedder, manifest_entry, update_manifest
+from ..logo.weights import MODELS_DIR, MANIFEST, manifest_entry, update_manifest
 
 
 def export(name: str = "logo-embed", models_dir: str | Path = MODELS_DIR) -> dict:
     """Write ``<name>.onnx`` beside the model's torch weights and record it in the manifest."""
-    from .network import TorchEmbedder
+    from .network import load_torch_embedder
     from .trainer import onnx_twin
 
     models_dir = Path(models_dir)
-    embedder = load_embedder(name, models_dir, threads=1, runtime="torch")
-    assert isinstance(embedder, TorchEmbedder)
+    embedder = load_torch_embedder(name, models_dir, threads=1)
     entry = {**manifest_entry(name, models_dir),
              **onnx_twin(embedder.network, embedder.spec, models_dir / f"{name}.onnx")}
     update_manifest(models_dir / MANIFEST, entry)

@@ -90,6 +90,31 @@ class TorchEmbedder(Embedder):
             return self.network(tensor).float().numpy()
 
 
+def load_torch_embedder(name: str = "logo-embed", models_dir: "str | Path | None" = None,
+                        threads: int | None = None) -> TorchEmbedder:
+    """A manifest model's torch weights (``file``), sha256-checked and read with
+    ``weights_only=True``: what training, its ONNX export and runtime comparisons use. Screening
+    runs the ONNX export (:func:`screener.logo.weights.load_embedder`) and never needs this."""
+    import torch
+
+    from ..errors import ModelError
+    from ..logo.weights import MODELS_DIR, checked_path, manifest_entry, spec_of
+
+    folder = models_dir or MODELS_DIR
+    entry = manifest_entry(name, folder)
+    spec = spec_of(entry)
+    path, digest = checked_path(entry, "file", folder)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        network = build_network(spec)
+        network.load_state_dict(state)
+    except Exception as exc:  # torch raises many types for a bad file: one clear error instead
+        raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc
+    embedder = TorchEmbedder(network, spec, sha256=digest, threads=threads)
+    embedder.source = (entry, Path(folder))
+    return embedder
+
+
 ONNX_OPSET = 17
 
 
