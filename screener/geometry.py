@@ -24,6 +24,11 @@ def intersection(a: Sequence[float], b: Sequence[float]) -> float:
     return w * h
 
 
+# Two boxes overlapping more than this (IoU) are one region: one region carries one brand's mark
+# (the logo stage's windows, the policy's rivals).
+SAME_REGION = 0.3
+
+
 def area(box: Sequence[float]) -> float:
     """The box's area (negative for an inverted box, as the callers' formulas had it)."""
     return (box[2] - box[0]) * (box[3] - box[1])

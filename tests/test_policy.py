@@ -280,3 +280,30 @@ def test_a_network_only_mark_needs_less_similarity_where_it_fills_the_photo(ship
     # and the size does not lower the bar below large_threshold
     weak = LogoHit("Novalux", hit.box, logo_config.large_threshold - 0.001, hit.reference)
     assert shipped_policy([], [weak], size=(500, 400)).verdict == "clear"
+
+
+@pytest.mark.parametrize("rival, overruled", [
+    # keypoints on the region: another brand's network-only guess there is dropped ...
+    (LogoHit("Novalux", (300, 300, 420, 380), 0.6, "n.png", inliers=12, agreement=0.9), True),
+    # ... as it is by an alignment agreeing everywhere
+    (LogoHit("Novalux", (300, 300, 420, 380), 0.6, "n.png", agreement=0.97, alignment=0.95), True),
+    # an alignment with a part disagreeing is no proof of which brand the region carries
+    (LogoHit("Novalux", (300, 300, 420, 380), 0.6, "n.png", agreement=0.5, alignment=0.95), False),
+    # keypoints elsewhere in the photo overrule nothing here
+    (LogoHit("Novalux", (20, 20, 120, 90), 0.6, "n.png", inliers=12, agreement=0.9), False),
+])
+def test_one_region_carries_one_brand_and_geometry_outranks_the_network(policy, rival, overruled):
+    network = logo("Veltora", 0.93)  # genuine by the network alone
+    decision = policy([], [network, rival], size=(800, 600))
+    marked = {m.brand for m in decision.brands}
+    assert ("Veltora" not in marked) is overruled
+    assert network in decision.logos or overruled
+
+
+def test_keypoints_outrank_another_brands_alignment_on_the_same_region(policy):
+    aligned = LogoHit("Veltora", (300, 300, 420, 380), 0.9, "v.png", agreement=0.97, alignment=0.95)
+    verified = LogoHit("Novalux", (305, 300, 425, 380), 0.5, "n.png", inliers=12, agreement=0.9)
+    decision = policy([], [aligned, verified], size=(800, 600))
+    assert {m.brand for m in decision.brands} == {"Novalux"}
+    # ... and the stage's results may list both: the policy alone decided
+    assert decision.logos == (verified,)

@@ -21,9 +21,10 @@ How a photo is matched:
    mark, one that aligns well with a part disagreeing is an imitation.
 7. **Geometric verification** (``"keypoints"`` in ``logo.verifiers``, :mod:`screener.logo.sift`): the
    references are also looked for by SIFT matches agreeing on one homography. A verified mark
-   replaces the network's box for its brand (the homography's box is tighter), carries its
-   inlier count, and overrules another brand's network-only hit on the same region. SIFT needs
-   nothing from steps 1-6, so when the process may use two threads it runs beside them.
+   replaces the network's box for its brand (the homography's box is tighter) and carries its
+   inlier count. Another brand's hit on the same region is still reported: the policy decides
+   which brand a region carries (``Policy.one_brand_per_region``). SIFT needs nothing from
+   steps 1-6, so when the process may use two threads it runs beside them.
 
 Every brand scoring at least the model's ``near_threshold`` (``large_threshold`` on a window
 covering ``large_share`` of the photo; :mod:`screener.logo.operating_point`), aligned or verified
@@ -49,7 +50,7 @@ import numpy as np
 from ..brands import BrandRegistry
 from ..config import Config, LogoConfig
 from ..errors import ModelError, RegistryError
-from ..geometry import iou, iou_many, share, span
+from ..geometry import SAME_REGION, iou, iou_many, share, span
 from ..threads import one_blas_thread, thread_budget
 from ..types import Box, LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
@@ -476,7 +477,7 @@ class CnnLogoStage:
                 break
             i, b = int(rows[k]), int(cols[k])
             regions = tried.setdefault(b, [])
-            if len(regions) == ALIGN_PER_BRAND or any(iou_many(boxes[i], r[None])[0] >= 0.3 for r in regions):
+            if len(regions) == ALIGN_PER_BRAND or any(iou_many(boxes[i], r[None])[0] >= SAME_REGION for r in regions):
                 continue
             # The brand's clean reference the network scores best here. References are prepared
             # on first use (ReferenceAligner), so they are asked best first, until one is clean:
@@ -500,8 +501,7 @@ class CnnLogoStage:
         for hit in found:
             if not any(_same_region(hit, a) for a in aligned):
                 aligned.append(hit)
-        genuine = [a for a in aligned if cfg.aligned_genuine(a.alignment, a.agreement)]
-        return _merge(hits, aligned, genuine, key=lambda hit: (-hit.alignment, -hit.score))
+        return _merge(hits, aligned, key=lambda hit: (-hit.alignment, -hit.score))
 
     def _verify(self, found: Sequence[GeometricMatch], work: Pyramid, scale: float,
                 hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
@@ -522,9 +522,10 @@ class CnnLogoStage:
             cnn[ok] = best[np.arange(len(brand_cols)), brand_cols]
         verified = [LogoHit(m.brand, m.box, float(max(cnn[i], 0.0)), refs.files[m.reference], m.inliers,
                             m.worst_cell, median_agreement=m.typical_cell) for i, m in enumerate(found)]
-        # Geometry overrules another brand's appearance-only guess on the same region. A verified
-        # hit's agreement stays SIFT's (at reference resolution, where single letters show).
-        return _merge(hits, verified, verified, key=lambda hit: (-hit.inliers, -hit.score))
+        # A verified hit's agreement stays SIFT's (at reference resolution, where single letters
+        # show). Another brand's hit on the same region stays too: the policy decides which
+        # brand the region carries (Policy.one_brand_per_region).
+        return _merge(hits, verified, key=lambda hit: (-hit.inliers, -hit.score))
 
     def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float,
               size: tuple[int, int]) -> tuple[LogoHit, ...]:
@@ -559,7 +560,7 @@ class CnnLogoStage:
                 box = region if large else box
             if score < cfg.near_threshold and not large:
                 continue  # too small a region for this score: another of the brand's may do
-            if any(other != b and iou_many(box, prev[None])[0] > 0.3 for other, prev in taken):
+            if any(other != b and iou_many(box, prev[None])[0] > SAME_REGION for other, prev in taken):
                 continue
             done.add(b)
             taken.append((b, box))
@@ -575,18 +576,16 @@ def _photo_box(box: np.ndarray, scale: float) -> Box:
 
 
 def _same_region(a: LogoHit, b: LogoHit) -> bool:
-    return iou(a.box, b.box) > 0.3
+    return iou(a.box, b.box) > SAME_REGION
 
 
-def _merge(hits: Sequence[LogoHit], new: Sequence[LogoHit], overruling: Sequence[LogoHit],
-           key) -> tuple[LogoHit, ...]:  # noqa: ANN001
-    """``hits`` with ``new`` merged in: a new hit replaces its brand's earlier one (keeping the
-    better network score), and an earlier hit of another brand on the region of an
-    ``overruling`` hit is dropped (one brand per region)."""
+def _merge(hits: Sequence[LogoHit], new: Sequence[LogoHit], key) -> tuple[LogoHit, ...]:  # noqa: ANN001
+    """``hits`` with ``new`` merged in: a new hit replaces its brand's earlier one (one hit per
+    brand, keeping the better network score). Hits of other brands stay, on any region."""
     if not new:
         return tuple(hits)
     replaced = {h.brand for h in new}
-    kept = [h for h in hits if h.brand not in replaced and not any(_same_region(h, o) for o in overruling)]
+    kept = [h for h in hits if h.brand not in replaced]
     earlier = {h.brand: h.score for h in hits}
     merged = [dataclasses.replace(h, score=max(h.score, earlier.get(h.brand, 0.0))) for h in new]
     return tuple(sorted(kept + merged, key=key))

@@ -185,7 +185,8 @@ def hit_rows(lines: Sequence[dict], policy) -> tuple[np.ndarray, np.ndarray, lis
         result = line["result"]
         readable = [t for t in result.texts if t.score >= policy.config.ocr.min_score]
         names = policy.names(readable)
-        for hit, rank in zip(result.logos, ranks(result.logos)):
+        logos = policy.one_brand_per_region(result.logos)  # as the policy sees them
+        for hit, rank in zip(logos, ranks(logos)):
             relation = relate(hit, readable, names, policy.names)
             if hit.source != "network" or _meaning_rules_out(hit, relation, policy.config):
                 continue
@@ -320,7 +321,8 @@ def at_equal_false_marks(lines: Sequence[dict], brands: Sequence[str], config, d
     for line in streets:
         r = line["result"]
         readable = [t for t in r.texts if t.score >= config.ocr.min_score]
-        candidates |= {p for _, p in probe.judge(r.logos, readable, probe.names(readable), r.size)}
+        logos = probe.one_brand_per_region(r.logos)
+        candidates |= {p for _, p in probe.judge(logos, readable, probe.names(readable), r.size)}
     def at(t: float) -> dict:
         return metrics(lines, reported(lines, policy_for(brands, config, replace(decision, threshold=t))))
 

@@ -127,8 +127,7 @@ def at_point(logos: Iterable, point) -> list:  # noqa: ANN001
     at ``GATHER_POINT``: an alignment under ``min(align_near, align_genuine)`` and a verification
     under ``min_inliers`` are not reported there, so such a hit falls back to the network's own
     evidence for its brand (its network score on its region), which the fitted decision judges.
-    Approximate: the stage would have kept the network's box and let no such hit overrule
-    another brand's on the same region."""
+    Approximate: the stage would have kept the network's own box for it."""
     kept = []
     for hit in logos:
         dropped_alignment = hit.alignment and hit.alignment < min(point.align_near, point.align_genuine)
