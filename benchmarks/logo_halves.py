@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="and at least this precision on the fit half's logo photos (wrong brands count)")
     parser.add_argument("--fixed", type=float, default=None, help="use this threshold instead of fitting one")
     parser.add_argument("--large", type=float, nargs=2, default=None, metavar=("THRESHOLD", "SHARE"),
-                        help="also the large-region rule (e.g. 0.9985 0.2, logo-embed's shipped rule)")
+                        help="also the large-region rule, offline (e.g. 0.9985 0.2, logo-embed's rule until it was deleted, BENCHMARKS.md)")
     parser.add_argument("--unite", type=Path, default=None,
                         help="a second run whose network-only hits join the first run's (as --fixed/--large "
                              "say); its threshold is the lowest adding no false street mark on the fit half")

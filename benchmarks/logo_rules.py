@@ -17,7 +17,7 @@ For each file (one model each):
   verified geometrically (SIFT or alignment), plus network-only marks at ``--genuine``, or at
   ``--large`` on a region covering at least ``--share`` of the photo. It approximates the
   screener (the policy also lets another brand's name overrule a mark, and the stage measures
-  the large region's span only from its configured ``logo.large_threshold``), so it is for
+  the large region's span only from ``logo.large_threshold``, a rule since deleted), so it is for
   choosing thresholds to run, not for quoting; each file's real screener row comes first.
 """
 

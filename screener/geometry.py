@@ -81,16 +81,6 @@ def along(region: Sequence[float], word: Sequence[float], fraction: float = 0.6)
     return w >= fraction * max(1, region[2] - region[0]) and h >= fraction * max(1, word[3] - word[1])
 
 
-def span(seed: np.ndarray, windows: np.ndarray) -> np.ndarray:
-    """The bounding box of ``seed`` and every row of ``windows`` (N x 4) that overlaps it."""
-    touching = windows[iou_many(seed, windows) > 0] if len(windows) else windows
-    if not len(touching):
-        return seed
-    x1, y1, x2, y2 = seed
-    return np.array([min(x1, touching[:, 0].min()), min(y1, touching[:, 1].min()),
-                     max(x2, touching[:, 2].max()), max(y2, touching[:, 3].max())], dtype=seed.dtype)
-
-
 def share(box: "Box | Sequence[float]", size: tuple[int, int] | None) -> float:
     """The share of a photo (``size``: width, height) that ``box`` covers; 0 if the size is unknown."""
     if not size or size[0] <= 0 or size[1] <= 0:

@@ -5,8 +5,8 @@ point, :mod:`screener.logo.operating_point`):
 - one region carries one brand's mark, and geometry outranks appearance: a logo found by keypoints
   drops another brand's logo on the same region, an alignment agreeing everywhere another brand's
   network-only logo (the logo stage reports them all; this is the one place that chooses);
-- a registered name or alias in the text, or a logo at or over ``genuine_threshold`` (at or
-  over ``large_threshold`` on a region covering ``large_share`` of the photo) or
+- a registered name or alias in the text, or a logo at or over ``genuine_threshold`` ("rules";
+  with "fitted", a network-only logo the fitted decision accepts, :mod:`screener.decision`) or
   verified by ``min_inliers`` SIFT matches on one homography → one ``brand_mark`` flag per
   brand, text and logo evidence merged; a verified or aligned logo whose region OCR reads as an
   altered form of the brand's name is dropped (the letters matched, the word did not), and so
@@ -43,7 +43,7 @@ from .brands import BrandRegistry
 from .config import Config
 from .errors import ConfigError
 from .decision import ALTERED_NAME, OTHER_BRAND, LogoDecision, Relation, features, load_decision, ranks, relate
-from .geometry import SAME_REGION, along, inside, iou, overlaps, share
+from .geometry import SAME_REGION, along, inside, iou, overlaps
 from .textmatch import BrandNameMatcher, CueMatcher, NameMatch
 from .types import (ALTERED_BRAND_NAME, BRAND_MARK, CLEAR, COUNTERFEIT_CUE, EXACT, IMITATION_LOGO,
                     MIXED_MARKS, NEAR, REVIEW, SUSPECT, BrandMark, Flag, LogoHit, TextHit)
@@ -87,8 +87,8 @@ class Policy:
     def __call__(self, texts: Sequence[TextHit], logos: Sequence[LogoHit] = (),
                  size: tuple[int, int] | None = None) -> Decision:
         """Decide one photo from its OCR words and logo hits. ``size``: the photo's (width,
-        height), the frame the boxes are in; without it a network-only logo needs
-        ``genuine_threshold`` whatever its size."""
+        height), the frame the boxes are in (the fitted decision weighs the share of the photo a
+        region covers; without it, that share is unknown)."""
         # Words the engine doubts are no evidence: the bundled engines drop them already
         # (ocr.min_score); the same bound holds for words from any other engine.
         readable = [t for t in texts if t.score >= self.config.ocr.min_score]
@@ -103,8 +103,8 @@ class Policy:
             genuine_logos, near_logos, genuine_logo_brands = self._fitted(logos, readable, name_matches, size)
         else:
             logos = [h for h in logos if not _contradicted_by_text(h, readable, name_matches, self.names, self.config)]
-            genuine_logos = [h for h in logos if self._genuine(h, size)]
-            near_logos = [h for h in logos if not self._genuine(h, size)
+            genuine_logos = [h for h in logos if self._genuine(h)]
+            near_logos = [h for h in logos if not self._genuine(h)
                           and (self.config.logo.point.near_threshold <= h.score
                                or h.alignment >= self.config.logo.point.align_near)]
             genuine_logo_brands = {h.brand for h in genuine_logos if self._confirms(h)}
@@ -164,7 +164,7 @@ class Policy:
                     confirmed.add(hit.brand)
             elif _contradicted_by_text(hit, texts, names, self.names, self.config):
                 continue
-            elif self._genuine(hit, size):
+            elif self._genuine(hit):
                 genuine.append(hit)
                 if self._confirms(hit):
                     confirmed.add(hit.brand)
@@ -188,12 +188,12 @@ class Policy:
 
         return [h for h in logos if not overruled(h)]
 
-    def _genuine(self, hit: LogoHit, size: tuple[int, int] | None) -> bool:
-        """A genuine logo: similar enough to a reference for its size (see
-        ``OperatingPoint.network_genuine``), or verified by geometry (see ``OperatingPoint.min_inliers``),
-        which is strong evidence even where the network is unsure."""
+    def _genuine(self, hit: LogoHit) -> bool:
+        """A genuine logo by the operating point: similar enough to a reference
+        (``genuine_threshold``), or verified by geometry (``min_inliers``; an alignment agreeing
+        everywhere), which is strong evidence even where the network is unsure."""
         logo = self.config.logo.point
-        return (logo.network_genuine(hit.score, share(hit.box, size))
+        return (hit.score >= logo.genuine_threshold
                 or (logo.min_inliers > 0 and hit.inliers >= logo.min_inliers)
                 or _aligned_genuine(hit, self.config))
 

@@ -63,7 +63,6 @@ def test_switching_the_logo_network_brings_its_operating_point(tmp_path):
     trunk = manifest_entry("logo-trunk")["operating_point"]
     config = Config().with_dotted({"logo.model": "logo-trunk"})
     assert config.logo.point.genuine_threshold == trunk["genuine_threshold"] < 0.9
-    assert config.logo.point.large_threshold > 1  # the rule fitted on the other network's scale is off
     set_too = Config().with_dotted({"logo.model": "logo-trunk", "logo.operating_point": {"genuine_threshold": 0.5}})
     assert set_too.logo.point.genuine_threshold == 0.5
     assert set_too.logo.point.near_threshold == trunk["near_threshold"]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from screener.geometry import along, inside, iou, iou_many, over_smaller, overlaps, share, span, within
+from screener.geometry import along, inside, iou, iou_many, over_smaller, overlaps, share, within
 
 A = (0, 0, 10, 10)
 
@@ -51,18 +51,6 @@ def test_along(region, word, expected):
 def test_share_of_the_photo():
     assert share((0, 0, 50, 40), (100, 80)) == 0.25
     assert share((0, 0, 50, 40), None) == 0.0 and share((0, 0, 50, 40), (0, 80)) == 0.0
-
-
-def test_the_span_of_a_brands_windows_joins_only_those_touching_the_best_one():
-    """Two windows on one mark make its span (the logo stage's box for a large mark); a window
-    elsewhere in the photo (another chance look-alike) or one only touching its edge does not
-    stretch it."""
-    seed = np.array([100.0, 100.0, 160.0, 140.0])
-    windows = np.array([[100, 100, 160, 140], [80, 90, 260, 200], [500, 20, 560, 60], [160, 100, 200, 140]],
-                       np.float64)
-    assert span(seed, windows).tolist() == [80, 90, 260, 200]
-    assert span(seed, windows[2:]).tolist() == seed.tolist()
-    assert span(seed, np.zeros((0, 4))).tolist() == seed.tolist()
 
 
 coordinate = st.integers(0, 400)

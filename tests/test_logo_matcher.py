@@ -163,69 +163,6 @@ def test_a_torn_or_foreign_cache_entry_is_recomputed(tmp_path, embedder):
     assert np.allclose(fresh.references.vectors, again.references.vectors, atol=1e-5)
 
 
-def test_a_mark_filling_the_photo_is_reported_at_the_large_window_threshold(tmp_path, embedder):
-    """``large_threshold`` applies where the brand's windows span ``large_share`` of the
-    photo. The same rendered logo fills one photo and is a ninth of another (the same picture on a
-    canvas three times as wide and tall); with the threshold set under both of its scores, read
-    with the rule open to every size, only the photo it fills reports it: the share of the photo
-    is what tells them apart."""
-    from screener.train.synth import logos
-
-    registry, specs = _registry_of_synthetic_brands(tmp_path, 5, seed=11)
-    target = specs[2]  # a badge the network finds whole on a plain canvas (others: only a part)
-    mark = logos.render_logo(target, 200)
-    photos = {}
-    for name, factor in (("filled", 1), ("ninth", 3)):
-        width, height = (mark.width + 60) * factor, (mark.height + 60) * factor
-        canvas = Image.new("RGB", (width, height), (214, 206, 190))
-        canvas.paste(mark, ((width - mark.width) // 2, (height - mark.height) // 2), mark)
-        photos[name] = np.asarray(canvas)
-    def only_size(large_threshold: float, large_share: float) -> Config:
-        point = dict(genuine_threshold=1.01, near_threshold=1.01, large_threshold=large_threshold,
-                     large_share=large_share)
-        return Config().replace(logo__operating_point=point, logo__verifiers=())
-
-    open_to_all = build_logo_stage(registry, only_size(-1.0, 0.0), embedder=embedder)
-    scores = {name: max(h.score for h in open_to_all(photo) if h.brand == target.name)
-              for name, photo in photos.items()}
-    threshold = min(scores.values()) - 1e-4
-    sized = build_logo_stage(registry, only_size(threshold, 0.2), embedder=embedder)
-    [hit] = [h for h in sized(photos["filled"]) if h.brand == target.name]
-    assert hit.score >= threshold and over_smaller(hit.box, (30, 30, 30 + mark.width, 30 + mark.height)) > 0.9
-    assert not [h for h in sized(photos["ninth"]) if h.brand == target.name], scores
-
-
-def test_a_hit_reported_for_its_size_is_one_the_policy_counts(embedder):
-    """The stage decides a region's share of the photo on the box it reports, in the photo's
-    pixels, as the policy does (``OperatingPoint.network_genuine`` on ``geometry.share``): a mark reported
-    only because it is large is one the policy counts, and one the policy would count is reported.
-    Swept over regions within a pixel or two of ``large_share`` on a photo whose working copy is
-    scaled by an awkward factor (1001 x 999 px to 640 x 638 px); measured on the working copy, as
-    the stage did before, 47 of these 909 regions were decided the other way. Plain arrays for
-    the windows and scores: the rule is geometry. The stage holds a one-vector reference set
-    because picking embeds nothing."""
-    from screener.logo.matcher import ReferenceSet
-    from screener.geometry import share
-
-    logo = Config().replace(logo__operating_point=dict(near_threshold=0.99, large_threshold=0.95,
-                                                       genuine_threshold=0.999, large_share=0.2)).logo
-    references = ReferenceSet(vectors=np.ones((1, 128), np.float32) / np.sqrt(128), brand_index=np.zeros(1, int),
-                              file_index=np.zeros(1, int), brands=("Acme",), files=("logos/acme.png",))
-    stage = CnnLogoStage(embedder, references, logo)
-    size, scale = (1001, 999), 640 / 1001
-    reported = tried = 0
-    for x1 in np.linspace(10, 12, 9):
-        for side in np.linspace(np.sqrt(0.2) * 640 - 2, np.sqrt(0.2) * 640 + 2, 101):
-            x2, y1, y2 = x1 + side, x1 + 2.4, x1 + 2.4 + side * 0.998
-            hits = stage._pick(np.array([[x1, y1, x2, y2]]), np.array([[0.97]]), np.zeros((1, 1), int), scale, size)
-            in_photo = (int(x1 / scale), int(y1 / scale), int(round(x2 / scale)), int(round(y2 / scale)))
-            assert bool(hits) == logo.point.network_genuine(0.97, share(in_photo, size)), (x1, side)
-            assert all(hit.box == in_photo for hit in hits)
-            reported += len(hits)
-            tried += 1
-    assert 0 < reported < tried  # the sweep crosses the bar
-
-
 @pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
 def test_a_warm_start_decodes_no_reference_and_screens_as_a_cold_one(tmp_path, embedder, monkeypatch):
     """With every cached product of a reference present (embeddings, SIFT keypoints and their

@@ -264,24 +264,6 @@ def test_a_piece_the_text_rules_call_altered_stays_altered(shipped_policy):
     assert {f.kind for f in decision.flags} == {"altered_brand_name"}
 
 
-def test_a_network_only_mark_needs_less_similarity_where_it_fills_the_photo(shipped_policy):
-    """The shipped size rule (``large_threshold`` on a region covering ``large_share``
-    of the photo): a big region holding a chance look-alike is rarer than one of the many small
-    windows doing so."""
-    logo_config = Config().logo.point
-    score = (logo_config.large_threshold + logo_config.genuine_threshold) / 2  # between the two bars
-    hit = LogoHit("Novalux", (100, 100, 400, 340), score, "logos/novalux/logo.png")  # 300 x 240 px
-    big = shipped_policy([], [hit], size=(500, 400))  # the region is 36% of the photo
-    assert big.verdict == "review" and [f.kind for f in big.flags] == ["brand_mark"]
-    assert [(m.brand, m.match, m.evidence) for m in big.brands] == [("Novalux", "exact", ("logo",))]
-    # the same region in a photo 16 times larger, or of unknown size: not enough on its own
-    assert shipped_policy([], [hit], size=(2000, 1600)).verdict == "clear"
-    assert shipped_policy([], [hit]).verdict == "clear"
-    # and the size does not lower the bar below large_threshold
-    weak = LogoHit("Novalux", hit.box, logo_config.large_threshold - 0.001, hit.reference)
-    assert shipped_policy([], [weak], size=(500, 400)).verdict == "clear"
-
-
 @pytest.mark.parametrize("rival, overruled", [
     # keypoints on the region: another brand's network-only guess there is dropped ...
     (LogoHit("Novalux", (300, 300, 420, 380), 0.6, "n.png", inliers=12, agreement=0.9), True),

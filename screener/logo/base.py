@@ -2,11 +2,9 @@
 
 A logo stage is a callable ``stage(image, texts) -> tuple[LogoHit, ...]``: it takes the RGB uint8
 photo and the OCR stage's text hits (optional hints for where marks are) and returns every region
-whose similarity to some registered reference logo reaches the model's ``near_threshold`` (or
-``large_threshold`` on a region covering ``large_share`` of the photo; see
-:mod:`screener.logo.operating_point`), at most one hit per brand
-(its best box). The policy decides genuine (>= genuine_threshold, or the large-region rule) versus
-imitation (the band below). ``fingerprint`` identifies the model, so stored scan results are
+whose similarity to some registered reference logo reaches the model's ``near_threshold`` (see
+:mod:`screener.logo.operating_point`), at most one hit per brand (its best box). The policy
+decides genuine versus imitation. ``fingerprint`` identifies the model, so stored scan results are
 re-screened when the model changes.
 """
 

@@ -26,11 +26,9 @@ How a photo is matched:
    which brand a region carries (``Policy.one_brand_per_region``). SIFT needs nothing from
    steps 1-6, so when the process may use two threads it runs beside them.
 
-Every brand scoring at least the model's ``near_threshold`` (``large_threshold`` on a window
-covering ``large_share`` of the photo; :mod:`screener.logo.operating_point`), aligned or verified
-by geometry gives a :class:`LogoHit`; the policy decides genuine (``>= genuine_threshold`` or the
-large-window rule, an alignment agreeing everywhere, or ``>= min_inliers`` inliers) versus
-imitation.
+Every brand scoring at least the model's ``near_threshold`` (:mod:`screener.logo.operating_point`;
+the fitted decision's own floor when it judges), aligned or verified by geometry gives a
+:class:`LogoHit`; the policy decides genuine versus imitation.
 """
 
 from __future__ import annotations
@@ -50,7 +48,7 @@ import numpy as np
 from ..brands import BrandRegistry
 from ..config import Config, LogoConfig
 from ..errors import ModelError, RegistryError
-from ..geometry import SAME_REGION, iou, iou_many, share, span
+from ..geometry import SAME_REGION, iou, iou_many
 from ..threads import one_blas_thread, thread_budget
 from ..types import Box, LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
@@ -426,7 +424,7 @@ class CnnLogoStage:
             vectors = np.concatenate([vectors, more_vectors])
             embedded += len(more)
         self.last_candidates = embedded
-        hits = self._pick(boxes, best, arg, scale, (w0, h0))
+        hits = self._pick(boxes, best, arg, scale)
         t4 = clock()
         if self.aligner is not None:
             hits = self._align(image, boxes, vectors, best, scale, hits)
@@ -527,18 +525,12 @@ class CnnLogoStage:
         # brand the region carries (Policy.one_brand_per_region).
         return _merge(hits, verified, key=lambda hit: (-hit.inliers, -hit.score))
 
-    def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float,
-              size: tuple[int, int]) -> tuple[LogoHit, ...]:
-        """Greedy cross-brand NMS: strongest (window, brand) first; one brand per region. A window
-        is reported from ``near_threshold`` on, and from ``large_threshold`` on where the brand's
-        windows at that level that overlap it together span ``large_share`` of the photo
-        (``size``: width, height); such a window is reported with that span as its box. The share
-        is measured on the box the hit carries, as the policy measures it
-        (``OperatingPoint.network_genuine``), so a hit reported for its size always counts."""
+    def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float) -> tuple[LogoHit, ...]:
+        """Each brand's best window from the report floor on, strongest (window, brand) first,
+        another brand's window on a region already taken skipped (one brand per window: the
+        brand's next-best window elsewhere may still stand for it)."""
         refs = self.references
-        cfg = self.point
-        threshold = cfg.report_floor
-        rows, cols = np.nonzero(best >= threshold)
+        rows, cols = np.nonzero(best >= self.point.report_floor)
         order = np.argsort(-best[rows, cols])
         taken: list[tuple[int, np.ndarray]] = []
         hits: list[LogoHit] = []
@@ -548,23 +540,11 @@ class CnnLogoStage:
             if b in done:
                 continue
             box = boxes[i]
-            score = float(best[i, b])
-            large = False
-            if cfg.large_threshold <= score < cfg.genuine_threshold:
-                # A span and not the best window: on a mark filling the photo the network's best
-                # window often holds only part of it (a swoosh's tip), while the windows agreeing
-                # with it cover the mark (FlickrLogos dev: the span found 3 more photos than the
-                # best window at the same thresholds, BENCHMARKS.md).
-                region = span(box, boxes[best[:, b] >= cfg.large_threshold])
-                large = cfg.network_genuine(score, share(_photo_box(region, scale), size))
-                box = region if large else box
-            if score < cfg.near_threshold and not large:
-                continue  # too small a region for this score: another of the brand's may do
             if any(other != b and iou_many(box, prev[None])[0] > SAME_REGION for other, prev in taken):
                 continue
             done.add(b)
             taken.append((b, box))
-            hits.append(LogoHit(brand=refs.brands[b], box=_photo_box(box, scale), score=score,
+            hits.append(LogoHit(brand=refs.brands[b], box=_photo_box(box, scale), score=float(best[i, b]),
                                 reference=refs.files[refs.file_index[arg[i, b]]]))
         return tuple(sorted(hits, key=lambda hit: -hit.score))
 

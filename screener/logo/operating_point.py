@@ -9,17 +9,14 @@ The defaults below are the shipped ``logo-embed`` network's point; an entry that
 out keeps the default. How each was measured (BENCHMARKS.md has the tables and commands):
 
 - ``genuine_threshold``: the calibrated similarity (:mod:`screener.logo.matcher`) at which the
-  network alone makes a genuine mark: the lowest at which the logo stage (with verification and
-  the large-region rule) gives at most 1 false brand mark per 100 street photos and a precision
-  of 0.95 on the logo photos of the dev fitting half (``benchmarks/logo_halves.py
-  --min-precision 0.95 --large 0.9985 0.2``): 0.9997. The large-region rule's pair was kept after
-  a grid on the same half (0.998-0.9992 x 0.1-0.3: none found more within those bounds).
+  network alone makes a genuine mark ("rules"; the fitted decision judges network-only hits
+  itself and uses this for what a network match confirms): the lowest at which the logo stage
+  (with verification) gives at most 1 false brand mark per 100 street photos and a precision of
+  0.95 on the logo photos of the dev fitting half (``benchmarks/logo_halves.py --min-precision
+  0.95``): 0.9997 (chosen when a large-region rule was still beside it; that rule is gone:
+  BENCHMARKS.md, "The large-region rule deleted").
 - ``near_threshold``: ``[near, genuine)`` is the network's imitation band. Imitations score like
   genuine marks, so for ``logo-embed`` it is closed (equal to ``genuine_threshold``).
-- ``large_threshold`` / ``large_share``: a network-only mark on a region covering at least
-  ``large_share`` of the photo needs only ``large_threshold``. A photo gives the network a few
-  large windows and very many small ones, so a chance match is a small-window event (the
-  network's false hits at >= 0.99 cover a median 3% of the photo, its right ones 25%). > 1 is off.
 - ``min_inliers``: SIFT matches on one homography that make a verified, genuine mark: the lowest
   count with at most 1 false brand per 100 street photos and a precision of 0.95 on the dev
   fitting half (``benchmarks/sift_variants.py --half fit base --min-inliers 4``): at 4, 3 of 145
@@ -66,8 +63,6 @@ class OperatingPoint:
 
     genuine_threshold: float = 0.9997
     near_threshold: float = 0.9997
-    large_threshold: float = 0.9985
-    large_share: float = 0.2
     min_inliers: int = 5
     confirm_agreement: float = 0.85
     imitation_layout: float = 0.9
@@ -105,12 +100,6 @@ class OperatingPoint:
             raise ConfigError(f"{where}: thresholds must be numbers ({exc})") from None
         return cls(**typed)
 
-    def network_genuine(self, score: float, share: float) -> bool:
-        """Whether the network's similarity alone makes a genuine mark, for a region covering
-        ``share`` of the photo (0-1): ``genuine_threshold`` anywhere, ``large_threshold`` on a
-        region of at least ``large_share``."""
-        return score >= self.genuine_threshold or (share >= self.large_share and score >= self.large_threshold)
-
     def aligned_genuine(self, correlation: float, worst_cell: float) -> bool:
         """Whether a reference aligned onto a photo region (:mod:`screener.logo.align`) is the
         genuine mark: it correlates well overall and every part of it agrees."""
@@ -119,7 +108,7 @@ class OperatingPoint:
     @property
     def report_floor(self) -> float:
         """The lowest network similarity the stage reports a hit from."""
-        return min(self.near_threshold, self.large_threshold)
+        return self.near_threshold
 
 
 @lru_cache(maxsize=32)
