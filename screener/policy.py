@@ -4,7 +4,8 @@ Rules (DESIGN.md, "What counts as suspect"; the thresholds named are the logo mo
 point, :mod:`screener.logo.operating_point`):
 - one region carries one brand's mark, and geometry outranks appearance: a logo found by keypoints
   drops another brand's logo on the same region, an alignment agreeing everywhere another brand's
-  network-only logo (the logo stage reports them all; this is the one place that chooses);
+  network-only logo, a network-only logo another brand's weaker one (the logo stage reports them
+  all; this is the one place that chooses);
 - a registered name or alias in the text, or a logo at or over ``genuine_threshold`` ("rules";
   with "fitted", a network-only logo the fitted decision accepts, :mod:`screener.decision`) or
   verified by ``min_inliers`` SIFT matches on one homography → one ``brand_mark`` flag per
@@ -175,15 +176,19 @@ class Policy:
     def one_brand_per_region(self, logos: Sequence[LogoHit]) -> list[LogoHit]:
         """One region carries one brand's mark, and geometry outranks appearance: a hit found by
         keypoints drops another brand's hit found by alignment or by the network alone on the same
-        region, and an alignment agreeing everywhere (``align_genuine``) drops another brand's
-        network-only hit there. The logo stage reports all of them; this is where they meet."""
+        region, an alignment agreeing everywhere (``align_genuine``) drops another brand's
+        network-only hit there, and of two brands' network-only hits on one region the weaker is
+        dropped. The logo stage reports all of them; this is where they meet."""
         keypoints = [h for h in logos if h.source == "keypoints"]
         aligned = [h for h in logos if h.source == "alignment" and _aligned_genuine(h, self.config)]
+        network = [h for h in logos if h.source == "network"]
 
         def overruled(hit: LogoHit) -> bool:
             if hit.source == "keypoints":
                 return False
             rivals = keypoints + aligned if hit.source == "network" else keypoints
+            if hit.source == "network":  # between network guesses, the stronger one
+                rivals = rivals + [r for r in network if r.score > hit.score]
             return any(r.brand != hit.brand and iou(r.box, hit.box) > SAME_REGION for r in rivals)
 
         return [h for h in logos if not overruled(h)]

@@ -271,6 +271,9 @@ def test_a_piece_the_text_rules_call_altered_stays_altered(shipped_policy):
     (LogoHit("Novalux", (300, 300, 420, 380), 0.6, "n.png", agreement=0.97, alignment=0.95), True),
     # an alignment with a part disagreeing is no proof of which brand the region carries
     (LogoHit("Novalux", (300, 300, 420, 380), 0.6, "n.png", agreement=0.5, alignment=0.95), False),
+    # of two brands' network-only guesses on one region the stronger stands
+    (LogoHit("Novalux", (305, 300, 425, 380), 0.95, "n.png"), True),
+    (LogoHit("Novalux", (305, 300, 425, 380), 0.90, "n.png"), False),
     # keypoints elsewhere in the photo overrule nothing here
     (LogoHit("Novalux", (20, 20, 120, 90), 0.6, "n.png", inliers=12, agreement=0.9), False),
 ])

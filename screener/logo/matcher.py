@@ -14,7 +14,8 @@ How a photo is matched:
    score in a window is its best variant.
 4. **Refinement.** The best windows of each promising brand are re-tried shifted and rescaled, so
    the box fits the mark better and the score is not lost to a coarse grid.
-5. **Per-brand best box** with cross-brand non-maximum suppression: one region carries one brand.
+5. **Per-brand best box**: every brand's best window. Two brands may be reported on one region;
+   the policy decides which one it carries (``Policy.one_brand_per_region``).
 6. **Alignment** (``"alignment"`` in ``logo.verifiers``, :mod:`screener.logo.align`): the best windows' best
    references are aligned onto the photo directly (ECC), which works on flat emblems with too
    little texture for keypoints; a reference that aligns with every part agreeing is a genuine
@@ -526,25 +527,13 @@ class CnnLogoStage:
         return _merge(hits, verified, key=lambda hit: (-hit.inliers, -hit.score))
 
     def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float) -> tuple[LogoHit, ...]:
-        """Each brand's best window from the report floor on, strongest (window, brand) first,
-        another brand's window on a region already taken skipped (one brand per window: the
-        brand's next-best window elsewhere may still stand for it)."""
+        """Each brand's best window from the report floor on. Several brands may be reported on
+        one region: the policy decides which it carries (``Policy.one_brand_per_region``)."""
         refs = self.references
-        rows, cols = np.nonzero(best >= self.point.report_floor)
-        order = np.argsort(-best[rows, cols])
-        taken: list[tuple[int, np.ndarray]] = []
-        hits: list[LogoHit] = []
-        done: set[int] = set()
-        for k in order:
-            i, b = int(rows[k]), int(cols[k])
-            if b in done:
-                continue
-            box = boxes[i]
-            if any(other != b and iou_many(box, prev[None])[0] > SAME_REGION for other, prev in taken):
-                continue
-            done.add(b)
-            taken.append((b, box))
-            hits.append(LogoHit(brand=refs.brands[b], box=_photo_box(box, scale), score=float(best[i, b]),
+        hits = []
+        for b in np.nonzero(best.max(axis=0) >= self.point.report_floor)[0]:
+            i = int(np.argmax(best[:, b]))
+            hits.append(LogoHit(brand=refs.brands[b], box=_photo_box(boxes[i], scale), score=float(best[i, b]),
                                 reference=refs.files[refs.file_index[arg[i, b]]]))
         return tuple(sorted(hits, key=lambda hit: -hit.score))
 
