@@ -177,11 +177,13 @@ class Policy:
         """One region carries one brand's mark, and geometry outranks appearance: a hit found by
         keypoints drops another brand's hit found by alignment or by the network alone on the same
         region, an alignment agreeing everywhere (``align_genuine``) drops another brand's
-        network-only hit there, and of two brands' network-only hits on one region the weaker is
-        dropped. The logo stage reports all of them; this is where they meet."""
+        network-only hit there, and of two brands' network-only hits, or two brands' alignments,
+        on one region the weaker is dropped. The logo stage reports all of them; this is where
+        they meet."""
         keypoints = [h for h in logos if h.source == "keypoints"]
         aligned = [h for h in logos if h.source == "alignment" and _aligned_genuine(h, self.config)]
         network = [h for h in logos if h.source == "network"]
+        alignments = [h for h in logos if h.source == "alignment"]
 
         def overruled(hit: LogoHit) -> bool:
             if hit.source == "keypoints":
@@ -189,6 +191,8 @@ class Policy:
             rivals = keypoints + aligned if hit.source == "network" else keypoints
             if hit.source == "network":  # between network guesses, the stronger one
                 rivals = rivals + [r for r in network if r.score > hit.score]
+            else:  # between alignments, the better-aligned one
+                rivals = rivals + [r for r in alignments if r.alignment > hit.alignment]
             return any(r.brand != hit.brand and iou(r.box, hit.box) > SAME_REGION for r in rivals)
 
         return [h for h in logos if not overruled(h)]

@@ -3,6 +3,8 @@ to pin how evidence becomes flags, risk and a verdict."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from screener.brands import Brand, BrandRegistry
@@ -292,3 +294,11 @@ def test_keypoints_outrank_another_brands_alignment_on_the_same_region(policy):
     assert {m.brand for m in decision.brands} == {"Novalux"}
     # ... and the stage's results may list both: the policy alone decided
     assert decision.logos == (verified,)
+
+
+def test_of_two_brands_aligned_onto_one_region_the_better_alignment_stands(policy):
+    better = LogoHit("Novalux", (300, 300, 420, 380), 0.85, "n.png", agreement=0.97, alignment=0.97)
+    worse = LogoHit("Veltora", (302, 300, 422, 380), 0.90, "v.png", agreement=0.96, alignment=0.93)
+    elsewhere = dataclasses.replace(worse, box=(20, 20, 140, 100))
+    assert {m.brand for m in policy([], [worse, better], size=(800, 600)).brands} == {"Novalux"}
+    assert {m.brand for m in policy([], [elsewhere, better], size=(800, 600)).brands} == {"Novalux", "Veltora"}

@@ -462,8 +462,8 @@ class CnnLogoStage:
         one brand's wordmark, met in several OCR-text windows, cannot use up the budget of an
         emblem elsewhere). On each pair the brand's clean reference file that the network scores
         best there is aligned: a brand's combined logo file may win the network's score while
-        only its emblem file matches the emblem. In each region only the best-aligned brand
-        stays."""
+        only its emblem file matches the emblem. Every alignment is reported; the policy keeps
+        the best-aligned brand of a region (``Policy.one_brand_per_region``)."""
         assert self.aligner is not None
         cfg, refs = self.point, self.references
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
@@ -494,11 +494,13 @@ class CnnLogoStage:
                 continue
             found.append(LogoHit(refs.brands[b], result.box, float(best[i, b]), refs.files[ref],
                                  agreement=result.worst_cell, alignment=result.correlation))
-        # One brand per region: the best alignment wins it.
+        # One hit per (brand, region), its best alignment: a brand's two windows may align its
+        # reference onto the same place. Several brands may align onto one region: the policy
+        # decides which it carries.
         found.sort(key=lambda h: -h.alignment)
         aligned: list[LogoHit] = []
         for hit in found:
-            if not any(_same_region(hit, a) for a in aligned):
+            if not any(a.brand == hit.brand and iou(a.box, hit.box) > SAME_REGION for a in aligned):
                 aligned.append(hit)
         return _merge(hits, aligned, key=lambda hit: (-hit.alignment, -hit.score))
 
@@ -542,10 +544,6 @@ def _photo_box(box: np.ndarray, scale: float) -> Box:
     """A working-copy box in the photo's pixels (the box a hit reports)."""
     x1, y1, x2, y2 = (float(v) / scale for v in box)
     return (int(x1), int(y1), int(round(x2)), int(round(y2)))
-
-
-def _same_region(a: LogoHit, b: LogoHit) -> bool:
-    return iou(a.box, b.box) > SAME_REGION
 
 
 def _merge(hits: Sequence[LogoHit], new: Sequence[LogoHit], key) -> tuple[LogoHit, ...]:  # noqa: ANN001
