@@ -4,8 +4,8 @@ Rules (DESIGN.md, "What counts as suspect"; the thresholds named are the logo mo
 point, :mod:`screener.logo.operating_point`):
 - one region carries one brand's mark, and geometry outranks appearance: a logo found by keypoints
   drops another brand's logo on the same region, an alignment agreeing everywhere another brand's
-  network-only logo, a network-only logo another brand's weaker one (the logo stage reports them
-  all; this is the one place that chooses);
+  network-only logo, and of two brands' network-only logos (or alignments) on one region the
+  stronger stands (the logo stage reports them all; this is the one place that chooses);
 - a registered name or alias in the text, or a logo at or over ``genuine_threshold`` ("rules";
   with "fitted", a network-only logo the fitted decision accepts, :mod:`screener.decision`) or
   verified by ``min_inliers`` SIFT matches on one homography → one ``brand_mark`` flag per
