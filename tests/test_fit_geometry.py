@@ -16,6 +16,8 @@ from screener.train import fit_geometry
 from screener.train.synth.samples import SEED
 from screener.types import LogoHit
 
+from helpers import SAMPLES
+
 
 def test_an_alignment_under_the_point_falls_back_to_the_network_evidence_for_its_brand() -> None:
     aligned = LogoHit("Zorvik", (10, 10, 90, 90), 0.91, "Zorvik/emblem.png", agreement=0.6, alignment=0.82)
@@ -64,3 +66,15 @@ def test_the_search_takes_the_middle_of_the_best_tied_range(monkeypatch: pytest.
     values, steps = fit_geometry.fit([], start, "logo-embed", grids=grids, rounds=1)
     assert values == {"align_genuine": 0.88, "align_agreement": 0.9}
     assert steps[0]["run"] == [0.84, 0.92]
+
+
+@pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
+def test_an_unreadable_listing_is_recorded_as_an_error_and_gathering_goes_on(tmp_path: Path) -> None:
+    corrupt, empty = tmp_path / "corrupt.jpg", tmp_path / "empty.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg" * 10)
+    empty.write_bytes(b"")
+    out = fit_geometry.gather(tmp_path, tmp_path / "evidence.jsonl", "logo-embed", photos=[corrupt, empty],
+                              registry=SAMPLES / "brands")
+    results = fit_geometry.load_results(out)
+    assert [(r.path, r.status) for r in results] == [(str(corrupt), "error"), (str(empty), "error")]
+    assert all(r.error for r in results)

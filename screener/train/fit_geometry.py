@@ -96,7 +96,9 @@ def gather(folder: Path, out: Path, model: str, threads: int = 1, photos: Sequen
 
     from ..brands import BrandRegistry
     from ..config import Config
+    from ..errors import ScreenerError
     from ..pipeline import Screener
+    from ..types import ScreenResult
 
     done = set()
     if out.exists():
@@ -113,7 +115,12 @@ def gather(folder: Path, out: Path, model: str, threads: int = 1, photos: Sequen
     started = time.perf_counter()
     with out.open("a", encoding="utf-8") as handle:
         for n, photo in enumerate(todo, 1):
-            handle.write(json.dumps(screener.screen(photo).to_dict(), ensure_ascii=False) + "\n")
+            try:
+                result = screener.screen(photo)
+            except ScreenerError as exc:  # an unreadable photo is recorded (scored as wrong), not fatal
+                print(f"gather {folder.name}: {photo}: {exc}", file=sys.stderr)
+                result = ScreenResult.failed(str(photo), "", str(exc))
+            handle.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
             handle.flush()
             if n % 20 == 0:
                 print(f"gather {folder.name}: {n}/{len(todo)}, {(time.perf_counter() - started) / n:.1f} s/photo",
