@@ -10,7 +10,7 @@ screens the same ``--photos`` rendered 1024 x 768 listings with every registry (
 a brand of the smallest registry; the registries nest, so every one holds it), and prints the
 median milliseconds per photo with the stage's own breakdown (cutting candidates, the network,
 similarity with every reference, refinement) and the cost of building the reference set (cold,
-and from the on-disk cache: until ``build_logo_stage`` returns, and until the SIFT kd-index it
+and from the on-disk cache: until ``build_logo_stage`` returns, and until the SIFT inverted file it
 loads in the background is there). All sizes run interleaved photo by photo, so a busy machine slows
 them alike: compare the ratios within one run. ``--affine-views both`` runs every size with and
 without SIFT's tilted reference views (``"tilted"`` in ``logo.verifiers``), interleaved, and reports the
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
             stages[n, v] = build_logo_stage(registry, config, embedder=embedder, threads=args.threads)
             returned = time.perf_counter() - started
             if stages[n, v].verifier is not None:
-                stages[n, v].verifier.index  # noqa: B018  # the kd-index, loaded in the background
+                stages[n, v].verifier.index  # noqa: B018  # the inverted file, mapped in the background
             build[n, v] = (cold, returned, time.perf_counter() - started)
             if photos is None:
                 photos = [make_photo(specs[i % len(specs)], i) for i in range(args.photos)]
@@ -149,7 +149,7 @@ def main(argv=None) -> int:
                   f"{med['total']:.0f} ms/photo ({parts}); "
                   f"{statistics.median(counts[r]):.0f} windows; "
                   f"reference set build {build[r][0]:.1f} s cold, {build[r][1]:.2f} s cached "
-                  f"({build[r][2]:.2f} s with the kd-index loaded); "
+                  f"({build[r][2]:.2f} s with the inverted file mapped); "
                   f"{keypoints} SIFT reference keypoints ({keypoints * 130 * 4 / 2**20:.0f} MiB); "
                   f"x{med['total'] / (1000 * statistics.median(t['total'] for t in times[runs[0]])):.2f} "
                   f"vs {args.brands[0]} brands")

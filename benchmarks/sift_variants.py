@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/sift_variants.py ../shared/data/flickrlogos27-dev ../shared/data/icdar2015-dev
-        --half fit base side=768 side=640 n=1500 checks=32 c=0.06 [--json out.json]
+        --half fit base kd probes=4 probes=16 side=640 n=1500 c=0.06 [--json out.json]
 
 A variant is ``base`` (the shipped settings) or comma-separated changes to it:
 
@@ -11,7 +11,12 @@ A variant is ``base`` (the shipped settings) or comma-separated changes to it:
   it (base: at most 1024, smaller photos enlarged to 900);
 - ``n=N``: keep the N strongest photo keypoints (``cv2.SIFT_create(nfeatures=N)``);
 - ``c=X``: SIFT's contrast threshold (base 0.04: weak keypoints dropped above it);
-- ``checks=N``: leaves the kd-trees check per query (base ``KD_CHECKS``).
+- ``probes=N``: cells of the inverted file searched per photo descriptor (base ``IVF_PROBES``);
+- ``k=N``: reference descriptors found per photo descriptor (base ``NEIGHBOURS``), among which
+  the ratio test looks for the nearest of another brand;
+- ``ratio=X``: the ratio test's threshold (base ``RATIO``);
+- ``kd``: OpenCV FLANN's randomised kd-trees (8 trees, 64 checks) instead of the inverted file,
+  as the matcher searched before issue 16 (``kd=T/C`` for T trees and C checks).
 
 The registry is ``logo_flickr.py``'s: every FlickrLogos-27 dev brand from 5 seeded reference crops
 (trained brands' crops from training photos), and the photos are the ones it screens, of the
@@ -34,7 +39,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from concurrent.futures import Future  # noqa: E402
+
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -48,13 +56,30 @@ def rgb_of(path: Path):
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
+class KdTrees:
+    """OpenCV FLANN's randomised kd-trees behind faiss's ``search`` (what the matcher used before
+    the inverted file), seeded as the matcher seeded them."""
+
+    def __init__(self, descriptors: np.ndarray, trees: int, checks: int) -> None:
+        cv2.setRNGSeed(0)
+        self.flann = cv2.flann_Index(np.ascontiguousarray(descriptors), {"algorithm": 1, "trees": trees})
+        self.checks = checks
+
+    def search(self, queries: np.ndarray, k: int):
+        neighbours, squared = self.flann.knnSearch(queries, k, params={"checks": self.checks})
+        return squared, neighbours
+
+
 def parse_variant(spec: str) -> dict:
-    changes = dict(part.split("=") for part in spec.split(",")) if spec != "base" else {}
+    parts = [part.split("=") for part in spec.split(",")] if spec != "base" else []
+    changes = {part[0]: part[1] if len(part) > 1 else "8/64" for part in parts}
     side = int(changes["side"]) if "side" in changes else None
     return {"name": spec, "side": side,
             "sift": cv2.SIFT_create(nfeatures=int(changes.get("n", 0)),
                                     contrastThreshold=float(changes.get("c", 0.04))),
-            "checks": int(changes.get("checks", sift_module.KD_CHECKS))}
+            "probes": int(changes.get("probes", sift_module.IVF_PROBES)),
+            "k": int(changes.get("k", sift_module.NEIGHBOURS)), "ratio": float(changes.get("ratio", sift_module.RATIO)),
+            "kd": tuple(int(x) for x in changes["kd"].split("/")) if "kd" in changes else None}
 
 
 def main(argv=None) -> int:
@@ -84,13 +109,21 @@ def main(argv=None) -> int:
     photos = [(p, args.flickr / "images" / p) for p in logo_photos]
     photos += [(f"icdar/{p.name}", p) for p in street]
     variants = [parse_variant(v) for v in args.variants]
+    inverted_file = matcher.index
+    searchers = {}  # per variant: what finds each photo descriptor's neighbours
+    for v in variants:
+        searchers[v["name"]] = Future()
+        searchers[v["name"]].set_result(KdTrees(matcher.ref_descriptors, *v["kd"]) if v["kd"] else inverted_file)
+    print(f"{len(matcher.ref_descriptors)} reference descriptors, {inverted_file.nlist} cells")
     found: dict[str, dict[str, list]] = {v["name"]: {} for v in variants}
     seconds: dict[str, dict[str, float]] = {v["name"]: defaultdict(float) for v in variants}
     for name, path in photos:
         pixels, _ = resize_for_stages(rgb_of(path), STAGE_MAX_SIDE)
         for v in variants:
             matcher.max_side, matcher.min_side = (v["side"], v["side"]) if v["side"] else (base_side, base_min)
-            matcher.sift, sift_module.KD_CHECKS = v["sift"], v["checks"]
+            matcher.sift, matcher._index = v["sift"], searchers[v["name"]]
+            inverted_file.nprobe = v["probes"]
+            matcher.neighbours, matcher.ratio = v["k"], v["ratio"]
             started = time.perf_counter()
             matches = matcher.match(pixels)
             seconds[v["name"]]["street" if name.startswith("icdar/") else "logo"] += time.perf_counter() - started

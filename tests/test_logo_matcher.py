@@ -166,7 +166,7 @@ def test_a_torn_or_foreign_cache_entry_is_recomputed(tmp_path, embedder):
 @pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
 def test_a_warm_start_decodes_no_reference_and_screens_as_a_cold_one(tmp_path, embedder, monkeypatch):
     """With every cached product of a reference present (embeddings, SIFT keypoints and their
-    kd-index), a warm start decodes no logo file: the aligner and the SIFT appearance check
+    inverted file), a warm start decodes no logo file: the aligner and the SIFT appearance check
     decode a reference only when a photo needs it. The warm stage finds exactly what the cold one
     found. An edited file is a new key: only it is decoded again, and the stage then screens as
     one built from an empty cache."""
@@ -213,7 +213,7 @@ def test_a_warm_start_decodes_no_reference_and_screens_as_a_cold_one(tmp_path, e
     edited = build_logo_stage(BrandRegistry.load(registry.root), config, embedder=embedder)
     assert set(decoded) == {edited_sha}  # its embeddings and keypoints, nothing else
     assert edited.verifier.index is not None  # (built in a thread of its own: wait for it)
-    assert len(list((tmp_path / "cache").glob("*.flann"))) == 2  # a new kd-index for the new keys
+    assert len(list((tmp_path / "cache").glob("*.faiss"))) == 2  # a new inverted file for the new keys
     fresh = build_logo_stage(BrandRegistry.load(registry.root), config.replace(logo__cache_dir=str(tmp_path / "fresh")),
                              embedder=embedder)
     assert screened(edited) == screened(fresh)

@@ -185,10 +185,11 @@ def test_a_wordmark_seen_at_a_slant_is_verified_through_the_tilted_reference_vie
     assert with_views >= 5 and without <= 2, (with_views, without)
 
 
-def test_the_kd_index_is_stored_once_and_a_second_matcher_loads_it_with_the_same_matches(tmp_path, matcher):
-    """Building the kd-trees over every reference descriptor is most of a warm worker start: they
-    are stored beside the cached keypoints and loaded by the next matcher, which must then match
-    exactly as one that built them (and a torn file is built again, not trusted)."""
+def test_the_inverted_file_is_stored_once_and_a_second_matcher_maps_it_with_the_same_matches(tmp_path, matcher):
+    """Building the inverted file over every reference descriptor is most of a warm worker start
+    at many brands: it is stored beside the cached keypoints and memory-mapped by the next
+    matcher, which must then match exactly as one that built it (and a torn file is built again,
+    not trusted)."""
     import hashlib
 
     from screener.logo.cache import EmbeddingCache
@@ -202,13 +203,15 @@ def test_the_kd_index_is_stored_once_and_a_second_matcher_loads_it_with_the_same
     min_inliers = Config().logo.point.min_inliers
     first = SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
     assert first.index is not None  # (built in a thread of its own: wait for it)
-    stored = list(tmp_path.glob("*.flann"))
+    stored = list(tmp_path.glob("*.faiss"))
     assert len(stored) == 1
     written = stored[0].stat().st_mtime_ns
     second = SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
     assert second.index is not None
     assert stored[0].stat().st_mtime_ns == written  # loaded, not rebuilt
-    stored[0].write_bytes(stored[0].read_bytes()[:100])  # torn
+    torn = stored[0].read_bytes()[:100]
+    stored[0].unlink()  # (a new file: ``second`` maps the old one, as the cache's writers do it)
+    stored[0].write_bytes(torn)
     third = SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
     for name in ("listings/036-genuine-logo.jpg", "listings/051-genuine-emblem.jpg", "listings/000-clean.jpg"):
         photo = _photo(name)
@@ -218,8 +221,8 @@ def test_the_kd_index_is_stored_once_and_a_second_matcher_loads_it_with_the_same
     assert any(matcher.match(_photo("listings/036-genuine-logo.jpg")))
 
 
-def test_an_edited_reference_file_gets_its_own_kd_index_and_matches_as_without_a_cache(tmp_path, matcher):
-    """The stored kd-trees are keyed by the references' cache keys (their files' sha256), not by
+def test_an_edited_reference_file_gets_its_own_inverted_file_and_matches_as_without_a_cache(tmp_path, matcher):
+    """The stored inverted file is keyed by the references' cache keys (their files' sha256), not by
     hashing every descriptor at start-up: an edited file is a new key, so a new index is built
     over the new descriptors and nothing stale is loaded."""
     import hashlib
@@ -243,12 +246,12 @@ def test_an_edited_reference_file_gets_its_own_kd_index_and_matches_as_without_a
         return SiftMatcher(refs, min_inliers=min_inliers, cache=cache, keys=keys)
 
     assert build().index is not None
-    assert len(list((tmp_path / "cache").glob("*.flann"))) == 1
+    assert len(list((tmp_path / "cache").glob("*.faiss"))) == 1
     edited = files[0][1]
     Image.open(edited).rotate(90, expand=True).save(edited)
     cached = build()
     assert cached.index is not None
-    assert len(list((tmp_path / "cache").glob("*.flann"))) == 2  # a new index for the new keys
+    assert len(list((tmp_path / "cache").glob("*.faiss"))) == 2  # a new index for the new keys
     uncached = SiftMatcher([(brand, *read_logo(path.read_bytes())) for brand, path in files], min_inliers=min_inliers)
     assert np.array_equal(cached.ref_descriptors, uncached.ref_descriptors)
     for name in ("listings/036-genuine-logo.jpg", "listings/051-genuine-emblem.jpg", "listings/000-clean.jpg"):
@@ -292,3 +295,25 @@ def test_a_warm_matcher_maps_the_stacked_keypoints_and_a_torn_stack_is_read_agai
         for other in (first, second, third):
             assert [(m.brand, m.box, m.inliers, m.worst_cell) for m in other.match(photo)] == expected, name
     assert 0 < len(second._images) < len(files)  # decoded only what the photos' matches needed
+
+
+def test_the_inverted_file_finds_most_photo_descriptors_exact_nearest_reference(matcher):
+    """The inverted file is approximate: a photo descriptor is compared only with the references
+    in its nearest cells. It must still find the exact nearest reference descriptor for most of a
+    listing's descriptors (FlickrLogos: 84%, where the kd-trees it replaced found 45%), and its
+    distances must be the true ones."""
+    import cv2
+
+    from screener.logo.sift import IVF_PROBES, ivf_cells, root_sift
+
+    grey = cv2.cvtColor(_photo("listings/036-genuine-logo.jpg"), cv2.COLOR_RGB2GRAY)
+    _, desc = matcher.sift.detectAndCompute(grey, None)
+    queries = root_sift(desc)
+    references = np.asarray(matcher.ref_descriptors)
+    assert matcher.index.nlist == ivf_cells(len(references)) > 1 and matcher.index.nprobe == IVF_PROBES
+    squared, found = matcher.index.search(queries, 8)
+    exact = ((queries ** 2).sum(1)[:, None] - 2 * queries @ references.T + (references ** 2).sum(1)[None]).argmin(1)
+    assert np.mean(found[:, 0] == exact) >= 0.8
+    listed = found[:, 0] >= 0
+    true = ((queries[listed] - references[found[listed, 0]]) ** 2).sum(1)
+    assert np.allclose(squared[listed, 0], true, atol=1e-4)

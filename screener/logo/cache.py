@@ -8,7 +8,7 @@ file never reuses stale vectors. Entries are plain ``.npy`` files written atomic
 The SIFT verifier keeps its reference keypoints here too (``screener.logo.sift.feature_key``),
 and, keyed by the references' keys in order (so by their files' sha256), all of them stacked
 (``.descriptors.npy``, memory-mapped by a warm worker, ``.points.npy``, ``.owner.npy``) and its
-kd-tree index over them as a ``.flann`` file: a warm worker then loads what it would otherwise
+inverted file over them as a ``.faiss`` file: a warm worker then maps what it would otherwise
 build again. An edited or added reference is a new key: only its own entries are computed again,
 and the stack and index are rebuilt (the old ones stay until the folder is cleared).
 """
@@ -54,7 +54,7 @@ class EmbeddingCache:
         return array
 
     def blob_path(self, key: str, suffix: str) -> Path | None:
-        """Where a non-array entry (a SIFT kd-tree index) lives, or None without a folder."""
+        """Where a non-array entry (the SIFT inverted file) lives, or None without a folder."""
         return self.folder / f"{key}{suffix}" if self.folder is not None else None
 
     def write_blob(self, path: Path, write: Callable[[Path], object]) -> None:

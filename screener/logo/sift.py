@@ -12,7 +12,7 @@ How a photo is matched, and why each step is there:
    size), also on tilted views of the reference (:data:`AFFINE_VIEWS`): SIFT copes with rotation
    and scale but not with a mark seen at a slant. Descriptors are RootSIFT (Arandjelović &
    Zisserman 2012): Hellinger-normalised SIFT matches more reliably than raw SIFT at no cost.
-2. **Matching.** One FLANN index over every reference's descriptors. A photo keypoint's nearest
+2. **Matching.** One inverted file (faiss) over every reference's descriptors. A photo keypoint's nearest
    reference descriptor is kept when it is clearly closer than the nearest descriptor *of another
    brand* (Lowe's ratio test across brands: five references of one brand must not cancel each
    other out, as they would with a plain two-nearest-neighbour test).
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import cv2
+import faiss
 import numpy as np
 
 from .agreement import cell_agreement, soften_to
@@ -51,12 +52,37 @@ MAX_REFERENCE_SIDE = 400  # and downscaled to at most this
 MIN_MATCHES = 6  # RANSAC is not tried on fewer tentative matches
 MIN_COVERAGE = 0.12  # inliers' bounding box / reference area: a fit on a corner of it is not a match
 MAX_ANISOTROPY = 4.0  # longest / shortest side of the mapped outline, relative to the reference's
-# The approximate nearest-neighbour search: randomised kd-trees, leaves checked per query. Against
-# 105 000 reference descriptors (FlickrLogos with the tilted views), 3000 photo descriptors find
-# their exact nearest neighbour 43% of the time in 123 ms with 8 trees, 39% in 124 ms with 4;
-# 128 checks would find 53-56% but take 205-252 ms (one thread, BENCHMARKS.md).
-KD_TREES = 8
-KD_CHECKS = 64
+# The approximate nearest-neighbour search: an inverted file (faiss ``IndexIVFFlat``): the
+# reference descriptors are grouped into cells by k-means, and a photo descriptor is compared
+# exactly with every descriptor of the IVF_PROBES cells nearest to it. Against OpenCV FLANN's
+# randomised kd-trees (8 trees, 64 checks), on FlickrLogos' 104 707 reference descriptors with
+# the tilted views and 28 712 photo descriptors, one thread (``benchmarks/sift_index.py``): the
+# kd-trees found the exact nearest neighbour 45% of the time in 196-349 ms per 3,000 queries,
+# the inverted file with 1,024 cells and 8 probes 84% in 89-98 ms. And a stored inverted file is
+# memory-mapped, not read: FLANN rebuilt its trees node by node (3.9 s and 3.7 GB per worker at
+# 1,000 brands), where the scan workers of one machine now share one copy in the page cache.
+# 8 probes: 4 found 49 of the fitting half's 131 logo photos, 8 and 16 found 51 (sift_variants.py).
+IVF_PROBES = 8
+# Per photo descriptor, its NEIGHBOURS nearest reference descriptors are found; the nearest of
+# another brand among them is the ratio test's denominator (when none is, the farthest found
+# stands in for it: a reference's tilted views make near copies of a keypoint, which can fill
+# all of them, and the test then compares the nearest with a copy of itself). RATIO: the test's
+# threshold. Both fitted on the fitting half (``benchmarks/sift_variants.py``, BENCHMARKS.md):
+# 8 -> 16 neighbours found 48 -> 51 of its 131 logo photos (32: 51), and the loosest ratio with
+# no wrong brand and no false brand on its 145 street photos is 0.85 (55 photos; 0.9: 58, with 1
+# wrong brand and 3 street false brands).
+NEIGHBOURS = 16
+RATIO = 0.85
+
+
+def ivf_cells(descriptors: int) -> int:
+    """Cells of the inverted file over ``descriptors`` reference descriptors. A query costs about
+    ``cells`` distances to find its nearest cells plus ``IVF_PROBES * n / cells`` in them, least
+    at sqrt(IVF_PROBES * n): the power of two nearest that (1,024 for FlickrLogos' 100
+    references with their tilted views, 4,096 at 1,000 brands), with at least 39 descriptors per
+    cell for the k-means (faiss's own floor)."""
+    best = 2 ** int(round(np.log2(np.sqrt(IVF_PROBES * max(descriptors, 1)))))
+    return int(max(1, min(best, descriptors // 39)))
 
 
 # Affine-simulated views of every reference, as (tilt, angle in degrees): the reference rotated
@@ -188,7 +214,7 @@ class SiftMatcher:
 
     def __init__(self, references: Sequence[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray | None]
                                             | tuple[str, LogoFile]],
-                 ratio: float = 0.8, max_side: int = 1024, min_inliers: int = 8, min_side: int = 900,
+                 ratio: float = RATIO, max_side: int = 1024, min_inliers: int = 8, min_side: int = 900,
                  cache: "EmbeddingCache | None" = None, keys: Sequence[str] | None = None,
                  views: Sequence[tuple[float, float]] = AFFINE_VIEWS) -> None:
         """``references``: ``(brand, rgb)``, ``(brand, rgb, alpha)`` or ``(brand, LogoFile)`` per
@@ -200,6 +226,7 @@ class SiftMatcher:
         them again. ``views``: the tilted views of each reference also searched (``()``: none)."""
         self.sift = cv2.SIFT_create()
         self.ratio = ratio
+        self.neighbours = NEIGHBOURS
         self.max_side = max_side
         # Smaller photos are enlarged to this long side (0: never): small marks in small photos
         # then give enough keypoints (FlickrLogos, 6 inliers: recall 0.36 -> 0.38 trained brands,
@@ -208,7 +235,7 @@ class SiftMatcher:
         self.min_inliers = min_inliers
         self.views = tuple(views)
         # What decides this matcher's results beyond its references (part of the stage fingerprint).
-        self.recipe = f"{'views' if self.views else 'upright'}:kd{KD_TREES}x{KD_CHECKS}"
+        self.recipe = f"{'views' if self.views else 'upright'}:ivf-flat-p{IVF_PROBES}:k{NEIGHBOURS}:ratio{ratio:g}"
         self.brands: list[str] = []
         # Per reference: the file or its pixels, and (once made) the grey image keypoints come from.
         self._sources: list[LogoFile | tuple[np.ndarray, np.ndarray | None] | None] = []
@@ -248,28 +275,28 @@ class SiftMatcher:
                     cache.write_blob(path, lambda tmp, array=array: _save(tmp, array))  # type: ignore[union-attr]
         brand_ids = {b: k for k, b in enumerate(dict.fromkeys(self.brands))}
         self.ref_brand_id = np.asarray([brand_ids[b] for b in self.brands], np.int32)
-        # The kd-trees are loaded (or built) in a thread of their own, which OpenCV runs without
-        # the GIL: loading them is most of a warm start at 1,000 brands (8.4 s; FLANN reads the
-        # trees node by node, nothing to memory-map), and the stage has the photo's OCR and
-        # network to run before it needs them. The first match waits for them (:attr:`index`).
-        self._index: Future[cv2.flann_Index] | None = None
+        # The inverted file is mapped (or, the first time, built) in a thread of their own, which
+        # faiss runs without the GIL: building it takes seconds to minutes, and the stage has the
+        # photo's OCR and network to run before it needs it. The first match waits for it
+        # (:attr:`index`).
+        self._index: Future["faiss.IndexIVFFlat"] | None = None
         self._index_source = (cache, keys, os.getpid())
         if len(self.ref_descriptors):
-            loader = ThreadPoolExecutor(1, thread_name_prefix="screener-kd-index")
-            self._index = loader.submit(self._kd_index, cache, keys)
+            loader = ThreadPoolExecutor(1, thread_name_prefix="screener-sift-index")
+            self._index = loader.submit(self._ivf_index, cache, keys)
             loader.shutdown(wait=False)  # the thread ends once the trees are there
 
     @property
-    def index(self) -> "cv2.flann_Index | None":
-        """The kd-trees over every reference descriptor (waits while they are being loaded)."""
+    def index(self) -> "faiss.IndexIVFFlat | None":
+        """The inverted file over every reference descriptor (waits while it is being made)."""
         if self._index is None:
             return None
         cache, keys, pid = self._index_source
         if pid != os.getpid() and not self._index.done():
             # A forked copy of a process that was still loading them: the loading thread did
             # not come along, so this process loads them itself.
-            done: Future[cv2.flann_Index] = Future()
-            done.set_result(self._kd_index(cache, keys))
+            done: Future[faiss.IndexIVFFlat] = Future()
+            done.set_result(self._ivf_index(cache, keys))
             self._index, self._index_source = done, (cache, keys, os.getpid())
         return self._index.result()
 
@@ -308,36 +335,44 @@ class SiftMatcher:
         h, w = self.reference_image(ref).shape
         return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
 
-    def _kd_index(self, cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> "cv2.flann_Index":
-        """The kd-trees over every reference descriptor, loaded from ``cache`` when they were built
-        before for the same references (building them is most of a warm start: 1.5 s for
-        FlickrLogos' 100 references), else built and stored there.
+    def _ivf_index(self, cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> "faiss.IndexIVFFlat":
+        """The inverted file over every reference descriptor, memory-mapped from ``cache`` when it
+        was built before for the same references, else built and stored there.
 
-        The stored trees are keyed by the references' own cache keys in order (each the file's
-        sha256 and the keypoint recipe, :func:`feature_key`), which decide every descriptor the
-        trees are built over, and by the descriptor count. Hashing the descriptors themselves
-        took 6.0 s of a 35.5 s warm start at 1,000 brands (1.85 GB, BENCHMARKS.md)."""
-        params = {"algorithm": 1, "trees": KD_TREES}
+        The stored file is keyed by the references' own cache keys in order (each the file's
+        sha256 and the keypoint recipe, :func:`feature_key`), which decide every descriptor in
+        it, and by the descriptor count and cell count. Hashing the descriptors themselves took
+        6.0 s of a 35.5 s warm start at 1,000 brands (1.85 GB, BENCHMARKS.md)."""
+        n = len(self.ref_descriptors)
+        cells = ivf_cells(n)
         path = None
         if cache is not None and keys is not None:
             digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
-            recipe = f"kd{KD_TREES}:opencv-{cv2.__version__}:by-reference-keys:{len(self.ref_descriptors)}"
-            path = cache.blob_path(cache.key("sift-index", digest, recipe), ".flann")
+            recipe = f"ivf-flat{cells}:faiss-{faiss.__version__}:by-reference-keys:{n}"
+            path = cache.blob_path(cache.key("sift-ivf", digest, recipe), ".faiss")
         if path is not None and path.is_file():
-            index = cv2.flann_Index()
             try:
-                if index.load(self.ref_descriptors, str(path)):
-                    return index
-            except cv2.error:  # a torn or foreign file: build the trees again
+                # Mapped, not read: the pages come in as the probes touch them, and are shared
+                # by every process that maps the file.
+                stored = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+                if isinstance(stored, faiss.IndexIVFFlat) and stored.ntotal == n and stored.nlist == cells:
+                    stored.nprobe = IVF_PROBES
+                    return stored
+            except RuntimeError:  # a torn or foreign file: build it again
                 pass
-        # The kd-trees split on randomly chosen dimensions: unseeded, two processes building an
-        # index over the same references find different approximate neighbours, and a photo could
-        # then be verified with 30 inliers in one scan worker and 31 in another. Seeded, a stored
-        # index is the one every process would build.
-        cv2.setRNGSeed(0)
-        index = cv2.flann_Index(self.ref_descriptors, params)
+        faiss.omp_set_num_threads(1)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(128), 128, cells)
+        # k-means on at most 64 descriptors per cell (faiss's default is 256): the cells only
+        # route queries, every probed cell is searched exactly, and at 1,000 brands the default
+        # would cluster 1M descriptors. faiss's k-means is seeded (``cp.seed``), so two processes
+        # build the same file and verify a photo with the same inliers.
+        index.cp.max_points_per_centroid = 64
+        descriptors = np.ascontiguousarray(self.ref_descriptors, np.float32)
+        index.train(descriptors)
+        index.add(descriptors)
+        index.nprobe = IVF_PROBES
         if path is not None:
-            cache.write_blob(path, lambda tmp: index.save(str(tmp)))
+            cache.write_blob(path, lambda tmp: faiss.write_index(index, str(tmp)))
         return index
 
     def match(self, image: np.ndarray) -> list[GeometricMatch]:
@@ -352,9 +387,9 @@ class SiftMatcher:
         if desc is None or len(kps) < MIN_MATCHES:
             return []
         photo_points = np.float32([k.pt for k in kps])
-        k = min(8, len(self.ref_descriptors))
-        neighbours, squared = self.index.knnSearch(root_sift(desc), k, params={"checks": KD_CHECKS})
-        distances = np.sqrt(np.maximum(squared, 0.0))  # FLANN gives squared L2 distances
+        faiss.omp_set_num_threads(1)  # the search runs beside the network: one core each
+        squared, neighbours = self.index.search(root_sift(desc), self.neighbours)
+        distances = np.sqrt(np.maximum(squared, 0.0))  # faiss gives squared L2 distances
         tentative: dict[int, list[tuple[int, int, float]]] = {}
         for query, (row, dists) in enumerate(zip(neighbours, distances)):
             found = [(int(t), float(d)) for t, d in zip(row, dists) if t >= 0]
