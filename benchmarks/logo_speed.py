@@ -144,7 +144,7 @@ def main(argv=None) -> int:
             med = {k: 1000 * statistics.median(t[k] for t in times[r]) for k in times[r][0]}
             parts = ", ".join(f"{k} {v:.0f}" for k, v in med.items() if k != "total")
             verifier = stages[r].verifier
-            keypoints = len(verifier.ref_descriptors) if verifier is not None else 0
+            keypoints = len(verifier.ref_owner) if verifier is not None else 0
             print(f"brands={n:>3}{'' if len(views) == 1 else (' views' if v else ' plain')}: "
                   f"{med['total']:.0f} ms/photo ({parts}); "
                   f"{statistics.median(counts[r]):.0f} windows; "

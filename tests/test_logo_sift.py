@@ -260,11 +260,12 @@ def test_an_edited_reference_file_gets_its_own_inverted_file_and_matches_as_with
                 == [(m.brand, m.box, m.inliers) for m in uncached.match(photo)]), name
 
 
-def test_a_warm_matcher_maps_the_stacked_keypoints_and_a_torn_stack_is_read_again(tmp_path, matcher):
-    """Every reference's keypoints are also stored stacked (as the matcher holds them), keyed by
-    the references' keys: a warm matcher memory-maps them instead of reading an entry per
-    reference, decodes no logo file, and matches as one without a cache. A torn stack is not
-    trusted: the per-reference entries are read again and the stack rewritten."""
+def test_a_warm_matcher_reads_no_descriptor_and_a_torn_stack_is_read_again(tmp_path, matcher):
+    """Every reference keypoint's point and owner are also stored stacked, keyed by the
+    references' keys, and the descriptors live in the stored inverted file: a warm matcher reads
+    the small stack, maps the inverted file, reads no descriptor and decodes no logo file, and
+    matches as one without a cache. A torn stack is not trusted: the per-reference entries are
+    read again and the stack rewritten."""
     from screener.logo.cache import EmbeddingCache
     from screener.logo.pixels import LogoFile
     from screener.logo.sift import feature_key
@@ -275,19 +276,20 @@ def test_a_warm_matcher_maps_the_stacked_keypoints_and_a_torn_stack_is_read_agai
     keys = [feature_key(cache, file.sha256) for _, file in files]
     min_inliers = Config().logo.point.min_inliers
     first = SiftMatcher(files, min_inliers=min_inliers, cache=cache, keys=keys)
-    assert not isinstance(first.ref_descriptors, np.memmap)
-    stack = sorted(tmp_path.glob("*.descriptors.npy"))
-    assert len(stack) == 1
+    assert first.index is not None  # (stored by its own thread: wait for it)
+    stack = sorted(tmp_path.glob("*.points.npy"))
+    assert len(stack) == 1 and not list(tmp_path.glob("*.descriptors.npy"))
     second = SiftMatcher(files, min_inliers=min_inliers, cache=cache, keys=keys)
-    assert isinstance(second.ref_descriptors, np.memmap) and second._images == {}
-    for name in ("ref_descriptors", "ref_points", "ref_owner"):
+    assert second.index is not None and second.index.ntotal == len(first.ref_owner)
+    assert second._descriptors is None and second._images == {}  # nothing read but the stack
+    for name in ("ref_points", "ref_owner"):
         assert np.array_equal(getattr(first, name), getattr(second, name)), name
     size = stack[0].stat().st_size
-    torn = stack[0].read_bytes()[:1000]
-    stack[0].unlink()  # (a new file: ``second`` maps the old one, as the cache's writers do it)
+    torn = stack[0].read_bytes()[:100]
+    stack[0].unlink()  # (a new file, as the cache's writers make them)
     stack[0].write_bytes(torn)
     third = SiftMatcher(files, min_inliers=min_inliers, cache=cache, keys=keys)
-    assert not isinstance(third.ref_descriptors, np.memmap) and stack[0].stat().st_size == size
+    assert third._descriptors is not None and stack[0].stat().st_size == size
     assert np.array_equal(first.ref_descriptors, third.ref_descriptors)
     for name in ("listings/036-genuine-logo.jpg", "listings/047-genuine-emblem.jpg", "listings/000-clean.jpg"):
         photo = _photo(name)
@@ -295,6 +297,8 @@ def test_a_warm_matcher_maps_the_stacked_keypoints_and_a_torn_stack_is_read_agai
         for other in (first, second, third):
             assert [(m.brand, m.box, m.inliers, m.worst_cell) for m in other.match(photo)] == expected, name
     assert 0 < len(second._images) < len(files)  # decoded only what the photos' matches needed
+    assert second._descriptors is None
+    assert np.array_equal(second.ref_descriptors, first.ref_descriptors)  # read when asked for
 
 
 def test_the_inverted_file_finds_most_photo_descriptors_exact_nearest_reference(matcher):

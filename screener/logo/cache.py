@@ -6,11 +6,12 @@ scan (and every scan worker) embeds each reference once, and a retrained model o
 file never reuses stale vectors. Entries are plain ``.npy`` files written atomically.
 
 The SIFT verifier keeps its reference keypoints here too (``screener.logo.sift.feature_key``),
-and, keyed by the references' keys in order (so by their files' sha256), all of them stacked
-(``.descriptors.npy``, memory-mapped by a warm worker, ``.points.npy``, ``.owner.npy``) and its
-inverted file over them as a ``.faiss`` file: a warm worker then maps what it would otherwise
-build again. An edited or added reference is a new key: only its own entries are computed again,
-and the stack and index are rebuilt (the old ones stay until the folder is cleared).
+and, keyed by the references' keys in order (so by their files' sha256), every keypoint's point
+and owning reference stacked (``.points.npy``, ``.owner.npy``) and the inverted file over their
+descriptors as a ``.faiss`` file: a warm worker reads the stack and memory-maps the inverted file
+instead of reading every entry and building the file again. An edited or added reference is a new
+key: only its own entries are computed again, and the stack and inverted file are rebuilt (the
+old ones stay until the folder is cleared).
 """
 
 from __future__ import annotations

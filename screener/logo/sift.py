@@ -151,7 +151,9 @@ def reference_features(sift: "cv2.SIFT", grey: np.ndarray,
     return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 130), np.float32)
 
 
-STACK_SUFFIXES = (".descriptors.npy", ".points.npy", ".owner.npy")
+# The stacked keypoints: their points and owning references. Their descriptors are not stacked:
+# the inverted file holds them, and a warm matcher reads them only if it must build that again.
+STACK_SUFFIXES = (".points.npy", ".owner.npy")
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -159,23 +161,20 @@ def _save(path: Path, array: np.ndarray) -> None:
         np.save(handle, array, allow_pickle=False)
 
 
-def _load_stack(paths: Sequence[Path], references: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The stacked keypoints (points, memory-mapped descriptors, owners), or None when a file is
-    absent, torn, or not the shapes and types the matcher holds (then they are read per
-    reference and stored again)."""
+def _load_stack(paths: Sequence[Path], references: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The stacked keypoints (points, owners), or None when a file is absent, torn, or not the
+    shapes and types the matcher holds (then they are read per reference and stored again)."""
     try:
-        descriptors = np.load(paths[0], mmap_mode="r", allow_pickle=False)
-        points = np.load(paths[1], allow_pickle=False)
-        owner = np.load(paths[2], allow_pickle=False)
+        points = np.load(paths[0], allow_pickle=False)
+        owner = np.load(paths[1], allow_pickle=False)
     except (OSError, ValueError):
         return None
     n = len(owner) if owner.ndim == 1 else -1
-    if (descriptors.shape != (n, 128) or descriptors.dtype != np.float32 or points.shape != (n, 2)
-            or points.dtype != np.float32 or owner.dtype != np.int32):
+    if points.shape != (n, 2) or points.dtype != np.float32 or owner.dtype != np.int32:
         return None
     if n and (int(owner.min()) < 0 or int(owner.max()) >= references):
         return None
-    return points, descriptors, owner
+    return points, owner
 
 
 @dataclass(frozen=True)
@@ -249,29 +248,17 @@ class SiftMatcher:
                 self._sources.append((source, ref[2] if len(ref) > 2 else None))  # type: ignore[misc]
                 self.reference_image(i)
                 self._sources[i] = None
+        self._features = (cache, keys)
+        self._descriptors: np.ndarray | None = None
         stack = self._stack_paths(cache, keys)
         stacked = _load_stack(stack, len(self.brands)) if stack is not None else None
         if stacked is not None:
-            self.ref_points, self.ref_descriptors, self.ref_owner = stacked
+            self.ref_points, self.ref_owner = stacked
             cache.hits += len(self.brands)  # type: ignore[union-attr]  # every reference's keypoints came from it
         else:
-            points, descriptors, owner = [], [], []
-            for i in range(len(self.brands)):
-                stored = cache.get(keys[i], columns=130) if cache is not None and keys is not None else None
-                if stored is None:
-                    stored = reference_features(self.sift, self.reference_image(i), views)
-                    if cache is not None and keys is not None:
-                        cache.put(keys[i], stored)
-                if len(stored) < MIN_MATCHES:
-                    continue
-                points.append(np.ascontiguousarray(stored[:, :2], np.float32))
-                descriptors.append(np.ascontiguousarray(stored[:, 2:], np.float32))
-                owner.append(np.full(len(stored), i, np.int32))
-            self.ref_points = np.concatenate(points) if points else np.zeros((0, 2), np.float32)
-            self.ref_descriptors = np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.float32)
-            self.ref_owner = np.concatenate(owner) if owner else np.zeros(0, np.int32)
+            self.ref_points, self._descriptors, self.ref_owner = self._read_features()
             if stack is not None:
-                for path, array in zip(stack, (self.ref_descriptors, self.ref_points, self.ref_owner)):
+                for path, array in zip(stack, (self.ref_points, self.ref_owner)):
                     cache.write_blob(path, lambda tmp, array=array: _save(tmp, array))  # type: ignore[union-attr]
         brand_ids = {b: k for k, b in enumerate(dict.fromkeys(self.brands))}
         self.ref_brand_id = np.asarray([brand_ids[b] for b in self.brands], np.int32)
@@ -281,10 +268,42 @@ class SiftMatcher:
         # (:attr:`index`).
         self._index: Future["faiss.IndexIVFFlat"] | None = None
         self._index_source = (cache, keys, os.getpid())
-        if len(self.ref_descriptors):
+        if len(self.ref_owner):
             loader = ThreadPoolExecutor(1, thread_name_prefix="screener-sift-index")
             self._index = loader.submit(self._ivf_index, cache, keys)
-            loader.shutdown(wait=False)  # the thread ends once the trees are there
+            loader.shutdown(wait=False)  # the thread ends once the inverted file is there
+
+    def _read_features(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every reference's keypoints (points, descriptors, owning reference), from the cache
+        where it has them, else detected (and stored there)."""
+        cache, keys = self._features
+        points, descriptors, owner = [], [], []
+        for i in range(len(self.brands)):
+            stored = cache.get(keys[i], columns=130) if cache is not None and keys is not None else None
+            if stored is None:
+                stored = reference_features(self.sift, self.reference_image(i), self.views)
+                if cache is not None and keys is not None:
+                    cache.put(keys[i], stored)
+            if len(stored) < MIN_MATCHES:
+                continue
+            points.append(np.ascontiguousarray(stored[:, :2], np.float32))
+            descriptors.append(np.ascontiguousarray(stored[:, 2:], np.float32))
+            owner.append(np.full(len(stored), i, np.int32))
+        return (np.concatenate(points) if points else np.zeros((0, 2), np.float32),
+                np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.float32),
+                np.concatenate(owner) if owner else np.zeros(0, np.int32))
+
+    @property
+    def ref_descriptors(self) -> np.ndarray:
+        """Every reference descriptor (RootSIFT), row for row with ``ref_points``. A warm matcher
+        holds none: the stored inverted file has them, and they are read from the cache only when
+        that file must be built again."""
+        if self._descriptors is None:
+            points, descriptors, owner = self._read_features()
+            if not (np.array_equal(owner, self.ref_owner) and np.array_equal(points, self.ref_points)):
+                raise RuntimeError("the cached reference keypoints no longer match their stack")
+            self._descriptors = descriptors
+        return self._descriptors
 
     @property
     def index(self) -> "faiss.IndexIVFFlat | None":
@@ -302,16 +321,15 @@ class SiftMatcher:
 
     @staticmethod
     def _stack_paths(cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> list[Path] | None:
-        """Where every reference's keypoints are stored stacked, as this matcher holds them
-        (descriptors, points, owning reference), keyed by the references' keys in order.
+        """Where every reference keypoint's point and owning reference are stored stacked, keyed
+        by the references' keys in order.
 
-        A warm start at 1,000 brands otherwise reads 5,000 keypoint entries (1.85 GB) and copies
-        them into one array; the stacked descriptors are memory-mapped instead, so a warm start
-        reads nothing up front and the scan workers of one machine share one copy (the page
-        cache) rather than each holding its own."""
+        A warm start at 1,000 brands otherwise reads 5,000 keypoint entries (1.85 GB) to find
+        them; the stack is 45 MB. The descriptors themselves are in the inverted file, which a
+        warm worker memory-maps, so it reads no descriptor up front."""
         if cache is None or keys is None or cache.folder is None:
             return None
-        key = cache.key("sift-stack", hashlib.sha256("\n".join(keys).encode()).hexdigest(), f"v1:min{MIN_MATCHES}")
+        key = cache.key("sift-stack", hashlib.sha256("\n".join(keys).encode()).hexdigest(), f"v2:min{MIN_MATCHES}")
         return [cache.folder / f"{key}{suffix}" for suffix in STACK_SUFFIXES]
 
     def reference_image(self, ref: int) -> np.ndarray:
@@ -343,7 +361,7 @@ class SiftMatcher:
         sha256 and the keypoint recipe, :func:`feature_key`), which decide every descriptor in
         it, and by the descriptor count and cell count. Hashing the descriptors themselves took
         6.0 s of a 35.5 s warm start at 1,000 brands (1.85 GB, BENCHMARKS.md)."""
-        n = len(self.ref_descriptors)
+        n = len(self.ref_owner)
         cells = ivf_cells(n)
         path = None
         if cache is not None and keys is not None:
