@@ -97,6 +97,9 @@ def test_reference_cache_is_reused(tmp_path, embedder):
     first = build_logo_stage(registry, config, embedder=embedder)
     # 3 references' embeddings and SIFT keypoints (the background bank ships with the model)
     assert first.cache.hits == 0 and first.cache.misses >= 6
+    # The SIFT inverted file is built and stored by a thread of its own: a stage built before it
+    # is stored builds its own, reading the cached keypoints' descriptors again (more hits).
+    assert first.verifier.index is not None
     second = build_logo_stage(registry, config, embedder=embedder)
     assert (second.cache.hits, second.cache.misses) == (first.cache.misses, 0)  # nothing computed again
     assert np.array_equal(first.references.vectors, second.references.vectors)
