@@ -304,7 +304,8 @@ def test_a_warm_matcher_reads_no_descriptor_and_a_torn_stack_is_read_again(tmp_p
 def test_the_inverted_file_finds_most_photo_descriptors_exact_nearest_reference(matcher):
     """The inverted file is approximate: a photo descriptor is compared only with the references
     in its nearest cells. It must still find the exact nearest reference descriptor for most of a
-    listing's descriptors (FlickrLogos: 84%, where the kd-trees it replaced found 45%), and its
+    listing's descriptors (measured: 98-100% on sample listings, with 8,425 reference descriptors in
+    216 cells; 84% on FlickrLogos' 105,000, where the kd-trees it replaced found 45%), and its
     distances must be the true ones."""
     import cv2
 
@@ -317,7 +318,7 @@ def test_the_inverted_file_finds_most_photo_descriptors_exact_nearest_reference(
     assert matcher.index.nlist == ivf_cells(len(references)) > 1 and matcher.index.nprobe == IVF_PROBES
     squared, found = matcher.index.search(queries, 8)
     exact = ((queries ** 2).sum(1)[:, None] - 2 * queries @ references.T + (references ** 2).sum(1)[None]).argmin(1)
-    assert np.mean(found[:, 0] == exact) >= 0.8
+    assert np.mean(found[:, 0] == exact) >= 0.9
     listed = found[:, 0] >= 0
     true = ((queries[listed] - references[found[listed, 0]]) ** 2).sum(1)
     assert np.allclose(squared[listed, 0], true, atol=1e-4)
