@@ -262,7 +262,7 @@ class SiftMatcher:
                     cache.write_blob(path, lambda tmp, array=array: _save(tmp, array))  # type: ignore[union-attr]
         brand_ids = {b: k for k, b in enumerate(dict.fromkeys(self.brands))}
         self.ref_brand_id = np.asarray([brand_ids[b] for b in self.brands], np.int32)
-        # The inverted file is mapped (or, the first time, built) in a thread of their own, which
+        # The inverted file is mapped (or, the first time, built) in a thread of its own, which
         # faiss runs without the GIL: building it takes seconds to minutes, and the stage has the
         # photo's OCR and network to run before it needs it. The first match waits for it
         # (:attr:`index`).
