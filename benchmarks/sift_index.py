@@ -43,11 +43,7 @@ def main(argv=None) -> int:
     cv2.setNumThreads(1)
     faiss.omp_set_num_threads(1)
     protocol = benchmark_photos(args.flickr)
-    crops = []
-    for brand in sorted(protocol.references):
-        for b in protocol.references[brand]:
-            x1, y1, x2, y2 = b.box
-            crops.append((brand, rgb_of(args.flickr / "images" / b.image)[y1:y2, x1:x2]))
+    crops = protocol.reference_crops(args.flickr)
     matcher = SiftMatcher(crops)
     references = np.ascontiguousarray(matcher.ref_descriptors)
     queries = []

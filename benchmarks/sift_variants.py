@@ -96,14 +96,10 @@ def main(argv=None) -> int:
     cv2.setNumThreads(1)
 
     protocol = benchmark_photos(args.flickr)
-    references, truth = protocol.references, protocol.truth
+    truth = protocol.truth
     logo_photos = [p for p in protocol.photos if evaluation_half(p) == args.half]
     street = [p for p in sorted((args.icdar / "images").glob("*.jpg")) if evaluation_half(p.name) == args.half]
-    crops = []
-    for brand in sorted(references):
-        for b in references[brand]:
-            x1, y1, x2, y2 = b.box
-            crops.append((brand, rgb_of(args.flickr / "images" / b.image)[y1:y2, x1:x2]))
+    crops = protocol.reference_crops(args.flickr)
     matcher = SiftMatcher(crops, min_inliers=args.min_inliers)
     base_side, base_min = matcher.max_side, matcher.min_side
     photos = [(p, args.flickr / "images" / p) for p in logo_photos]

@@ -132,6 +132,17 @@ class BenchmarkPhotos:
     truth: dict[str, set[str]]
     photos: list[str]
 
+    def reference_crops(self, data_dir: str | Path) -> list[tuple[str, np.ndarray]]:
+        """``(brand, RGB crop)`` per reference box, brands in name order: what the SIFT
+        benchmarks register."""
+        crops = []
+        for brand in sorted(self.references):
+            for b in self.references[brand]:
+                x1, y1, x2, y2 = b.box
+                bgr = cv2.imread(str(Path(data_dir) / "images" / b.image))
+                crops.append((brand, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[y1:y2, x1:x2]))
+        return crops
+
 
 def benchmark_photos(data_dir: str | Path, refs: int = 5, seed: int = 0) -> BenchmarkPhotos:
     """Trained brands registered from crops of their training photos, held-out brands from their
