@@ -16,7 +16,7 @@ from helpers import SAMPLES
 from screener.brands import BrandRegistry
 from screener.config import Config
 from screener.logo.matcher import read_logo
-from screener.logo.sift import SiftMatcher
+from screener.logo.sift import SiftMatcher, tentative_matches
 
 pytestmark = pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
 
@@ -322,3 +322,51 @@ def test_the_inverted_file_finds_most_photo_descriptors_exact_nearest_reference(
     listed = found[:, 0] >= 0
     true = ((queries[listed] - references[found[listed, 0]]) ** 2).sum(1)
     assert np.allclose(squared[listed, 0], true, atol=1e-4)
+
+
+def _ratio_test_loop(neighbours, distances, owner, brand_of, ratio):
+    """The ratio test written descriptor by descriptor, as the matcher ran it until it was done
+    on whole arrays: the readable statement of what ``tentative_matches`` must give."""
+    tentative: dict[int, list[tuple[int, int, float]]] = {}
+    for query, (row, dists) in enumerate(zip(neighbours, distances)):
+        found = [(int(t), float(d)) for t, d in zip(row, dists) if t >= 0]
+        if not found:
+            continue
+        brand = brand_of[owner[found[0][0]]]
+        other = next((d for t, d in found[1:] if brand_of[owner[t]] != brand), found[-1][1])
+        taken: set[int] = set()
+        for train, distance in found:
+            ref = int(owner[train])
+            if brand_of[ref] != brand or distance >= ratio * other:
+                break
+            if ref not in taken:
+                taken.add(ref)
+                tentative.setdefault(ref, []).append((train, query, distance))
+    out = []
+    for ref, matches in tentative.items():
+        matches.sort(key=lambda m: m[2])
+        seen: set[int] = set()
+        unique = [m for m in matches if not (m[0] in seen or seen.add(m[0]))]
+        out.append((ref, [m[0] for m in unique], [m[1] for m in unique]))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_ratio_test_on_whole_arrays_gives_what_the_loop_gave(seed):
+    # A fake neighbour list, not an index: what is under test is the bookkeeping of the ratio
+    # test (other-brand denominators, one match per reference, ties, descriptors with fewer
+    # neighbours found), which real photos exercise only partly.
+    rng = np.random.default_rng(seed)
+    references, per_reference, queries, k = 12, 40, 400, 16
+    owner = np.repeat(np.arange(references), per_reference).astype(np.int32)
+    brand_of = (np.arange(references) // 3).astype(np.int32)  # 3 references per brand: shared descriptors
+    neighbours = rng.integers(0, len(owner), (queries, k)).astype(np.int64)
+    neighbours[rng.random(queries) < 0.3] = rng.integers(0, 2 * per_reference, k)  # crowd one brand
+    distances = np.sort(rng.choice(np.linspace(0.2, 1.0, 40), (queries, k)), axis=1).astype(np.float32)  # ties
+    for q in np.nonzero(rng.random(queries) < 0.1)[0]:  # fewer than k found: -1 after the last
+        cut = int(rng.integers(0, k))
+        neighbours[q, cut:], distances[q, cut:] = -1, np.float32(np.finfo(np.float32).max)
+    got = [(ref, train.tolist(), query.tolist())
+           for ref, train, query in tentative_matches(neighbours, distances, owner, brand_of, 0.85)]
+    assert got == _ratio_test_loop(neighbours, distances, owner, brand_of, 0.85)
+    assert sum(len(t) for _, t, _ in got) > 50  # the case is not vacuous

@@ -208,6 +208,58 @@ def _convex(quad: np.ndarray) -> bool:
     return all(c > 0 for c in crosses)
 
 
+def tentative_matches(neighbours: np.ndarray, distances: np.ndarray, owner: np.ndarray, brand_of: np.ndarray,
+                      ratio: float) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """The ratio test over a photo's nearest reference descriptors, per reference.
+
+    ``neighbours`` / ``distances``: Q x K nearest reference descriptors of each photo descriptor
+    (faiss: -1 after the last one found), ``owner``: each reference descriptor's reference,
+    ``brand_of``: each reference's brand id. For each photo descriptor, the nearest descriptor of
+    any *other* brand is the denominator (none among the K: the farthest found stands in); every
+    reference of the nearest brand met before a neighbour fails the test gets the match (a brand's
+    emblem file and its emblem-plus-wordmark file share descriptors, and each must be fitted).
+
+    Returns ``(reference, train, query)`` per reference with a match, in the order the photo's
+    descriptors first reached them: its reference descriptors and photo descriptors pair by pair,
+    closest pair first, one pair per reference descriptor (its closest). Done on whole arrays: a
+    photo has thousands of descriptors, and a Python loop over them cost more than the search."""
+    rows, k = neighbours.shape
+    if rows == 0 or k == 0:
+        return []
+    valid = neighbours >= 0
+    refs = owner[np.where(valid, neighbours, 0)]
+    brands = brand_of[refs]
+    dist = distances.astype(np.float64)  # the test in double precision, as Python floats compare
+    index = np.arange(rows)
+    other_brand = valid & (brands != brands[:, :1])
+    other_brand[:, 0] = False
+    last_found = k - 1 - np.argmax(valid[:, ::-1], axis=1)
+    other = np.where(other_brand.any(axis=1), dist[index, np.argmax(other_brand, axis=1)], dist[index, last_found])
+    # faiss puts the -1s last, so the neighbours found are a prefix: the test stops at the first failure.
+    passed = np.logical_and.accumulate(valid & (brands == brands[:, :1]) & (dist < ratio * other[:, None]), axis=1)
+    # One match per (photo descriptor, reference): its nearest descriptor of that reference.
+    earlier_same = np.tril(np.ones((k, k), bool), -1)[None] & (refs[:, :, None] == refs[:, None, :])
+    keep = passed & ~earlier_same.any(axis=2)
+    query, column = np.nonzero(keep)  # photo descriptor first, then nearest first
+    if len(query) == 0:
+        return []
+    ref, train, gap = refs[query, column], neighbours[query, column].astype(np.int64), dist[query, column]
+    met, first_met = np.unique(ref, return_index=True)
+    met_at = dict(zip(met.tolist(), first_met.tolist()))
+    # Per reference, closest pair first (ties: the earlier photo descriptor), then one pair per
+    # reference descriptor: the closest.
+    order = np.lexsort((query, gap, ref))
+    ref, train, query = ref[order], train[order], query[order]
+    starts = np.flatnonzero(np.r_[True, ref[1:] != ref[:-1]])
+    ends = np.r_[starts[1:], len(ref)]
+    out = []
+    for a, b in sorted(zip(starts, ends), key=lambda span: met_at[int(ref[span[0]])]):
+        _, first = np.unique(train[a:b], return_index=True)
+        pick = a + np.sort(first)
+        out.append((int(ref[a]), train[pick], query[pick]))
+    return out
+
+
 class SiftMatcher:
     """Finds reference logos in photos by RootSIFT matches that agree on one homography."""
 
@@ -408,35 +460,14 @@ class SiftMatcher:
         faiss.omp_set_num_threads(1)  # the search runs beside the network: one core each
         squared, neighbours = self.index.search(root_sift(desc), self.neighbours)
         distances = np.sqrt(np.maximum(squared, 0.0))  # faiss gives squared L2 distances
-        tentative: dict[int, list[tuple[int, int, float]]] = {}
-        for query, (row, dists) in enumerate(zip(neighbours, distances)):
-            found = [(int(t), float(d)) for t, d in zip(row, dists) if t >= 0]
-            if not found:
-                continue
-            brand = self.ref_brand_id[self.ref_owner[found[0][0]]]
-            # The nearest descriptor of any *other* brand is the denominator of the ratio test.
-            other = next((d for t, d in found[1:] if self.ref_brand_id[self.ref_owner[t]] != brand), found[-1][1])
-            # Every reference of the nearest brand that passes gets the match: a brand's emblem
-            # file and its emblem-plus-wordmark file share descriptors, and each must be fitted.
-            taken: set[int] = set()
-            for train, distance in found:
-                ref = int(self.ref_owner[train])
-                if self.ref_brand_id[ref] != brand or distance >= self.ratio * other:
-                    break
-                if ref not in taken:
-                    taken.add(ref)
-                    tentative.setdefault(ref, []).append((train, query, distance))
         h, w = grey.shape
         best: dict[str, GeometricMatch] = {}
-        for ref, matches in tentative.items():
-            # One reference keypoint, one photo keypoint: keep the closest pair of each.
-            matches.sort(key=lambda m: m[2])
-            seen: set[int] = set()
-            unique = [m for m in matches if not (m[0] in seen or seen.add(m[0]))]  # type: ignore[func-returns-value]
-            if len(unique) < MIN_MATCHES:
+        for ref, train, query in tentative_matches(neighbours, distances, self.ref_owner, self.ref_brand_id,
+                                                   self.ratio):
+            if len(train) < MIN_MATCHES:
                 continue
-            src = self.ref_points[[m[0] for m in unique]]
-            dst = photo_points[[m[1] for m in unique]]
+            src = self.ref_points[train]
+            dst = photo_points[query]
             found = self._verify(ref, src, dst, w, h)
             if found is None:
                 continue
