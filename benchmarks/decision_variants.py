@@ -8,6 +8,15 @@ of fold, as the command does) and prints the fitting half, the reporting half an
 
     python benchmarks/decision_variants.py folds [--seeds 0 1 2 3 4 5]     # operating point vs fold seed
     python benchmarks/decision_variants.py trees --samples S.jsonl          # gradient-boosted trees
+    python benchmarks/decision_variants.py points --model logo-trunk --models DIR --at 0.155 0.6
+    python benchmarks/decision_variants.py union --second-cache runs/dec2 --second-model logo-trunk \
+        --models DIR --at 0.6 0.9      # the default screener's marks united with a second network's
+
+``points``: the shipped (or ``--models``) decision of ``--model`` at other operating points.
+``union``: every photo's brand marks from ``--model`` with its shipped decision, united with those
+of ``--second-model`` (its evidence gathered with ``--set logo.model=...`` into
+``--second-cache``, its decision in ``--models``) at each ``--at`` point: what running both
+networks would find (BENCHMARKS.md, "The trunk with a fitted decision, and as a second network").
 
 ``trees``: scikit-learn's GradientBoostingClassifier (depth 2 and 3, 100 trees) instead of the
 regression. Nothing here is shipped; BENCHMARKS.md ("The fitted decision again", "Per source") has
@@ -77,7 +86,7 @@ def trees(depth: int):  # noqa: ANN201
 class Evidence:
     def __init__(self, cache: Path, model: str) -> None:
         self.lines = fd.load_evidence(cache / f"evidence-{model}.jsonl")
-        self.config = Config()
+        self.config = Config().replace(logo__model=model)
         self.brands = sorted({b for l in self.lines for b in l["truth"]} | {h.brand for l in self.lines
                                                                           for h in l["result"].logos})
         self.halves = {h: [l for l in self.lines if l["half"] == h] for h in ("fit", "report")}
@@ -129,13 +138,38 @@ def short(metrics: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("variant", choices=("folds", "trees"))
+    parser.add_argument("variant", choices=("folds", "trees", "points", "union"))
     parser.add_argument("--cache", type=Path, default=Path("runs/decision"))
     parser.add_argument("--model", default="logo-embed")
     parser.add_argument("--samples", type=Path, default=None, help="sample listings' results (see above)")
     parser.add_argument("--seeds", type=int, nargs="*", default=list(range(6)))
+    parser.add_argument("--models", type=Path, default=None, help="models folder of the decisions (default: the package's)")
+    parser.add_argument("--at", type=float, nargs="*", default=[], help="operating points (points, union)")
+    parser.add_argument("--second-cache", type=Path, default=None)
+    parser.add_argument("--second-model", default="logo-trunk")
     args = parser.parse_args(argv)
     evidence = Evidence(args.cache, args.model)
+    if args.variant in ("points", "union"):
+        from screener.decision import load_decision
+
+        first = load_decision(args.model, args.models if args.variant == "points" else None)
+        second = evidence if args.variant == "points" else Evidence(args.second_cache, args.second_model)
+        decision = load_decision(second.config.logo.model, args.models)
+        base = {h: fd.reported(rows, fd.policy_for(evidence.brands, evidence.config, first))
+                for h, rows in evidence.halves.items()}
+        for at in [None] + list(args.at):
+            found = base if at is None else {
+                h: fd.reported(rows, fd.policy_for(second.brands, second.config, dataclasses.replace(decision, threshold=at)))
+                for h, rows in second.halves.items()}
+            if args.variant == "union" and at is not None:
+                found = {h: {p: base[h].get(p, set()) | found[h].get(p, set()) for p in base[h]} for h in base}
+            name = (f"{args.model} at its own point, P >= {first.threshold:.3f}" if at is None
+                    else f"{second.config.logo.model} at P >= {at}")
+            if args.variant == "union" and at is not None:
+                name = f"{args.model} shipped + {name}"
+            print(f"{name} | " + " | ".join(f"{h} {short(fd.metrics(evidence.halves[h], found[h]))}"
+                                            for h in ("fit", "report")), flush=True)
+        return 0
     if args.variant == "folds":
         runs = [(f"fold seed {s}", logistic(np.ones(len(evidence.y))), s) for s in args.seeds]
     else:
