@@ -15,6 +15,8 @@ A variant is ``base`` (the shipped settings) or comma-separated changes to it:
 - ``k=N``: reference descriptors found per photo descriptor (base ``NEIGHBOURS``), among which
   the ratio test looks for the nearest of another brand;
 - ``ratio=X``: the ratio test's threshold (base ``RATIO``);
+- ``store=fp16`` / ``store=sq8``: the inverted file's descriptors kept as 16-bit floats or in 8
+  bits a dimension (``IndexIVFScalarQuantizer``) instead of 32-bit floats;
 - ``kd``: OpenCV FLANN's randomised kd-trees (8 trees, 64 checks) instead of the inverted file,
   as the matcher searched before issue 16 (``kd=T/C`` for T trees and C checks).
 
@@ -79,7 +81,22 @@ def parse_variant(spec: str) -> dict:
                                     contrastThreshold=float(changes.get("c", 0.04))),
             "probes": int(changes.get("probes", sift_module.IVF_PROBES)),
             "k": int(changes.get("k", sift_module.NEIGHBOURS)), "ratio": float(changes.get("ratio", sift_module.RATIO)),
-            "kd": tuple(int(x) for x in changes["kd"].split("/")) if "kd" in changes else None}
+            "kd": tuple(int(x) for x in changes["kd"].split("/")) if "kd" in changes else None,
+            "store": changes.get("store")}
+
+
+def stored_as(descriptors: np.ndarray, cells: int, store: str, probes: int):
+    """An inverted file like the matcher's whose descriptors are kept in ``store`` ("fp16": 16-bit
+    floats, "sq8": 8 bits a dimension) instead of 32-bit floats."""
+    import faiss
+
+    kind = {"fp16": faiss.ScalarQuantizer.QT_fp16, "sq8": faiss.ScalarQuantizer.QT_8bit}[store]
+    index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(128), 128, cells, kind)
+    index.cp.max_points_per_centroid = 64
+    index.train(np.ascontiguousarray(descriptors))
+    index.add(np.ascontiguousarray(descriptors))
+    index.nprobe = probes
+    return index
 
 
 def main(argv=None) -> int:
@@ -109,7 +126,10 @@ def main(argv=None) -> int:
     searchers = {}  # per variant: what finds each photo descriptor's neighbours
     for v in variants:
         searchers[v["name"]] = Future()
-        searchers[v["name"]].set_result(KdTrees(matcher.ref_descriptors, *v["kd"]) if v["kd"] else inverted_file)
+        searchers[v["name"]].set_result(
+            KdTrees(matcher.ref_descriptors, *v["kd"]) if v["kd"]
+            else stored_as(matcher.ref_descriptors, inverted_file.nlist, v["store"], v["probes"]) if v["store"]
+            else inverted_file)
     print(f"{len(matcher.ref_descriptors)} reference descriptors, {inverted_file.nlist} cells")
     found: dict[str, dict[str, list]] = {v["name"]: {} for v in variants}
     seconds: dict[str, dict[str, float]] = {v["name"]: defaultdict(float) for v in variants}

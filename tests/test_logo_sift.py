@@ -306,7 +306,8 @@ def test_the_inverted_file_finds_most_photo_descriptors_exact_nearest_reference(
     in its nearest cells. It must still find the exact nearest reference descriptor for most of a
     listing's descriptors (measured: 98-100% on sample listings, with 8,425 reference descriptors in
     216 cells; 84% on FlickrLogos' 105,000, where the kd-trees it replaced found 45%), and its
-    distances must be the true ones."""
+    distances must be the true ones: it stores the descriptors as 16-bit floats, and the squared
+    distances it gives are within 1e-4 of the 32-bit ones (measured 1.7e-5)."""
     import cv2
 
     from screener.logo.sift import IVF_PROBES, ivf_cells, root_sift

@@ -52,9 +52,12 @@ MAX_REFERENCE_SIDE = 400  # and downscaled to at most this
 MIN_MATCHES = 6  # RANSAC is not tried on fewer tentative matches
 MIN_COVERAGE = 0.12  # inliers' bounding box / reference area: a fit on a corner of it is not a match
 MAX_ANISOTROPY = 4.0  # longest / shortest side of the mapped outline, relative to the reference's
-# The approximate nearest-neighbour search: an inverted file (faiss ``IndexIVFFlat``): the
-# reference descriptors are grouped into cells by k-means, and a photo descriptor is compared
-# exactly with every descriptor of the IVF_PROBES cells nearest to it. Against OpenCV FLANN's
+# The approximate nearest-neighbour search: an inverted file (faiss ``IndexIVFScalarQuantizer``):
+# the reference descriptors are grouped into cells by k-means, and a photo descriptor is compared
+# with every descriptor of the IVF_PROBES cells nearest to it. The descriptors are stored as 16-bit
+# floats: half the file to map and to read per probe, and on the fitting half every match of
+# every photo is the one 32-bit floats give (sift_variants.py ``store=fp16``; 8 bits a dimension
+# lost a photo and let a street false brand in). Against OpenCV FLANN's
 # randomised kd-trees (8 trees, 64 checks), on FlickrLogos' 104 707 reference descriptors with
 # the tilted views and 28 712 photo descriptors, one thread (``benchmarks/sift_index.py``): the
 # kd-trees found the exact nearest neighbour 45% of the time in 196-349 ms per 3,000 queries,
@@ -286,7 +289,7 @@ class SiftMatcher:
         self.min_inliers = min_inliers
         self.views = tuple(views)
         # What decides this matcher's results beyond its references (part of the stage fingerprint).
-        self.recipe = f"{'views' if self.views else 'upright'}:ivf-flat-p{IVF_PROBES}:k{NEIGHBOURS}:ratio{ratio:g}"
+        self.recipe = f"{'views' if self.views else 'upright'}:ivf-fp16-p{IVF_PROBES}:k{NEIGHBOURS}:ratio{ratio:g}"
         self.brands: list[str] = []
         # Per reference: the file or its pixels, and (once made) the grey image keypoints come from.
         self._sources: list[LogoFile | tuple[np.ndarray, np.ndarray | None] | None] = []
@@ -318,7 +321,7 @@ class SiftMatcher:
         # faiss runs without the GIL: building it takes seconds to minutes, and the stage has the
         # photo's OCR and network to run before it needs it. The first match waits for it
         # (:attr:`index`).
-        self._index: Future["faiss.IndexIVFFlat"] | None = None
+        self._index: Future["faiss.IndexIVFScalarQuantizer"] | None = None
         self._index_source = (cache, keys, os.getpid())
         if len(self.ref_owner):
             loader = ThreadPoolExecutor(1, thread_name_prefix="screener-sift-index")
@@ -358,7 +361,7 @@ class SiftMatcher:
         return self._descriptors
 
     @property
-    def index(self) -> "faiss.IndexIVFFlat | None":
+    def index(self) -> "faiss.IndexIVFScalarQuantizer | None":
         """The inverted file over every reference descriptor (waits while it is being made)."""
         if self._index is None:
             return None
@@ -366,7 +369,7 @@ class SiftMatcher:
         if pid != os.getpid() and not self._index.done():
             # A forked copy of a process that was still loading them: the loading thread did
             # not come along, so this process loads them itself.
-            done: Future[faiss.IndexIVFFlat] = Future()
+            done: Future[faiss.IndexIVFScalarQuantizer] = Future()
             done.set_result(self._ivf_index(cache, keys))
             self._index, self._index_source = done, (cache, keys, os.getpid())
         return self._index.result()
@@ -405,7 +408,7 @@ class SiftMatcher:
         h, w = self.reference_image(ref).shape
         return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
 
-    def _ivf_index(self, cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> "faiss.IndexIVFFlat":
+    def _ivf_index(self, cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> "faiss.IndexIVFScalarQuantizer":
         """The inverted file over every reference descriptor, memory-mapped from ``cache`` when it
         was built before for the same references, else built and stored there.
 
@@ -418,20 +421,21 @@ class SiftMatcher:
         path = None
         if cache is not None and keys is not None:
             digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
-            recipe = f"ivf-flat{cells}:faiss-{faiss.__version__}:by-reference-keys:{n}"
+            recipe = f"ivf-fp16-{cells}:faiss-{faiss.__version__}:by-reference-keys:{n}"
             path = cache.blob_path(cache.key("sift-ivf", digest, recipe), ".faiss")
         if path is not None and path.is_file():
             try:
                 # Mapped, not read: the pages come in as the probes touch them, and are shared
                 # by every process that maps the file.
                 stored = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-                if isinstance(stored, faiss.IndexIVFFlat) and stored.ntotal == n and stored.nlist == cells:
+                if (isinstance(stored, faiss.IndexIVFScalarQuantizer) and stored.ntotal == n and stored.nlist == cells
+                        and stored.sq.qtype == faiss.ScalarQuantizer.QT_fp16):
                     stored.nprobe = IVF_PROBES
                     return stored
             except RuntimeError:  # a torn or foreign file: build it again
                 pass
         faiss.omp_set_num_threads(1)
-        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(128), 128, cells)
+        index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(128), 128, cells, faiss.ScalarQuantizer.QT_fp16)
         # k-means on at most 64 descriptors per cell (faiss's default is 256): the cells only
         # route queries, every probed cell is searched exactly, and at 1,000 brands the default
         # would cluster 1M descriptors. faiss's k-means is seeded (``cp.seed``), so two processes
