@@ -232,3 +232,46 @@ def test_a_users_operating_point_reaches_the_stage_beside_the_fitted_decisions_f
     point = screener.logo.point
     assert (point.min_inliers, point.align_near) == (7, 0.8)
     assert point.near_threshold == screener.policy.decision.min_score < Config().logo.point.near_threshold
+
+
+@pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
+def test_cache_prune_removes_what_the_registry_no_longer_uses_and_keeps_a_warm_start(tmp_path, embedder, capsys):
+    """`screener cache prune`: after a logo file is edited, its old embeddings and keypoints, the
+    stack and inverted file of the old keys, entries of earlier versions and crashed writers'
+    old temporary files are removed; the entries in use (also the per-reference keypoints a warm
+    start does not read), a writer's fresh temporary file and files the cache did not write stay,
+    and the next stage starts warm from what is left."""
+    import os
+    import time
+
+    from screener.cli import main
+
+    shutil.copytree(SAMPLES / "brands", tmp_path / "brands")
+    cache = tmp_path / "cache"
+    config = Config().replace(logo__cache_dir=str(cache))
+    first = build_logo_stage(BrandRegistry.load(tmp_path / "brands"), config, embedder=embedder)
+    assert first.verifier.index is not None  # stored by a thread of its own: wait for it
+    before = {p.name for p in cache.iterdir()}
+    path = BrandRegistry.load(tmp_path / "brands").logo_files()[0][2]
+    Image.open(path).rotate(90, expand=True).save(path)  # its old entries are now unused
+    (cache / "0123456789abcdef0123456789abcdef.flann").write_bytes(b"an earlier version's index")
+    old_tmp = cache / ".fedcba9876543210fedcba9876543210.npy.4242.tmp"
+    fresh_tmp = cache / ".fedcba9876543210fedcba9876543211.npy.4243.tmp"
+    for tmp in (old_tmp, fresh_tmp):
+        tmp.write_bytes(b"half a file")
+    os.utime(old_tmp, (time.time() - 7200, time.time() - 7200))
+    (cache / "README.txt").write_text("a note of the user's")
+    args = ["cache", "prune", "--registry", str(tmp_path / "brands"), "--set", f"logo.cache_dir={cache}"]
+
+    assert main([*args, "--dry-run"]) == 0
+    assert before <= {p.name for p in cache.iterdir()}  # a dry run removes nothing
+    assert main(args) == 0
+    left = {p.name for p in cache.iterdir()}
+    assert {"README.txt", fresh_tmp.name} <= left
+    assert not {"0123456789abcdef0123456789abcdef.flann", old_tmp.name} & left
+    stale = before - left
+    assert {name.split(".", 1)[1] for name in stale} >= {"npy", "faiss", "points.npy", "owner.npy"}
+    warm = build_logo_stage(BrandRegistry.load(tmp_path / "brands"), config, embedder=embedder)
+    assert warm.cache.misses == 0 and warm.cache.hits > 0
+    assert "removed" in capsys.readouterr().err
+    assert main([*args, "--no-logo"]) == 2  # nothing would be kept: refused

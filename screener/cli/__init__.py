@@ -19,7 +19,7 @@ from typing import Sequence
 from ..errors import ScreenerError
 
 # Command modules, in the order `--help` lists them.
-_COMMANDS = ("scan", "screen", "brands", "eval", "report", "export", "train_logo")
+_COMMANDS = ("scan", "screen", "brands", "cache", "eval", "report", "export", "train_logo")
 
 EXIT_OK, EXIT_FAIL_ON, EXIT_USAGE = 0, 1, 2
 

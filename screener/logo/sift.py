@@ -323,6 +323,13 @@ class SiftMatcher:
         # (:attr:`index`).
         self._index: Future["faiss.IndexIVFScalarQuantizer"] | None = None
         self._index_source = (cache, keys, os.getpid())
+        if cache is not None and keys is not None:
+            # Every entry these references need is claimed now (EmbeddingCache.prune keeps them),
+            # also the keypoints a warm start does not read: a changed registry rebuilds the
+            # stack and inverted file from them.
+            for key in keys:
+                cache.entry(key)
+            self._index_file(cache, keys)
         if len(self.ref_owner):
             loader = ThreadPoolExecutor(1, thread_name_prefix="screener-sift-index")
             self._index = loader.submit(self._ivf_index, cache, keys)
@@ -385,7 +392,7 @@ class SiftMatcher:
         if cache is None or keys is None or cache.folder is None:
             return None
         key = cache.key("sift-stack", hashlib.sha256("\n".join(keys).encode()).hexdigest(), f"v2:min{MIN_MATCHES}")
-        return [cache.folder / f"{key}{suffix}" for suffix in STACK_SUFFIXES]
+        return [cache.entry(key, suffix) for suffix in STACK_SUFFIXES]  # type: ignore[misc]
 
     def reference_image(self, ref: int) -> np.ndarray:
         """The grey reference its keypoints are in the pixels of (on white, long side rescaled
@@ -408,6 +415,15 @@ class SiftMatcher:
         h, w = self.reference_image(ref).shape
         return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
 
+    def _index_file(self, cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> Path | None:
+        """Where the inverted file over these references is stored (None without a cache)."""
+        if cache is None or keys is None:
+            return None
+        n = len(self.ref_owner)
+        digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+        recipe = f"ivf-fp16-{ivf_cells(n)}:faiss-{faiss.__version__}:by-reference-keys:{n}"
+        return cache.blob_path(cache.key("sift-ivf", digest, recipe), ".faiss")
+
     def _ivf_index(self, cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> "faiss.IndexIVFScalarQuantizer":
         """The inverted file over every reference descriptor, memory-mapped from ``cache`` when it
         was built before for the same references, else built and stored there.
@@ -418,11 +434,7 @@ class SiftMatcher:
         6.0 s of a 35.5 s warm start at 1,000 brands (1.85 GB, BENCHMARKS.md)."""
         n = len(self.ref_owner)
         cells = ivf_cells(n)
-        path = None
-        if cache is not None and keys is not None:
-            digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
-            recipe = f"ivf-fp16-{cells}:faiss-{faiss.__version__}:by-reference-keys:{n}"
-            path = cache.blob_path(cache.key("sift-ivf", digest, recipe), ".faiss")
+        path = self._index_file(cache, keys)
         if path is not None and path.is_file():
             try:
                 # Mapped, not read: the pages come in as the probes touch them, and are shared
