@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from screener.io import STAGE_MAX_SIDE, resize_for_stages  # noqa: E402
-from screener.logo.sift import SiftMatcher, ivf_cells, root_sift  # noqa: E402
+from screener.logo.sift import SiftMatcher, inverted_file, ivf_cells, root_sift  # noqa: E402
 from screener.train.data import benchmark_photos, evaluation_half  # noqa: E402
 
 
@@ -79,10 +79,7 @@ def main(argv=None) -> int:
             lambda: kd.knnSearch(queries, 8, params={"checks": checks})[0], built)
     for cells in sorted({256, 1024, 4096, ivf_cells(len(references))}):
         started = time.perf_counter()
-        ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(128), 128, cells)
-        ivf.cp.max_points_per_centroid = 64
-        ivf.train(references)
-        ivf.add(references)
+        ivf = inverted_file(references, cells, storage=None)
         built = time.perf_counter() - started
         for probes in (4, 8, 16):
             ivf.nprobe = probes
@@ -92,12 +89,8 @@ def main(argv=None) -> int:
     cells = ivf_cells(len(references))
     for label, kind in (("8-bit", faiss.ScalarQuantizer.QT_8bit), ("16-bit float", faiss.ScalarQuantizer.QT_fp16)):
         started = time.perf_counter()
-        sq = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(128), 128, cells, kind)
-        sq.cp.max_points_per_centroid = 64
-        sq.train(references)
-        sq.add(references)
+        sq = inverted_file(references, cells, storage=kind, probes=8)
         built = time.perf_counter() - started
-        sq.nprobe = 8
         row(f"inverted file, {cells} cells, 8 probes, {label} descriptors", lambda: sq.search(queries, 8)[1], built)
     return 0
 

@@ -15,8 +15,8 @@ A variant is ``base`` (the shipped settings) or comma-separated changes to it:
 - ``k=N``: reference descriptors found per photo descriptor (base ``NEIGHBOURS``), among which
   the ratio test looks for the nearest of another brand;
 - ``ratio=X``: the ratio test's threshold (base ``RATIO``);
-- ``store=fp16`` / ``store=sq8``: the inverted file's descriptors kept as 16-bit floats or in 8
-  bits a dimension (``IndexIVFScalarQuantizer``) instead of 32-bit floats;
+- ``store=fp32`` / ``store=fp16`` / ``store=sq8``: the inverted file's descriptors kept as 32-bit
+  floats, 16-bit floats (base) or in 8 bits a dimension;
 - ``kd``: OpenCV FLANN's randomised kd-trees (8 trees, 64 checks) instead of the inverted file,
   as the matcher searched before issue 16 (``kd=T/C`` for T trees and C checks).
 
@@ -86,17 +86,12 @@ def parse_variant(spec: str) -> dict:
 
 
 def stored_as(descriptors: np.ndarray, cells: int, store: str, probes: int):
-    """An inverted file like the matcher's whose descriptors are kept in ``store`` ("fp16": 16-bit
-    floats, "sq8": 8 bits a dimension) instead of 32-bit floats."""
+    """An inverted file like the matcher's whose descriptors are kept in ``store`` ("fp32": 32-bit
+    floats, "fp16": 16-bit floats, "sq8": 8 bits a dimension)."""
     import faiss
 
-    kind = {"fp16": faiss.ScalarQuantizer.QT_fp16, "sq8": faiss.ScalarQuantizer.QT_8bit}[store]
-    index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(128), 128, cells, kind)
-    index.cp.max_points_per_centroid = 64
-    index.train(np.ascontiguousarray(descriptors))
-    index.add(np.ascontiguousarray(descriptors))
-    index.nprobe = probes
-    return index
+    kind = {"fp32": None, "fp16": faiss.ScalarQuantizer.QT_fp16, "sq8": faiss.ScalarQuantizer.QT_8bit}[store]
+    return sift_module.inverted_file(descriptors, cells, kind, probes)
 
 
 def main(argv=None) -> int:

@@ -76,6 +76,8 @@ IVF_PROBES = 8
 # wrong brand and 3 street false brands).
 NEIGHBOURS = 16
 RATIO = 0.85
+# The stored descriptors' type (see the search's comment above), and its name in cache keys.
+STORAGE, STORAGE_NAME = faiss.ScalarQuantizer.QT_fp16, "fp16"
 
 
 def ivf_cells(descriptors: int) -> int:
@@ -211,6 +213,26 @@ def _convex(quad: np.ndarray) -> bool:
     return all(c > 0 for c in crosses)
 
 
+def inverted_file(descriptors: np.ndarray, cells: int, storage: int | None = STORAGE,
+                  probes: int = IVF_PROBES) -> "faiss.IndexIVF":
+    """An inverted file over ``descriptors`` (N x 128) with ``cells`` k-means cells, searching
+    ``probes`` of them per query; ``storage`` is a ``faiss.ScalarQuantizer`` type for the stored
+    descriptors, or None for 32-bit floats (``IndexIVFFlat``). The matcher's, and the benchmarks'
+    variants of it."""
+    index = (faiss.IndexIVFFlat(faiss.IndexFlatL2(128), 128, cells) if storage is None
+             else faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(128), 128, cells, storage))
+    # k-means on at most 64 descriptors per cell (faiss's default is 256): the cells only route
+    # queries, every probed cell is searched in full, and at 1,000 brands the default would
+    # cluster 1M descriptors. faiss's k-means is seeded (``cp.seed``), so two processes build the
+    # same file and verify a photo with the same inliers.
+    index.cp.max_points_per_centroid = 64
+    descriptors = np.ascontiguousarray(descriptors, np.float32)
+    index.train(descriptors)
+    index.add(descriptors)
+    index.nprobe = probes
+    return index
+
+
 def tentative_matches(neighbours: np.ndarray, distances: np.ndarray, owner: np.ndarray, brand_of: np.ndarray,
                       ratio: float) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """The ratio test over a photo's nearest reference descriptors, per reference.
@@ -289,7 +311,7 @@ class SiftMatcher:
         self.min_inliers = min_inliers
         self.views = tuple(views)
         # What decides this matcher's results beyond its references (part of the stage fingerprint).
-        self.recipe = f"{'views' if self.views else 'upright'}:ivf-fp16-p{IVF_PROBES}:k{NEIGHBOURS}:ratio{ratio:g}"
+        self.recipe = f"{'views' if self.views else 'upright'}:ivf-{STORAGE_NAME}-p{IVF_PROBES}:k{NEIGHBOURS}:ratio{ratio:g}"
         self.brands: list[str] = []
         # Per reference: the file or its pixels, and (once made) the grey image keypoints come from.
         self._sources: list[LogoFile | tuple[np.ndarray, np.ndarray | None] | None] = []
@@ -421,7 +443,7 @@ class SiftMatcher:
             return None
         n = len(self.ref_owner)
         digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
-        recipe = f"ivf-fp16-{ivf_cells(n)}:faiss-{faiss.__version__}:by-reference-keys:{n}"
+        recipe = f"ivf-{STORAGE_NAME}-{ivf_cells(n)}:faiss-{faiss.__version__}:by-reference-keys:{n}"
         return cache.blob_path(cache.key("sift-ivf", digest, recipe), ".faiss")
 
     def _ivf_index(self, cache: "EmbeddingCache | None", keys: Sequence[str] | None) -> "faiss.IndexIVFScalarQuantizer":
@@ -441,22 +463,13 @@ class SiftMatcher:
                 # by every process that maps the file.
                 stored = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
                 if (isinstance(stored, faiss.IndexIVFScalarQuantizer) and stored.ntotal == n and stored.nlist == cells
-                        and stored.sq.qtype == faiss.ScalarQuantizer.QT_fp16):
+                        and stored.sq.qtype == STORAGE):
                     stored.nprobe = IVF_PROBES
                     return stored
             except RuntimeError:  # a torn or foreign file: build it again
                 pass
         faiss.omp_set_num_threads(1)
-        index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(128), 128, cells, faiss.ScalarQuantizer.QT_fp16)
-        # k-means on at most 64 descriptors per cell (faiss's default is 256): the cells only
-        # route queries, every probed cell is searched exactly, and at 1,000 brands the default
-        # would cluster 1M descriptors. faiss's k-means is seeded (``cp.seed``), so two processes
-        # build the same file and verify a photo with the same inliers.
-        index.cp.max_points_per_centroid = 64
-        descriptors = np.ascontiguousarray(self.ref_descriptors, np.float32)
-        index.train(descriptors)
-        index.add(descriptors)
-        index.nprobe = IVF_PROBES
+        index = inverted_file(self.ref_descriptors, cells)
         if path is not None:
             cache.write_blob(path, lambda tmp: faiss.write_index(index, str(tmp)))
         return index
