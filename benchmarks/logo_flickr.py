@@ -85,9 +85,15 @@ def main(argv=None) -> int:
                              "splits an 'all' run's --json afterwards)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="config override, as for the screener (e.g. logo.verifiers=[\"keypoints\"])")
+    parser.add_argument("--no-mark-candidates", action="store_true",
+                        help="no boxes fitted to printed marks (screener.logo.candidates), windows only")
     args = parser.parse_args(argv)
 
     cv2.setNumThreads(args.threads)
+    if args.no_mark_candidates:
+        from screener.logo import candidates
+
+        candidates.MARK_LIMIT = 0
     from screener.logo.matcher import build_logo_stage
 
     from screener.cli.common import config_from_args

@@ -2,11 +2,9 @@
 
 How a photo is matched:
 
-1. **Candidates.** Windows at several sizes and aspect ratios slide over a working copy of the
-   photo (long side ``WORK_SIDE``). There are too many to embed them all within the time budget,
-   so they are ranked by edge density (logos are compact, high-contrast regions; plain walls and
-   sky are not) and the best of each size are kept, big windows first. OCR text boxes add their
-   own neighbourhoods (the text itself and the space an emblem beside or above it would use).
+1. **Candidates** (:mod:`screener.logo.candidates`), on a working copy of the photo (long side
+   ``WORK_SIDE``): sliding windows ranked by edge density, boxes fitted to compact printed marks,
+   and OCR text neighbourhoods, ``MAX_CANDIDATES`` in all.
 2. **Embedding.** Every candidate is squashed to the network's input size (as in training) and
    embedded in batches.
 3. **Similarity.** Cosine similarity with every reference variant (each reference logo is embedded
@@ -55,6 +53,7 @@ from ..types import Box, LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
 from .align import ReferenceAligner
 from .bank import load_bank
+from .candidates import jitter_boxes, mark_candidates, text_candidates, window_candidates
 from .cache import EmbeddingCache
 from .index import ReferenceIndex
 from .model import Embedder
@@ -62,14 +61,11 @@ from .pixels import LogoFile
 from .sift import AFFINE_VIEWS, GeometricMatch, SiftMatcher, feature_key
 
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
-SIZES = (0.13, 0.19, 0.27, 0.38, 0.54, 0.76, 1.0)  # window side (sqrt of area) / short side
-ASPECTS = (1.0, 2.2, 0.55, 4.0)  # width / height
 REFINE_SEEDS = 6  # windows re-tried shifted and rescaled per photo
 # Candidate windows embedded per photo (OCR text neighbourhoods included): 200 find as many marks
 # as 400 at the shipped threshold (FlickrLogos, 60 photos per group), with fewer false ones and
 # 0.1 s less a photo.
 MAX_CANDIDATES = 200
-MIN_EDGE_DENSITY = 2.0  # mean Sobel magnitude (0-255 scale): flatter windows hold no mark
 ALIGN_TRIES = 12  # (window, brand) pairs a photo's references are aligned onto
 ALIGN_PER_BRAND = 2  # distinct regions tried per brand
 VARIANT_RECIPE = "v1:margins(0,.08,.2)+bg(white,grey,black if alpha)+lowres"
@@ -199,94 +195,6 @@ def reference_floors(embedder: Embedder, vectors: np.ndarray, quantile: float = 
     return np.clip(floors, -0.5, 0.95).astype(np.float32)
 
 
-# --- candidates --------------------------------------------------------------------------------
-def window_candidates(image: np.ndarray, budget: int) -> np.ndarray:
-    """Sliding windows ranked by edge density; returns K x 4 float boxes (x1, y1, x2, y2)."""
-    h, w = image.shape[:2]
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    small = cv2.resize(grey, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
-    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
-    edges = np.minimum(np.sqrt(gx * gx + gy * gy), 255.0)
-    integral = cv2.integral(edges)  # (h/2+1) x (w/2+1)
-    short = min(h, w)
-    per_size: list[tuple[np.ndarray, np.ndarray]] = []
-    for size in SIZES:
-        boxes = []
-        for aspect in ASPECTS:
-            bw = size * short * np.sqrt(aspect)
-            bh = size * short / np.sqrt(aspect)
-            if bw > w * 1.02 or bh > h * 1.02 or bw < 12 or bh < 12:
-                continue
-            xs = np.arange(0, max(1.0, w - bw) + 1e-6, max(4.0, bw * 0.4))
-            ys = np.arange(0, max(1.0, h - bh) + 1e-6, max(4.0, bh * 0.4))
-            if xs[-1] < w - bw - 2:
-                xs = np.append(xs, w - bw)
-            if ys[-1] < h - bh - 2:
-                ys = np.append(ys, h - bh)
-            gx_, gy_ = np.meshgrid(xs, ys)
-            x1, y1 = gx_.ravel(), gy_.ravel()
-            boxes.append(np.stack([x1, y1, np.minimum(w, x1 + bw), np.minimum(h, y1 + bh)], axis=1))
-        if not boxes:
-            continue
-        b = np.concatenate(boxes)
-        # Edge density inside each window, on the half-resolution integral image.
-        q = np.clip((b / 2).round().astype(np.int64), 0, [integral.shape[1] - 1, integral.shape[0] - 1] * 2)
-        total = (integral[q[:, 3], q[:, 2]] - integral[q[:, 1], q[:, 2]] - integral[q[:, 3], q[:, 0]]
-                 + integral[q[:, 1], q[:, 0]])
-        area = np.maximum(1, (q[:, 2] - q[:, 0]) * (q[:, 3] - q[:, 1]))
-        density = total / area
-        keep = density >= MIN_EDGE_DENSITY
-        per_size.append((b[keep], density[keep]))
-    # Share the budget: every big window (few, cheap insurance), then the densest small ones.
-    chosen: list[np.ndarray] = []
-    remaining = budget
-    for i, (b, density) in enumerate(reversed(per_size)):
-        share = max(1, remaining // (len(per_size) - i))
-        order = np.argsort(-density, kind="stable")[:share]
-        chosen.append(b[order])
-        remaining -= len(order)
-    return np.concatenate(chosen) if chosen else np.zeros((0, 4))
-
-
-def text_candidates(texts: Sequence[TextHit], scale: float, w: int, h: int, limit: int = 16) -> np.ndarray:
-    """Neighbourhoods of OCR text boxes: the text, a margin around it, and room for an emblem to
-    its left or above it."""
-    out = []
-    for hit in sorted(texts, key=lambda t: -(t.box[2] - t.box[0]) * (t.box[3] - t.box[1]))[:limit]:
-        x1, y1, x2, y2 = (v * scale for v in hit.box)
-        bw, bh = max(2.0, x2 - x1), max(2.0, y2 - y1)
-        out += [(x1, y1, x2, y2),
-                (x1 - 0.1 * bw, y1 - 0.3 * bh, x2 + 0.1 * bw, y2 + 0.3 * bh),
-                (x1 - 1.5 * bh, y1 - 0.4 * bh, x2 + 0.1 * bw, y2 + 0.4 * bh),
-                (x1 - 0.1 * bw, y1 - 2.5 * bh, x2 + 0.1 * bw, y2 + 0.3 * bh)]
-    if not out:
-        return np.zeros((0, 4))
-    b = np.asarray(out, dtype=np.float64)
-    b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
-    b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
-    return b[(b[:, 2] - b[:, 0] >= 8) & (b[:, 3] - b[:, 1] >= 8)]
-
-
-def jitter_boxes(box: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Shifted and rescaled versions of a box, for refinement."""
-    x1, y1, x2, y2 = box
-    bw, bh = x2 - x1, y2 - y1
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    out = []
-    for sx, sy in ((0.8, 0.8), (1.0, 0.75), (0.75, 1.0), (1.2, 1.2), (0.65, 0.65)):
-        for dx, dy in ((0, 0), (-0.15, 0), (0.15, 0), (0, -0.15), (0, 0.15)):
-            if (dx or dy) and sx > 0.9:
-                continue
-            nw, nh = bw * sx, bh * sy
-            ncx, ncy = cx + dx * bw, cy + dy * bh
-            out.append((ncx - nw / 2, ncy - nh / 2, ncx + nw / 2, ncy + nh / 2))
-    b = np.asarray(out)
-    b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
-    b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
-    return b[(b[:, 2] - b[:, 0] >= 8) & (b[:, 3] - b[:, 1] >= 8)]
-
-
 def cut(image: np.ndarray | "Pyramid", boxes: np.ndarray, size: int) -> np.ndarray:
     """Crops of ``boxes`` squashed to ``size`` x ``size``.
 
@@ -386,8 +294,12 @@ class CnnLogoStage:
                                                      interpolation=cv2.INTER_AREA)
         h, w = work.shape[:2]
         hint = text_candidates(texts, scale, w, h)
-        budget = max(16, MAX_CANDIDATES - len(hint))
-        boxes = np.concatenate([window_candidates(work, budget), hint])
+        marks = mark_candidates(work)
+        budget = max(16, MAX_CANDIDATES - len(hint) - len(marks))
+        windows = window_candidates(work, budget)
+        boxes = np.concatenate([windows, marks, hint])
+        fitted = np.zeros(len(boxes), bool)  # boxes fitted to a printed mark: aligned first
+        fitted[len(windows):len(windows) + len(marks)] = True
         if len(boxes) == 0:  # a flat image: nothing could hold a mark
             if sift is not None:
                 sift.cancel()
@@ -428,7 +340,7 @@ class CnnLogoStage:
         hits = self._pick(boxes, best, arg, scale)
         t4 = clock()
         if self.aligner is not None:
-            hits = self._align(image, boxes, vectors, best, scale, hits)
+            hits = self._align(image, boxes, vectors, best, scale, hits, fitted)
         t5 = clock()
         sift_seconds = 0.0
         if self.verifier is not None:
@@ -453,12 +365,14 @@ class CnnLogoStage:
         return self._sift_pool.submit(self._sift, image)
 
     def _align(self, image: np.ndarray, boxes: np.ndarray, vectors: np.ndarray, best: np.ndarray, scale: float,
-               hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
+               hits: tuple[LogoHit, ...], fitted: np.ndarray | None = None) -> tuple[LogoHit, ...]:
         """Align references onto the network's best (window, brand) pairs (see
         :mod:`screener.logo.align`).
 
-        Pairs are tried best network score first, at most ``ALIGN_TRIES`` of them (so the cost
-        does not grow with the registry) and ``ALIGN_PER_BRAND`` distinct regions per brand (so
+        Pairs on boxes ``fitted`` to a printed mark (:func:`mark_candidates`: the flat marks
+        alignment is for, framed whole) are tried first, then the rest, each group best network
+        score first; at most ``ALIGN_TRIES`` of them (so the cost does not grow with the
+        registry) and ``ALIGN_PER_BRAND`` distinct regions per brand (so
         one brand's wordmark, met in several OCR-text windows, cannot use up the budget of an
         emblem elsewhere). On each pair the brand's clean reference file that the network scores
         best there is aligned: a brand's combined logo file may win the network's score while
@@ -471,7 +385,11 @@ class CnnLogoStage:
         tried: dict[int, list[np.ndarray]] = {}
         found: list[LogoHit] = []
         tries = 0
-        for k in np.argsort(-best[rows, cols], kind="stable"):
+        first = np.zeros(len(boxes), bool)  # the refinement's boxes come after the candidates
+        if fitted is not None:
+            first[:len(fitted)] = fitted
+        first = first[rows]
+        for k in np.lexsort((-best[rows, cols], ~first)):
             if tries == ALIGN_TRIES:
                 break
             i, b = int(rows[k]), int(cols[k])

@@ -1,0 +1,86 @@
+"""Candidate regions: boxes fitted to printed marks frame the mark whole, and they are what lets
+alignment find a flat emblem the sliding-window grid cuts in half."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import SAMPLES
+from screener.brands import BrandRegistry
+from screener.config import Config
+from screener.geometry import iou, iou_many, over_smaller
+from screener.logo import candidates
+from screener.logo.candidates import mark_candidates, window_candidates
+from screener.logo.matcher import MAX_CANDIDATES, WORK_SIDE, build_logo_stage
+
+pytestmark = pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
+
+
+def _working_copy(path) -> tuple[np.ndarray, float]:
+    """The photo as the logo stage works on it, and the factor from photo to working pixels."""
+    image = np.asarray(Image.open(path).convert("RGB"))
+    h, w = image.shape[:2]
+    scale = min(1.0, WORK_SIDE / max(h, w))
+    return cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA), scale
+
+
+def _emblem_rows():
+    with open(SAMPLES / "labels.csv", newline="", encoding="utf-8") as handle:
+        return [r for r in csv.DictReader(handle) if r["kind"] in ("genuine-emblem", "imitation-emblem")]
+
+
+def test_every_printed_emblem_of_the_samples_gets_a_box_that_fits_it():
+    """The 13 emblem listings: a mark box fits each labelled emblem (IoU >= 0.7; measured
+    0.80-0.90), where the best sliding window of the same budget often cuts it (the reason the
+    mark boxes exist; measured under 0.7 on most of them)."""
+    rows = _emblem_rows()
+    assert len(rows) == 13
+    window_fits = 0
+    for row in rows:
+        work, scale = _working_copy(SAMPLES / row["path"])
+        box = np.asarray(next(m["box"] for m in json.loads(row["marks"]) if m["kind"] == "logo"), float) * scale
+        marks = mark_candidates(work)
+        assert len(marks) and iou_many(box, marks).max() >= 0.7, row["path"]
+        window_fits += iou_many(box, window_candidates(work, MAX_CANDIDATES)).max() >= 0.7
+    assert window_fits <= len(rows) // 2, window_fits
+
+
+def test_a_plain_photo_gives_no_mark_and_a_mark_cut_by_the_edge_is_not_one():
+    plain = np.full((480, 640, 3), 180, np.uint8)
+    assert len(mark_candidates(plain)) == 0
+    scene = plain.copy()
+    cv2.circle(scene, (320, 240), 40, (30, 90, 160), -1)  # a printed disc, well inside
+    cv2.rectangle(scene, (600, 100), (700, 200), (20, 20, 20), -1)  # a dark block cut by the right edge
+    boxes = mark_candidates(scene)
+    assert len(boxes) >= 1
+    assert iou(boxes[0], (280, 200, 360, 280)) >= 0.7  # the disc framed, a few pixels to spare
+    assert all(b[2] < 600 for b in boxes), boxes  # nothing reaches the block at the edge
+
+
+def test_a_flat_emblem_the_windows_cut_is_aligned_as_the_genuine_mark(monkeypatch):
+    """Sample 049: Brundell's bars on a pillow. Every sliding window cuts the mark (best IoU
+    0.64) and the network's best windows for the brand lie beside it, so with only windows
+    alignment is never tried on it; its mark box is tried first and aligns with every part
+    agreeing, at the shipped operating point."""
+    registry = BrandRegistry.load(SAMPLES / "brands")
+    row = next(r for r in _emblem_rows() if r["path"].startswith("listings/049-"))
+    box = next(m["box"] for m in json.loads(row["marks"]) if m["kind"] == "logo")
+    image = np.asarray(Image.open(SAMPLES / row["path"]).convert("RGB"))
+    config = Config()
+
+    def aligned_genuine(stage_config: Config) -> list:
+        stage = build_logo_stage(registry, stage_config, threads=1)
+        return [h for h in stage(image) if h.brand == row["brands"] and over_smaller(h.box, box) > 0.8
+                and stage_config.logo.point.aligned_genuine(h.alignment, h.agreement)]
+
+    assert aligned_genuine(config), "the emblem was not aligned as Brundell's genuine mark"
+    # The same stage without mark boxes (the benchmarks' switch) does not find it: the mark boxes
+    # are what finds it, not a change elsewhere.
+    monkeypatch.setattr(candidates, "MARK_LIMIT", 0)
+    assert not aligned_genuine(config)
