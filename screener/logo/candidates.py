@@ -8,8 +8,9 @@ Three sources, in working-copy pixels (x1, y1, x2, y2):
   on a small mark only by chance.
 - **Printed marks** (:func:`mark_candidates`): a mark printed on a product sits on a plainer
   surface, so its colour edges, closed over small gaps, form one connected region that touches
-  nothing else. Its box fits the mark, whatever its size, which is what alignment and the
-  network's squashed crop need.
+  nothing else. Its box fits the mark, whatever its size, which is what alignment needs; the
+  stage aligns on these first and makes no network-only hit from them (the fitted decision
+  weighs a region's share of the photo, learnt on windows).
 - **Text neighbourhoods** (:func:`text_candidates`): OCR's words, and the space an emblem
   beside or above them would use.
 

@@ -3,8 +3,8 @@
 How a photo is matched:
 
 1. **Candidates** (:mod:`screener.logo.candidates`), on a working copy of the photo (long side
-   ``WORK_SIDE``): sliding windows ranked by edge density, boxes fitted to compact printed marks,
-   and OCR text neighbourhoods, ``MAX_CANDIDATES`` in all.
+   ``WORK_SIDE``): sliding windows ranked by edge density and OCR text neighbourhoods,
+   ``MAX_CANDIDATES`` in all (boxes fitted to printed marks are added for alignment, step 6).
 2. **Embedding.** Every candidate is squashed to the network's input size (as in training) and
    embedded in batches.
 3. **Similarity.** Cosine similarity with every reference variant (each reference logo is embedded
@@ -14,7 +14,8 @@ How a photo is matched:
    the box fits the mark better and the score is not lost to a coarse grid.
 5. **Per-brand best box**: every brand's best window. Two brands may be reported on one region;
    the policy decides which one it carries (``Policy.one_brand_per_region``).
-6. **Alignment** (``"alignment"`` in ``logo.verifiers``, :mod:`screener.logo.align`): the best windows' best
+6. **Alignment** (``"alignment"`` in ``logo.verifiers``, :mod:`screener.logo.align`): on boxes fitted
+   to compact printed marks first, then on the best windows, the best
    references are aligned onto the photo directly (ECC), which works on flat emblems with too
    little texture for keypoints; a reference that aligns with every part agreeing is a genuine
    mark, one that aligns well with a part disagreeing is an imitation.
@@ -294,12 +295,8 @@ class CnnLogoStage:
                                                      interpolation=cv2.INTER_AREA)
         h, w = work.shape[:2]
         hint = text_candidates(texts, scale, w, h)
-        marks = mark_candidates(work)
-        budget = max(16, MAX_CANDIDATES - len(hint) - len(marks))
-        windows = window_candidates(work, budget)
-        boxes = np.concatenate([windows, marks, hint])
-        fitted = np.zeros(len(boxes), bool)  # boxes fitted to a printed mark: aligned first
-        fitted[len(windows):len(windows) + len(marks)] = True
+        budget = max(16, MAX_CANDIDATES - len(hint))
+        boxes = np.concatenate([window_candidates(work, budget), hint])
         if len(boxes) == 0:  # a flat image: nothing could hold a mark
             if sift is not None:
                 sift.cancel()
@@ -336,11 +333,20 @@ class CnnLogoStage:
             boxes, best, arg = np.concatenate([boxes, more]), np.concatenate([best, mb]), np.concatenate([arg, ma])
             vectors = np.concatenate([vectors, more_vectors])
             embedded += len(more)
-        self.last_candidates = embedded
         hits = self._pick(boxes, best, arg, scale)
         t4 = clock()
         if self.aligner is not None:
-            hits = self._align(image, boxes, vectors, best, scale, hits, fitted)
+            # Boxes fitted to printed marks are for alignment only, tried first: the network-only
+            # decision was fitted on windows' evidence (a tight box changes the region's share of
+            # the photo it weighs), so they do not make network-only hits.
+            marks = mark_candidates(work)
+            if len(marks):
+                mark_vectors = embed_boxes(marks)
+                embedded += len(marks)
+                boxes, vectors = np.concatenate([marks, boxes]), np.concatenate([mark_vectors, vectors])
+                best = np.concatenate([self._scores(mark_vectors)[0], best])
+            hits = self._align(image, boxes, vectors, best, scale, hits, fitted=len(marks))
+        self.last_candidates = embedded
         t5 = clock()
         sift_seconds = 0.0
         if self.verifier is not None:
@@ -365,13 +371,13 @@ class CnnLogoStage:
         return self._sift_pool.submit(self._sift, image)
 
     def _align(self, image: np.ndarray, boxes: np.ndarray, vectors: np.ndarray, best: np.ndarray, scale: float,
-               hits: tuple[LogoHit, ...], fitted: np.ndarray | None = None) -> tuple[LogoHit, ...]:
+               hits: tuple[LogoHit, ...], fitted: int = 0) -> tuple[LogoHit, ...]:
         """Align references onto the network's best (window, brand) pairs (see
         :mod:`screener.logo.align`).
 
-        Pairs on boxes ``fitted`` to a printed mark (:func:`mark_candidates`: the flat marks
-        alignment is for, framed whole) are tried first, then the rest, each group best network
-        score first; at most ``ALIGN_TRIES`` of them (so the cost does not grow with the
+        Pairs on the first ``fitted`` boxes, those fitted to printed marks
+        (:func:`mark_candidates`: the flat marks alignment is for, framed whole), are tried first,
+        then the rest, each group best network score first; at most ``ALIGN_TRIES`` of them (so the cost does not grow with the
         registry) and ``ALIGN_PER_BRAND`` distinct regions per brand (so
         one brand's wordmark, met in several OCR-text windows, cannot use up the budget of an
         emblem elsewhere). On each pair the brand's clean reference file that the network scores
@@ -385,10 +391,7 @@ class CnnLogoStage:
         tried: dict[int, list[np.ndarray]] = {}
         found: list[LogoHit] = []
         tries = 0
-        first = np.zeros(len(boxes), bool)  # the refinement's boxes come after the candidates
-        if fitted is not None:
-            first[:len(fitted)] = fitted
-        first = first[rows]
+        first = rows < fitted
         for k in np.lexsort((-best[rows, cols], ~first)):
             if tries == ALIGN_TRIES:
                 break
