@@ -50,6 +50,29 @@ def read_rgb(path: Path) -> np.ndarray | None:
     return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def published_logo_files(brands) -> dict[str, np.ndarray]:
+    """Each brand's simple-icons mark (matched by folded name, never by a list of brands) rendered
+    as a logo file: BGRA, its brand colour, transparent around it, 256 px on the long side."""
+    from screener.train.exclusion import fold
+    from screener.train.icons import all_icons, render_mask
+
+    by_name = {}
+    for icon in all_icons():
+        by_name.setdefault(fold(icon.title).replace(" ", ""), icon)
+        by_name.setdefault(icon.slug, icon)
+    files = {}
+    for brand in brands:
+        icon = by_name.get(fold(brand).replace(" ", ""))
+        if icon is None:
+            continue
+        mask = render_mask(icon, 256)
+        bgra = np.zeros(mask.shape + (4,), np.uint8)
+        bgra[..., :3] = icon.colour[::-1]
+        bgra[..., 3] = mask
+        files[brand] = bgra
+    return files
+
+
 def score(reported: dict[str, set[str]], truth: dict[str, set[str]], photos) -> dict[str, float]:
     tp = found = n_reported = 0
     for photo in photos:
@@ -85,6 +108,11 @@ def main(argv=None) -> int:
                              "splits an 'all' run's --json afterwards)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="config override, as for the screener (e.g. logo.verifiers=[\"keypoints\"])")
+    parser.add_argument("--logo-files", action="store_true",
+                        help="register each brand from its published logo file instead of photo crops: the "
+                             "simple-icons mark of the same name (train extra; one-colour SVG, CC0), rendered "
+                             "in its colour on transparency; brands without one are not registered and their "
+                             "photos not scored (issue 16's one-shot protocol with a clean logo file)")
     parser.add_argument("--no-mark-candidates", action="store_true",
                         help="no boxes fitted to printed marks (screener.logo.candidates), windows only")
     args = parser.parse_args(argv)
@@ -110,6 +138,11 @@ def main(argv=None) -> int:
     trained_refs = choose_references(boxes, split.train_brands, args.refs, args.seed, split.train_photos, args.largest)
     held_refs = choose_references(boxes, split.heldout_brands, args.refs, args.seed, largest=args.largest)
     references = {**trained_refs, **held_refs}
+    logo_files = published_logo_files(brands) if args.logo_files else {}
+    if args.logo_files:  # no photo is used up as a reference; unregistered brands are not scored
+        references = {}
+        brands = sorted(logo_files)
+        boxes = [b for b in boxes if b.brand in logo_files]
     ref_photos = {b.image for picks in references.values() for b in picks}
     truth: dict[str, set[str]] = defaultdict(set)
     for b in boxes:
@@ -132,7 +165,11 @@ def main(argv=None) -> int:
         ref_crops = []
         for brand in brands:
             files = []
-            for i, b in enumerate(references[brand]):
+            if brand in logo_files:
+                path = Path(tmp) / f"{brand}-logo.png"
+                cv2.imwrite(str(path), logo_files[brand])
+                files.append(path)
+            for i, b in enumerate(references.get(brand, ())):
                 rgb = read_rgb(args.data / "images" / b.image)
                 x1, y1, x2, y2 = b.box
                 crop = rgb[y1:y2, x1:x2]
