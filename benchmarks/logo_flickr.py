@@ -50,29 +50,6 @@ def read_rgb(path: Path) -> np.ndarray | None:
     return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def published_logo_files(brands) -> dict[str, np.ndarray]:
-    """Each brand's simple-icons mark (matched by folded name, never by a list of brands) rendered
-    as a logo file: BGRA, its brand colour, transparent around it, 256 px on the long side."""
-    from screener.train.exclusion import fold
-    from screener.train.icons import all_icons, render_mask
-
-    by_name = {}
-    for icon in all_icons():
-        by_name.setdefault(fold(icon.title).replace(" ", ""), icon)
-        by_name.setdefault(icon.slug, icon)
-    files = {}
-    for brand in brands:
-        icon = by_name.get(fold(brand).replace(" ", ""))
-        if icon is None:
-            continue
-        mask = render_mask(icon, 256)
-        bgra = np.zeros(mask.shape + (4,), np.uint8)
-        bgra[..., :3] = icon.colour[::-1]
-        bgra[..., 3] = mask
-        files[brand] = bgra
-    return files
-
-
 def score(reported: dict[str, set[str]], truth: dict[str, set[str]], photos) -> dict[str, float]:
     tp = found = n_reported = 0
     for photo in photos:
@@ -138,6 +115,8 @@ def main(argv=None) -> int:
     trained_refs = choose_references(boxes, split.train_brands, args.refs, args.seed, split.train_photos, args.largest)
     held_refs = choose_references(boxes, split.heldout_brands, args.refs, args.seed, largest=args.largest)
     references = {**trained_refs, **held_refs}
+    if args.logo_files:
+        from screener.train.icons import published_logo_files
     logo_files = published_logo_files(brands) if args.logo_files else {}
     if args.logo_files:  # no photo is used up as a reference; unregistered brands are not scored
         references = {}

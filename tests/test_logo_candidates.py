@@ -84,3 +84,33 @@ def test_a_flat_emblem_the_windows_cut_is_aligned_as_the_genuine_mark(monkeypatc
     # are what finds it, not a change elsewhere.
     monkeypatch.setattr(candidates, "MARK_LIMIT", 0)
     assert not aligned_genuine(config)
+
+
+@pytest.mark.realdata
+def test_a_held_out_brand_registered_from_its_logo_file_is_aligned_in_a_real_photo(tmp_path):
+    """FlickrLogos dev, issue 16's one-shot protocol (``benchmarks/logo_flickr.py --logo-files``):
+    every dev brand with a published mark registered from it alone. HP, a brand no network here
+    trained on, is aligned with every part agreeing in a fitting-half photo (measured: this is one
+    of the two alignments on that half, both right)."""
+    pytest.importorskip("simple_icons_pack")
+    from helpers import SHARED_DATA
+    from screener.train.data import read_boxes
+    from screener.train.icons import published_logo_files
+
+    flickr = SHARED_DATA / "flickrlogos27-dev"
+    if not (flickr / "boxes.csv").exists():
+        pytest.skip("../shared/data is absent")
+    photo, brand = "4453898896.jpg", "HP"
+    registry = BrandRegistry(tmp_path / "brands")
+    for name, bgra in published_logo_files(sorted({b.brand for b in read_boxes(flickr)})).items():
+        path = tmp_path / f"{name}.png"
+        cv2.imwrite(str(path), bgra)
+        registry.add(name, logos=[path])
+    registry.save()
+    config = Config()
+    stage = build_logo_stage(BrandRegistry.load(registry.root), config, threads=2)
+    rgb = cv2.cvtColor(cv2.imread(str(flickr / "images" / photo)), cv2.COLOR_BGR2RGB)
+    truth = [b.box for b in read_boxes(flickr) if b.image == photo and b.brand == brand]
+    aligned = [h for h in stage(rgb) if config.logo.point.aligned_genuine(h.alignment, h.agreement)]
+    assert [h.brand for h in aligned] == [brand], aligned
+    assert any(over_smaller(aligned[0].box, box) > 0.5 for box in truth)

@@ -1,10 +1,12 @@
 """Real brand designs as training identities: the simple-icons collection, rendered here.
 
 The ``simple-icons-pack`` wheel redistributes simple-icons (3,000+ brand marks as one-colour SVG,
-CC0) with each mark's slug, title and brand colour. They are training identities only, in the
-``train`` extra: never shipped, never registered. :func:`usable_icons` keeps the CC0 marks (a few
-carry another licence) whose slug and title pass the exclusion list (:mod:`.exclusion`), so no
-evaluation brand is ever trained on, under any spelling.
+CC0) with each mark's slug, title and brand colour. They are training identities, in the
+``train`` extra, never shipped. :func:`usable_icons` keeps the CC0 marks (a few carry another
+licence) whose slug and title pass the exclusion list (:mod:`.exclusion`), so no evaluation brand
+is ever trained on, under any spelling. The evaluation brands' own marks serve the other way round:
+:func:`published_logo_files` renders them as the logo files a brand owner would register
+(``benchmarks/logo_flickr.py --logo-files``, issue 16's one-shot protocol).
 
 A mark is rendered once (``resvg-py``) into a coverage mask; :func:`icon_view` then prints it the
 way products and photos show a genuine mark: its own colour on a plain ground (the registered logo
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Iterable
 
 import cv2
 import numpy as np
 
 from . import augment
-from .exclusion import ExclusionList, load_exclusions
+from .exclusion import ExclusionList, fold, load_exclusions
 
 # Licences under which a mark may be a training identity (simple-icons' own is CC0; its
 # ``license`` field names the exceptions).
@@ -180,3 +183,24 @@ def icon_view(mask: np.ndarray, colour: tuple[int, int, int], variant: str, rng:
     view = augment.geometric(view, rng, strength=0.8)
     view = augment.photometric(view, rng, strength=0.8)
     return augment.to_input(view, size, rng)
+
+
+def published_logo_files(brands: Iterable[str], side: int = 256) -> dict[str, np.ndarray]:
+    """Each brand's simple-icons mark, where there is one, rendered as a logo file: BGRA, the
+    brand's colour, transparent around it, ``side`` px on the long side. Matched by folded name
+    (case, accents, punctuation and spaces ignored; a slug counts too), never by a list of brands."""
+    by_name: dict[str, IconMark] = {}
+    for icon in all_icons():
+        by_name.setdefault(fold(icon.title).replace(" ", ""), icon)
+        by_name.setdefault(icon.slug, icon)
+    files = {}
+    for brand in brands:
+        icon = by_name.get(fold(brand).replace(" ", ""))
+        if icon is None:
+            continue
+        mask = render_mask(icon, side)
+        bgra = np.zeros(mask.shape + (4,), np.uint8)
+        bgra[..., :3] = icon.colour[::-1]
+        bgra[..., 3] = mask
+        files[brand] = bgra
+    return files
