@@ -377,8 +377,9 @@ class CnnLogoStage:
 
         Pairs on the first ``fitted`` boxes, those fitted to printed marks
         (:func:`mark_candidates`: the flat marks alignment is for, framed whole), are tried first,
-        then the rest, each group best network score first; at most ``ALIGN_TRIES`` of them (so the cost does not grow with the
-        registry) and ``ALIGN_PER_BRAND`` distinct regions per brand (so
+        then the rest, each group best network score first; at most ``ALIGN_TRIES`` of them (so
+        the cost does not grow with the registry) and ``ALIGN_PER_BRAND`` distinct regions per
+        brand (so
         one brand's wordmark, met in several OCR-text windows, cannot use up the budget of an
         emblem elsewhere). On each pair the brand's clean reference file that the network scores
         best there is aligned: a brand's combined logo file may win the network's score while

@@ -198,9 +198,5 @@ def published_logo_files(brands: Iterable[str], side: int = 256) -> dict[str, np
         icon = by_name.get(fold(brand).replace(" ", ""))
         if icon is None:
             continue
-        mask = render_mask(icon, side)
-        bgra = np.zeros(mask.shape + (4,), np.uint8)
-        bgra[..., :3] = icon.colour[::-1]
-        bgra[..., 3] = mask
-        files[brand] = bgra
+        files[brand] = _rgba(render_mask(icon, side), icon.colour[::-1])  # BGR order, for cv2.imwrite
     return files
