@@ -338,10 +338,13 @@ class CnnLogoStage:
         if self.aligner is not None:
             # Boxes fitted to printed marks are for alignment only, tried first: the network-only
             # decision was fitted on windows' evidence (a tight box changes the region's share of
-            # the photo it weighs), so they do not make network-only hits.
+            # the photo it weighs), so they do not make network-only hits. They are cut and
+            # embedded as crops even where the network pools its windows from whole-photo feature
+            # maps (a trunk): a small mark spans two or three cells of those maps and pools to a
+            # score that never reaches align_min_score, and there are at most MARK_LIMIT of them.
             marks = mark_candidates(work)
             if len(marks):
-                mark_vectors = embed_boxes(marks)
+                mark_vectors = self.embedder.embed(cut(pyramid, marks, size))
                 embedded += len(marks)
                 boxes, vectors = np.concatenate([marks, boxes]), np.concatenate([mark_vectors, vectors])
                 best = np.concatenate([self._scores(mark_vectors)[0], best])
