@@ -271,7 +271,9 @@ def models_without_decisions(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-FITTED = Config().replace(policy__logo_decision="fitted")
+# The decision mechanism with logo-embed (the network these tests ship a decision for by name).
+EMBED = Config().replace(logo__model="logo-embed")
+FITTED = EMBED.replace(policy__logo_decision="fitted")
 
 
 def test_fitted_without_a_shipped_decision_is_a_clear_error(tmp_path, models_without_decisions):
@@ -309,9 +311,9 @@ def test_a_fitted_decision_has_the_logo_stage_report_hits_from_its_own_floor(tmp
     config = FITTED.replace(ocr__engine="none", logo__cache_dir=str(tmp_path))
     fitted = Screener(registry, config, policy=Policy(registry, config, decision=decision))
     assert fitted.logo.point.near_threshold == 0.6
-    rules = Screener(registry, Config().replace(ocr__engine="none", logo__cache_dir=str(tmp_path),
-                                                policy__logo_decision="rules"))
-    assert rules.logo.point.near_threshold == Config().logo.point.near_threshold > 0.99
+    rules = Screener(registry, EMBED.replace(ocr__engine="none", logo__cache_dir=str(tmp_path),
+                                             policy__logo_decision="rules"))
+    assert rules.logo.point.near_threshold == EMBED.logo.point.near_threshold > 0.99
 
 
 def test_the_fitted_decision_judges_network_hits_and_geometry_judges_its_own(tmp_path):
@@ -323,7 +325,7 @@ def test_the_fitted_decision_judges_network_hits_and_geometry_judges_its_own(tmp
     never = LogoDecision(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), np.zeros(len(FEATURES)),
                          -20.0, threshold=0.5)
     policy = Policy(registry, FITTED, decision=never)
-    point = Config().logo.point
+    point = EMBED.logo.point
     verified = hit(score=0.3, inliers=point.min_inliers + 10, agreement=0.95, median_agreement=0.97)
     aligned = hit(score=0.85, alignment=point.align_genuine + 0.05, agreement=point.align_agreement + 0.03)
     assert verified.source == "keypoints" and aligned.source == "alignment"
@@ -359,7 +361,7 @@ def test_the_refit_command_writes_a_decision_that_loads(tmp_path, capsys):
     (cache / "evidence-logo-embed.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 
     assert fit_main(["--flickr", str(tmp_path / "unused"), "--fit-only", "--cache", str(cache),
-                     "--models", str(models)]) == 0
+                     "--models", str(models), "--set", "logo.model=logo-embed"]) == 0
     report = json.loads(capsys.readouterr().out)
     loaded = load_decision("logo-embed", models)  # the manifest entry written matches the file
     assert loaded.network == "logo-embed" and 0.0 < loaded.threshold <= 1.0
@@ -441,7 +443,7 @@ def test_a_minimum_precision_raises_the_operating_point_past_wrong_brands_on_log
 
     def refit(*extra: str) -> dict:
         assert fit_main(["--flickr", str(tmp_path / "unused"), "--fit-only", "--cache", str(cache),
-                         "--models", str(tmp_path / "models"), *extra]) == 0
+                         "--models", str(tmp_path / "models"), "--set", "logo.model=logo-embed", *extra]) == 0
         return json.loads(capsys.readouterr().out)
 
     streets_only = refit()

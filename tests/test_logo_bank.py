@@ -98,7 +98,7 @@ def test_the_logo_stage_reports_a_missing_bank(models, tmp_path_factory):
     from screener.logo.matcher import build_logo_stage
 
     (models / "bank-logo-embed.npy").unlink()
-    config = Config().replace(logo__cache_dir=str(tmp_path_factory.mktemp("cache")))
+    config = Config().replace(logo__model="logo-embed", logo__cache_dir=str(tmp_path_factory.mktemp("cache")))
     with pytest.raises(ModelError, match=BANK_COMMAND):
         build_logo_stage(BrandRegistry.load(SAMPLES / "brands"), config, models_dir=models, threads=1)
     # Uncalibrated references need no bank.

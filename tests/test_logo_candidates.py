@@ -94,8 +94,11 @@ def test_a_flat_emblem_the_windows_cut_is_aligned_as_the_genuine_mark(monkeypatc
 def test_a_held_out_brand_registered_from_its_logo_file_is_aligned_in_a_real_photo(tmp_path):
     """FlickrLogos dev, issue 16's one-shot protocol (``benchmarks/logo_flickr.py --logo-files``):
     every dev brand with a published mark registered from it alone. HP, a brand no network here
-    trained on, is aligned with every part agreeing in a fitting-half photo (measured: this is one
-    of the two alignments on that half, both right)."""
+    trained on, is aligned with every part agreeing in a fitting-half photo by ``logo-embed``
+    (measured: this is one of the two alignments on that half, both right). The default
+    ``logo-trunk-metric`` scores HP under ``align_min_score`` there and misses this photo, while it
+    names more of the half's photos overall (BENCHMARKS.md, "A fitted decision for
+    logo-trunk-metric")."""
     pytest.importorskip("simple_icons_pack")
     from helpers import SHARED_DATA
     from screener.train.data import read_boxes
@@ -111,7 +114,7 @@ def test_a_held_out_brand_registered_from_its_logo_file_is_aligned_in_a_real_pho
         cv2.imwrite(str(path), bgra)
         registry.add(name, logos=[path])
     registry.save()
-    config = Config()
+    config = Config().replace(logo__model="logo-embed")
     stage = build_logo_stage(BrandRegistry.load(registry.root), config, threads=2)
     rgb = cv2.cvtColor(cv2.imread(str(flickr / "images" / photo)), cv2.COLOR_BGR2RGB)
     truth = [b.box for b in read_boxes(flickr) if b.image == photo and b.brand == brand]

@@ -22,9 +22,12 @@ from screener.logo.matcher import CnnLogoStage, build_logo_stage
 from screener.logo.weights import load_embedder
 
 
+# These tests run the stage on logo-embed (the `embedder` fixture), the network trained here: small
+# and fast. The default network's stage is exercised by the sample and pipeline tests.
+EMBED = Config().replace(logo__model="logo-embed")
 # Every brand's best box, whatever its score: these tests are about finding and placing marks;
 # the shipped thresholds (measured on real photos) are checked by benchmarks/logo_flickr.py.
-LOW = Config().replace(logo__operating_point={"near_threshold": 0.0, "genuine_threshold": 0.0})
+LOW = EMBED.replace(logo__operating_point={"near_threshold": 0.0, "genuine_threshold": 0.0})
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +96,7 @@ def test_registered_sample_brand_is_found_in_logo_listings(embedder):
 
 def test_reference_cache_is_reused(tmp_path, embedder):
     registry, _ = _registry_of_synthetic_brands(tmp_path, 3, seed=5)
-    config = Config().replace(logo__cache_dir=str(tmp_path / "cache"))
+    config = EMBED.replace(logo__cache_dir=str(tmp_path / "cache"))
     first = build_logo_stage(registry, config, embedder=embedder)
     # 3 references' embeddings and SIFT keypoints (the background bank ships with the model)
     assert first.cache.hits == 0 and first.cache.misses >= 6
@@ -114,19 +117,19 @@ def test_reference_cache_is_reused(tmp_path, embedder):
 def test_no_stage_without_logos_or_when_disabled(tmp_path, embedder):
     registry = BrandRegistry(tmp_path / "brands")
     registry.add("Textonly", aliases=["Text Only"])
-    assert isinstance(build_logo_stage(registry, Config(), embedder=embedder), NoLogoStage)
+    assert isinstance(build_logo_stage(registry, EMBED, embedder=embedder), NoLogoStage)
     (tmp_path / "b").mkdir()
     logo_registry, _ = _registry_of_synthetic_brands(tmp_path / "b", 1, seed=1)
-    disabled = Config().replace(logo__enabled=False)
+    disabled = EMBED.replace(logo__enabled=False)
     assert isinstance(build_logo_stage(logo_registry, disabled, embedder=embedder), NoLogoStage)
-    stage = build_logo_stage(logo_registry, Config(), embedder=embedder)
+    stage = build_logo_stage(logo_registry, EMBED, embedder=embedder)
     assert isinstance(stage, CnnLogoStage)
     assert stage.fingerprint.startswith("logo-embed:")
 
 
 def test_tiny_and_odd_images_give_no_hits_and_no_errors(tmp_path, embedder):
     registry, _ = _registry_of_synthetic_brands(tmp_path, 2, seed=3)
-    stage = build_logo_stage(registry, Config(), embedder=embedder)
+    stage = build_logo_stage(registry, EMBED, embedder=embedder)
     assert stage(np.zeros((4, 4, 3), np.uint8)) == ()
     assert stage(np.full((40, 2000, 3), 255, np.uint8)) == ()  # a thin white strip
 
@@ -142,7 +145,7 @@ def test_odd_reference_logos_build_a_working_stage(tmp_path, embedder):
         image.save(tmp_path / name)
         registry.add(f"Odd{i}", logos=[tmp_path / name])
     registry.save()
-    stage = build_logo_stage(BrandRegistry.load(registry.root), Config(), embedder=embedder)
+    stage = build_logo_stage(BrandRegistry.load(registry.root), EMBED, embedder=embedder)
     assert stage.verifier is not None and stage.aligner is not None
     rng = np.random.default_rng(0)
     photo = np.asarray(Image.fromarray(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(2)))
@@ -154,7 +157,7 @@ def test_a_torn_or_foreign_cache_entry_is_recomputed(tmp_path, embedder):
     """A cache file cut short by a crash, or holding an array of the wrong shape, is not trusted:
     the stage recomputes it and matches exactly as with a fresh cache."""
     registry, _ = _registry_of_synthetic_brands(tmp_path, 2, seed=7)
-    config = Config().replace(logo__cache_dir=str(tmp_path / "cache"))
+    config = EMBED.replace(logo__cache_dir=str(tmp_path / "cache"))
     fresh = build_logo_stage(registry, config, embedder=embedder)
     entries = sorted((tmp_path / "cache").glob("*.npy"))
     assert entries
@@ -179,7 +182,7 @@ def test_a_warm_start_decodes_no_reference_and_screens_as_a_cold_one(tmp_path, e
 
     shutil.copytree(SAMPLES / "brands", tmp_path / "brands")
     registry = BrandRegistry.load(tmp_path / "brands")
-    config = Config().replace(logo__cache_dir=str(tmp_path / "cache"))
+    config = EMBED.replace(logo__cache_dir=str(tmp_path / "cache"))
     decoded: list[str] = []  # sha256 of every logo file decoded
     real_read_logo = matcher_module.read_logo
 
@@ -228,10 +231,10 @@ def test_a_users_operating_point_reaches_the_stage_beside_the_fitted_decisions_f
     from screener.pipeline import Screener
 
     registry, _ = _registry_of_synthetic_brands(tmp_path, 1, seed=1)
-    screener = Screener(registry, Config().replace(logo__operating_point={"min_inliers": 7, "align_near": 0.8}))
+    screener = Screener(registry, EMBED.replace(logo__operating_point={"min_inliers": 7, "align_near": 0.8}))
     point = screener.logo.point
     assert (point.min_inliers, point.align_near) == (7, 0.8)
-    assert point.near_threshold == screener.policy.decision.min_score < Config().logo.point.near_threshold
+    assert point.near_threshold == screener.policy.decision.min_score < EMBED.logo.point.near_threshold
 
 
 @pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
@@ -248,7 +251,7 @@ def test_cache_prune_removes_what_the_registry_no_longer_uses_and_keeps_a_warm_s
 
     shutil.copytree(SAMPLES / "brands", tmp_path / "brands")
     cache = tmp_path / "cache"
-    config = Config().replace(logo__cache_dir=str(cache))
+    config = EMBED.replace(logo__cache_dir=str(cache))
     first = build_logo_stage(BrandRegistry.load(tmp_path / "brands"), config, embedder=embedder)
     assert first.verifier.index is not None  # stored by a thread of its own: wait for it
     before = {p.name for p in cache.iterdir()}
@@ -261,7 +264,8 @@ def test_cache_prune_removes_what_the_registry_no_longer_uses_and_keeps_a_warm_s
         tmp.write_bytes(b"half a file")
     os.utime(old_tmp, (time.time() - 7200, time.time() - 7200))
     (cache / "README.txt").write_text("a note of the user's")
-    args = ["cache", "prune", "--registry", str(tmp_path / "brands"), "--set", f"logo.cache_dir={cache}"]
+    args = ["cache", "prune", "--registry", str(tmp_path / "brands"), "--set", f"logo.cache_dir={cache}",
+            "--set", "logo.model=logo-embed"]
 
     assert main([*args, "--dry-run"]) == 0
     assert before <= {p.name for p in cache.iterdir()}  # a dry run removes nothing

@@ -251,9 +251,9 @@ def test_two_brands_each_with_its_own_logo_are_not_mixed(policy):
 
 @pytest.fixture(scope="module")
 def shipped_policy(tmp_path_factory) -> Policy:
-    """The shipped thresholds, by the rules: the network alone counts only at 0.9997."""
+    """logo-embed's shipped thresholds, by the rules: the network alone counts only at 0.9997."""
     registry = BrandRegistry(tmp_path_factory.mktemp("reg2"), [Brand("Veltora"), Brand("Novalux")])
-    return Policy(registry, RULES)
+    return Policy(registry, RULES.replace(logo__model="logo-embed"))
 
 
 def test_a_piece_the_text_rules_call_altered_stays_altered(shipped_policy):
