@@ -7,6 +7,7 @@ samples' seed is refused as fitting data, and that the search takes the middle o
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,20 @@ def test_an_open_imitation_band_keeps_alignments_down_to_it() -> None:
     aligned = LogoHit("Zorvik", (10, 10, 90, 90), 0.91, "Zorvik/emblem.png", agreement=0.6, alignment=0.82)
     kept = fit_geometry.at_point([aligned], OperatingPoint(align_genuine=0.9, align_near=0.8))
     assert kept == [aligned]
+
+
+def test_an_alignment_onto_a_window_the_network_scored_under_the_gate_is_not_reported() -> None:
+    # Gathered with the gate at 0.5: the stage aligned this reference onto a window the network
+    # scored 0.62, which a gate of 0.8 would not have tried.
+    low = LogoHit("Zorvik", (10, 10, 90, 90), 0.62, "Zorvik/emblem.png", agreement=0.97, alignment=0.95)
+    high = LogoHit("Kyrane", (100, 10, 190, 60), 0.85, "Kyrane/logo.png", agreement=0.97, alignment=0.95)
+    point = OperatingPoint(near_threshold=0.6, align_genuine=0.9, align_min_score=0.8)
+
+    kept = fit_geometry.at_point([low, high], point)
+
+    assert kept[0].brand == "Zorvik" and kept[0].source == "network" and kept[0].alignment == 0.0
+    assert kept[1] == high
+    assert fit_geometry.at_point([low], dataclasses.replace(point, align_min_score=0.6)) == [low]
 
 
 def test_the_committed_samples_seed_is_never_fitting_data(tmp_path: Path) -> None:

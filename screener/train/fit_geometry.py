@@ -5,9 +5,9 @@
 
 The logo stage's geometric evidence (a reference aligned onto a region, :mod:`screener.logo.align`;
 SIFT matches on one homography, :mod:`screener.logo.sift`) is judged by thresholds of the logo
-network's operating point (:mod:`screener.logo.operating_point`): ``align_genuine``,
-``align_agreement`` and ``align_near`` for alignments, ``confirm_agreement`` and
-``imitation_layout`` for verified wordmarks. The fitted decision cannot learn them: the dev photos
+network's operating point (:mod:`screener.logo.operating_point`): ``align_min_score`` (which
+windows a reference is aligned onto), ``align_genuine``, ``align_agreement`` and ``align_near``
+for alignments, ``confirm_agreement`` and ``imitation_layout`` for verified wordmarks. The fitted decision cannot learn them: the dev photos
 hold no flat emblem that alignment finds (BENCHMARKS.md, "The fitted decision again"). They were
 read off the committed sample listings, which the sample gate then reports; this command fits them
 on listings of the same generator made with other seeds instead, so the committed samples only
@@ -18,7 +18,8 @@ Three steps, the first two cached:
 1. **make**: ``make_samples(<cache>/seed<N>, seed=N)`` for each seed (the same fictional brands and
    cases as ``sample_images/``, other products, placements, colours and imitations; ~80 s a set).
 2. **gather** (resumable): the screener with the logo stage reporting every alignment
-   (``align_near`` 0) and every verification from 4 inliers screens every listing; each result
+   (``align_near`` 0, onto windows the network scores from 0.5) and every verification from 4
+   inliers screens every listing; each result
    line, with every logo hit the stage reported (``all_logos``), goes to
    ``<cache>/evidence-<model>-seed<N>.jsonl``.
 3. **fit**: the policy is re-applied to the gathered lines at candidate thresholds
@@ -58,9 +59,14 @@ GRIDS: dict[str, tuple[float, ...]] = {
     "align_near": tuple(np.round(np.arange(0.70, 0.99, 0.02), 2)) + (1.01,),
     "confirm_agreement": tuple(np.round(np.arange(0.50, 0.99, 0.05), 2)),
     "imitation_layout": tuple(np.round(np.arange(0.50, 0.99, 0.02), 2)),
+    # The network score a window needs before a reference is aligned onto it. Its scale is the
+    # network's calibrated similarity, so a network change moves it (logo-trunk-metric's genuine
+    # threshold is 0.74, logo-embed's 0.9997).
+    "align_min_score": tuple(np.round(np.arange(0.50, 0.96, 0.05), 2)),
 }
-# What the stage reports while gathering: every alignment and every 4-inlier verification.
-GATHER_POINT = {"align_near": 0.0, "min_inliers": 4}
+# What the stage reports while gathering: every alignment onto a window the network scores from
+# the lowest align_min_score of the grid, and every 4-inlier verification.
+GATHER_POINT = {"align_near": 0.0, "min_inliers": 4, "align_min_score": min(GRIDS["align_min_score"])}
 FLAG_KINDS = ("imitation_logo", "mixed_marks", "altered_brand_name", "brand_mark")
 ROUNDS = 2
 # Listings (of ~800 in eight sets) within which two values count as equally good: the sets' own
@@ -131,13 +137,17 @@ def gather(folder: Path, out: Path, model: str, threads: int = 1, photos: Sequen
 # --- 3. fit --------------------------------------------------------------------------------------
 def at_point(logos: Iterable, point) -> list:  # noqa: ANN001
     """The hits the stage would have reported at ``point`` (an OperatingPoint), from hits gathered
-    at ``GATHER_POINT``: an alignment under ``min(align_near, align_genuine)`` and a verification
-    under ``min_inliers`` are not reported there, so such a hit falls back to the network's own
-    evidence for its brand (its network score on its region), which the fitted decision judges.
-    Approximate: the stage would have kept the network's own box for it."""
+    at ``GATHER_POINT``: an alignment under ``min(align_near, align_genuine)`` or onto a window the
+    network scored under ``align_min_score``, and a verification under ``min_inliers``, are not
+    reported there, so such a hit falls back to the network's own evidence for its brand (its
+    network score on its region), which the fitted decision judges.
+    Approximate: the stage would have kept the network's own box for it, and with a higher
+    ``align_min_score`` its twelve alignment tries (``matcher.ALIGN_TRIES``) would have reached
+    pairs that the gather's lower-scored pairs used up."""
     kept = []
     for hit in logos:
-        dropped_alignment = hit.alignment and hit.alignment < min(point.align_near, point.align_genuine)
+        dropped_alignment = hit.alignment and (hit.alignment < min(point.align_near, point.align_genuine)
+                                               or hit.score < point.align_min_score)
         dropped_keypoints = hit.inliers and hit.inliers < point.min_inliers
         if dropped_alignment or dropped_keypoints:
             hit = dataclasses.replace(hit, inliers=0, agreement=0.0, alignment=0.0, median_agreement=0.0)
@@ -283,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "registry, bound the false flags (fitting half) and are reported (reporting half)")
     parser.add_argument("--dev-evidence", type=Path, default=None,
                         help="FlickrLogos + ICDAR dev photos gathered by `python -m screener.train.fit_decision "
-                             "--gather-only --set 'logo.operating_point={align_near=0.0, min_inliers=4}'`: "
+                             "--gather-only --set 'logo.operating_point={align_near=0.0, min_inliers=4, align_min_score=0.5}'`: "
                              "their fitting half bounds false marks and precision, their reporting half reports")
     parser.add_argument("--max-false", type=float, default=1.0,
                         help="false flags per 100 fitting-half street photos a fitted point may give (default 1)")
