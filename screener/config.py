@@ -78,12 +78,12 @@ class LogoConfig:
     # decision for logo-trunk-metric").
     model: str = "logo-trunk-metric"
     # What checks the network's candidates against the reference pictures, besides its score
-    # (BENCHMARKS.md, "Ablation"): "keypoints" (SIFT + RANSAC, screener.logo.sift: +16 trained-
-    # and +3 held-out-brand photos of 155 on the dev report half), "tilted" (keypoints also on
-    # each reference's tilted views, marks seen at a slant: +2 and +2; 6-8x the reference
-    # keypoints in memory), "alignment" (references warped onto the network's best windows,
-    # screener.logo.align: the flat emblems SIFT cannot see, 4 of 5 sample mixed marks).
-    # Fewer is faster and finds less.
+    # (BENCHMARKS.md, "Ablation with logo-trunk-metric": photos of the dev fitting half, 67
+    # trained-brand and 64 held-out-brand): "keypoints" (SIFT + RANSAC, screener.logo.sift: +8 and
+    # +7 photos), "tilted" (keypoints also on each reference's tilted views, marks seen at a
+    # slant: +2 and +3; 6-8x the reference keypoints in memory), "alignment" (references warped
+    # onto the network's best windows, screener.logo.align: +1 held-out photo, and the flat
+    # emblems SIFT cannot see: 3 of the 5 sample mixed marks it finds). Fewer is faster and finds less.
     verifiers: tuple[str, ...] = VERIFIERS
     # Overrides of the model's measured thresholds (screener.logo.operating_point; the model's
     # manifest entry holds them and says how each was chosen), e.g. {genuine_threshold = 0.999}.

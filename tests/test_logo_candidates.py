@@ -96,9 +96,9 @@ def test_a_held_out_brand_registered_from_its_logo_file_is_aligned_in_a_real_pho
     every dev brand with a published mark registered from it alone. HP, a brand no network here
     trained on, is aligned with every part agreeing in a fitting-half photo by ``logo-embed``
     (measured: this is one of the two alignments on that half, both right). The default
-    ``logo-trunk-metric`` scores HP under ``align_min_score`` there and misses this photo, while it
-    names more of the half's photos overall (BENCHMARKS.md, "A fitted decision for
-    logo-trunk-metric")."""
+    ``logo-trunk-metric`` aligns nothing there (at its fitted ``align_min_score`` 0.55 too) and
+    misses this photo, while it names more of the half's photos overall (BENCHMARKS.md, "A fitted
+    decision for logo-trunk-metric")."""
     pytest.importorskip("simple_icons_pack")
     from helpers import SHARED_DATA
     from screener.train.data import read_boxes
@@ -126,10 +126,12 @@ def test_a_held_out_brand_registered_from_its_logo_file_is_aligned_in_a_real_pho
 def test_a_trunk_network_that_pools_its_windows_still_aligns_a_small_printed_emblem():
     """Sample 099: Zorvik's emblem, 81 px, beside the words "Kyrane cap". A trunk network
     (``logo-trunk-metric``) pools its windows from whole-photo feature maps, where a mark this small
-    spans two or three cells and scores its brand under ``align_min_score``, so alignment was never
-    tried on it (the trunk found 3 of the 6 mixed-marks listings). Mark boxes are cut and embedded
-    as crops instead: the crop scores Zorvik over the gate, and the emblem is aligned as the
-    genuine mark."""
+    spans two or three cells and scores its brand low (0.57 here), under the alignment gate of
+    before (0.8), so alignment was never tried on it (the trunk found 3 of the 6 mixed-marks
+    listings). Mark boxes are cut and embedded as crops instead: the crop scores Zorvik far higher
+    (0.88), and the emblem is aligned as the genuine mark. At the fitted gate (0.55) pooling would
+    reach this one, but pooled mark boxes still lose two sample listings that crops find
+    (BENCHMARKS.md, "Ablation with logo-trunk-metric")."""
     registry = BrandRegistry.load(SAMPLES / "brands")
     config = Config().replace(logo__model="logo-trunk-metric", policy__logo_decision="rules")
     stage = build_logo_stage(registry, config, threads=1)
@@ -139,11 +141,11 @@ def test_a_trunk_network_that_pools_its_windows_still_aligns_a_small_printed_emb
     point = config.logo.point
     assert any(h.brand == "Zorvik" and over_smaller(h.box, box) > 0.8 and point.aligned_genuine(h.alignment, h.agreement)
                for h in stage(image)), "the emblem was not aligned as Zorvik's genuine mark"
-    # Why: the same mark box pooled from the maps scores under the gate, cut as a crop over it.
+    # Why: the same mark box cut as a crop scores the brand far above the box pooled from the maps.
     work, scale = _working_copy(SAMPLES / row["path"])
     marks = mark_candidates(work)
     mark = marks[int(np.argmax(iou_many(np.asarray(box, float) * scale, marks)))][None]
     zorvik = stage.references.brands.index("Zorvik")
     pooled = stage._scores(stage.embedder.region_embedder(work)(mark))[0][0, zorvik]
     cropped = stage._scores(stage.embedder.embed(cut(work, mark, stage.embedder.size)))[0][0, zorvik]
-    assert pooled < point.align_min_score <= cropped, (pooled, cropped)
+    assert point.align_min_score <= cropped and pooled + 0.2 < cropped, (pooled, cropped)
