@@ -7,11 +7,11 @@ The logo stage's geometric evidence (a reference aligned onto a region, :mod:`sc
 SIFT matches on one homography, :mod:`screener.logo.sift`) is judged by thresholds of the logo
 network's operating point (:mod:`screener.logo.operating_point`): ``align_min_score`` (which
 windows a reference is aligned onto), ``align_genuine``, ``align_agreement`` and ``align_near``
-for alignments, ``confirm_agreement`` and ``imitation_layout`` for verified wordmarks. The fitted decision cannot learn them: the dev photos
-hold no flat emblem that alignment finds (BENCHMARKS.md, "The fitted decision again"). They were
-read off the committed sample listings, which the sample gate then reports; this command fits them
-on listings of the same generator made with other seeds instead, so the committed samples only
-report.
+for alignments, ``confirm_agreement`` and ``imitation_layout`` for verified wordmarks. The fitted
+decision cannot learn them: the dev photos hold no flat emblem that alignment finds (BENCHMARKS.md,
+"The fitted decision again"). They were read off the committed sample listings, which the sample
+gate then reports; this command fits them on listings of the same generator made with other seeds
+instead, so the committed samples only report.
 
 Three steps, the first two cached:
 
@@ -19,9 +19,8 @@ Three steps, the first two cached:
    cases as ``sample_images/``, other products, placements, colours and imitations; ~80 s a set).
 2. **gather** (resumable): the screener with the logo stage reporting every alignment
    (``align_near`` 0, onto windows the network scores from 0.5) and every verification from 4
-   inliers screens every listing; each result
-   line, with every logo hit the stage reported (``all_logos``), goes to
-   ``<cache>/evidence-<model>-seed<N>.jsonl``.
+   inliers screens every listing; each result line, with every logo hit the stage reported
+   (``all_logos``), goes to ``<cache>/evidence-<model>-seed<N>.jsonl``.
 3. **fit**: the policy is re-applied to the gathered lines at candidate thresholds
    (:func:`at_point` undoes what the stage would not have reported there) and scored against the
    sets' labels by verdict accuracy; with ``--street``, real logo-free street photos (ICDAR 2015
