@@ -341,7 +341,9 @@ class CnnLogoStage:
             # the photo it weighs), so they do not make network-only hits. They are cut and
             # embedded as crops even where the network pools its windows from whole-photo feature
             # maps (a trunk): a small mark spans two or three cells of those maps and pools to a
-            # score that never reaches align_min_score, and there are at most MARK_LIMIT of them.
+            # score that says little (sample 099: 0.57 pooled, 0.88 cut), and pooled mark boxes,
+            # tried first, spend alignment tries on it: the samples lose two listings
+            # (BENCHMARKS.md, "Ablation with logo-trunk-metric"). There are at most MARK_LIMIT.
             marks = mark_candidates(work)
             if len(marks):
                 mark_vectors = self.embedder.embed(cut(pyramid, marks, size))
