@@ -26,7 +26,6 @@ import argparse
 import json
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from screener.errors import ModelError  # noqa: E402
 from screener.logo.trunk import load_trunk, pooled_crops, unit  # noqa: E402
 from screener.train.data import evaluation_half, flickr_split  # noqa: E402
-from screener.train.trunk_eval import crop_metrics  # noqa: E402
+from screener.train.trunk_eval import crop_metrics, heldout_crops  # noqa: E402
 from screener.train.trunk_head import clutter_boxes, cut_all, fit_whitening  # noqa: E402
 
 
@@ -61,32 +60,21 @@ def main(argv: list[str] | None = None) -> int:
                              "candidates exported with `python -m screener.train.trunk_export --out DIR --manifest`")
     args = parser.parse_args(argv)
 
+    # The held-out brands' references, queries and report-half clutter: the protocol the trunk
+    # head is judged by (screener.train.trunk_eval), so both report the same crops.
+    held = heldout_crops(args.flickr, args.icdar, args.clutter)
     split = flickr_split(args.flickr)
     images = args.flickr / "images"
-    held = sorted(split.heldout_brands)
-    by_brand: dict[str, list] = defaultdict(list)
-    for b in split.boxes:
-        if b.brand in held:
-            by_brand[b.brand].append(b)
-    refs, queries = [], []
-    for bi, brand in enumerate(held):
-        boxes = sorted(by_brand[brand], key=lambda b: -(b.box[2] - b.box[0]) * (b.box[3] - b.box[1]))
-        chosen = boxes[:5]
-        ref_photos = {b.image for b in chosen}
-        refs += [(images / b.image, b.box, bi) for b in chosen]
-        queries += [(images / b.image, b.box, bi) for b in boxes[5:] if b.image not in ref_photos]
     trained = sorted(split.train_brands)
-    fit_boxes = [(images / b.image, b.box, trained.index(b.brand)) for b in split.train_boxes
+    fit_boxes = [(images / b.image, b.box) for b in split.train_boxes
                  if b.brand in trained and min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 8]
     street = sorted((args.icdar / "images").glob("*.jpg"))
-    report_clutter = clutter_boxes([p for p in street if evaluation_half(p.name) == "report"], args.clutter, 1)
     fit_clutter = clutter_boxes([p for p in street if evaluation_half(p.name) == "fit"], args.clutter, 2)
-    sets = {"refs": [(p, b) for p, b, _ in refs], "queries": [(p, b) for p, b, _ in queries],
-            "clutter": report_clutter, "fit": [(p, b) for p, b, _ in fit_boxes], "fit_clutter": fit_clutter}
-    ref_brand = np.array([k for _, _, k in refs])
-    query_brand = np.array([k for _, _, k in queries])
-    print(f"held-out brands {held}: {len(refs)} references, {len(queries)} queries, "
-          f"{len(report_clutter)} clutter windows (report half); fit: {len(fit_boxes)} trained-brand boxes "
+    sets = {"refs": list(held.refs), "queries": list(held.queries), "clutter": list(held.clutter),
+            "fit": fit_boxes, "fit_clutter": fit_clutter}
+    ref_brand, query_brand = held.ref_brand, held.query_brand
+    print(f"held-out brands {list(held.brands)}: {len(held.refs)} references, {len(held.queries)} queries, "
+          f"{len(held.clutter)} clutter windows (report half); fit: {len(fit_boxes)} trained-brand boxes "
           f"+ {len(fit_clutter)} windows (fit half)", file=sys.stderr)
 
     args.cache.mkdir(parents=True, exist_ok=True)
