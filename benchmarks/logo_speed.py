@@ -9,8 +9,8 @@ Registers N fictional brands (``screener.train.synth.logos``) with ``--refs`` re
 screens the same ``--photos`` rendered 1024 x 768 listings with every registry (each listing shows
 a brand of the smallest registry; the registries nest, so every one holds it), and prints the
 median milliseconds per photo with the stage's own breakdown (cutting candidates, the network,
-similarity with every reference, refinement) and the cost of building the reference set (cold,
-and from the on-disk cache: until ``build_logo_stage`` returns, and until the SIFT inverted file it
+similarity with every reference, picking each brand's best window, alignment, SIFT) and the cost
+of building the reference set (cold, and from the on-disk cache: until ``build_logo_stage`` returns, and until the SIFT inverted file it
 loads in the background is there). All sizes run interleaved photo by photo, so a busy machine slows
 them alike: compare the ratios within one run. ``--affine-views both`` runs every size with and
 without SIFT's tilted reference views (``"tilted"`` in ``logo.verifiers``), interleaved, and reports the

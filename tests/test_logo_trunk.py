@@ -73,7 +73,7 @@ def test_pooled_windows_tell_a_photos_regions_apart_and_reuse_its_passes():
     assert disc @ disc_shifted > disc @ stripes + 0.1  # the same region, a few pixels off, is nearer
     passes = len(regions._integrals)
     regions.descriptors(np.asarray([[30, 60, 160, 190]]))
-    assert len(regions._integrals) == passes  # a refinement window reuses the photo's maps
+    assert len(regions._integrals) == passes  # a later window reuses the photo's maps
 
 
 def test_the_pooled_trunk_model_finds_a_pasted_logo_in_the_stage(tmp_path):

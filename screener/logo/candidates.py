@@ -13,8 +13,6 @@ Three sources, in working-copy pixels (x1, y1, x2, y2):
   weighs a region's share of the photo, learnt on windows).
 - **Text neighbourhoods** (:func:`text_candidates`): OCR's words, and the space an emblem
   beside or above them would use.
-
-The refinement's shifted and rescaled boxes are here too (:func:`jitter_boxes`).
 """
 
 from __future__ import annotations
@@ -162,24 +160,4 @@ def text_candidates(texts: Sequence[TextHit], scale: float, w: int, h: int, limi
     b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
     b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
     return b[(b[:, 2] - b[:, 0] >= 8) & (b[:, 3] - b[:, 1] >= 8)]
-
-
-def jitter_boxes(box: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Shifted and rescaled versions of a box, for refinement."""
-    x1, y1, x2, y2 = box
-    bw, bh = x2 - x1, y2 - y1
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    out = []
-    for sx, sy in ((0.8, 0.8), (1.0, 0.75), (0.75, 1.0), (1.2, 1.2), (0.65, 0.65)):
-        for dx, dy in ((0, 0), (-0.15, 0), (0.15, 0), (0, -0.15), (0, 0.15)):
-            if (dx or dy) and sx > 0.9:
-                continue
-            nw, nh = bw * sx, bh * sy
-            ncx, ncy = cx + dx * bw, cy + dy * bh
-            out.append((ncx - nw / 2, ncy - nh / 2, ncx + nw / 2, ncy + nh / 2))
-    b = np.asarray(out)
-    b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
-    b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
-    return b[(b[:, 2] - b[:, 0] >= 8) & (b[:, 3] - b[:, 1] >= 8)]
-
 

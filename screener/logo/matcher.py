@@ -4,27 +4,25 @@ How a photo is matched:
 
 1. **Candidates** (:mod:`screener.logo.candidates`), on a working copy of the photo (long side
    ``WORK_SIDE``): sliding windows ranked by edge density and OCR text neighbourhoods,
-   ``MAX_CANDIDATES`` in all (boxes fitted to printed marks are added for alignment, step 6).
+   ``MAX_CANDIDATES`` in all (boxes fitted to printed marks are added for alignment, step 5).
 2. **Embedding.** Every candidate is squashed to the network's input size (as in training) and
    embedded in batches.
 3. **Similarity.** Cosine similarity with every reference variant (each reference logo is embedded
    at several margins, backgrounds and resolutions; cached on disk per model and file); a brand's
    score in a window is its best variant.
-4. **Refinement.** The best windows of each promising brand are re-tried shifted and rescaled, so
-   the box fits the mark better and the score is not lost to a coarse grid.
-5. **Per-brand best box**: every brand's best window. Two brands may be reported on one region;
+4. **Per-brand best box**: every brand's best window. Two brands may be reported on one region;
    the policy decides which one it carries (``Policy.one_brand_per_region``).
-6. **Alignment** (``"alignment"`` in ``logo.verifiers``, :mod:`screener.logo.align`): on boxes fitted
+5. **Alignment** (``"alignment"`` in ``logo.verifiers``, :mod:`screener.logo.align`): on boxes fitted
    to compact printed marks first, then on the best windows, the best
    references are aligned onto the photo directly (ECC), which works on flat emblems with too
    little texture for keypoints; a reference that aligns with every part agreeing is a genuine
    mark, one that aligns well with a part disagreeing is an imitation.
-7. **Geometric verification** (``"keypoints"`` in ``logo.verifiers``, :mod:`screener.logo.sift`): the
+6. **Geometric verification** (``"keypoints"`` in ``logo.verifiers``, :mod:`screener.logo.sift`): the
    references are also looked for by SIFT matches agreeing on one homography. A verified mark
    replaces the network's box for its brand (the homography's box is tighter) and carries its
    inlier count. Another brand's hit on the same region is still reported: the policy decides
    which brand a region carries (``Policy.one_brand_per_region``). SIFT needs nothing from
-   steps 1-6, so when the process may use two threads it runs beside them.
+   steps 1-5, so when the process may use two threads it runs beside them.
 
 Every brand scoring at least the model's ``near_threshold`` (:mod:`screener.logo.operating_point`;
 the fitted decision's own floor when it judges), aligned or verified by geometry gives a
@@ -54,7 +52,7 @@ from ..types import Box, LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
 from .align import ReferenceAligner
 from .bank import load_bank
-from .candidates import jitter_boxes, mark_candidates, text_candidates, window_candidates
+from .candidates import mark_candidates, text_candidates, window_candidates
 from .cache import EmbeddingCache
 from .index import ReferenceIndex
 from .model import Embedder
@@ -62,7 +60,6 @@ from .pixels import LogoFile
 from .sift import AFFINE_VIEWS, GeometricMatch, SiftMatcher, feature_key
 
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
-REFINE_SEEDS = 6  # windows re-tried shifted and rescaled per photo
 # Candidate windows embedded per photo (OCR text neighbourhoods included): 200 find as many marks
 # as 400 at the shipped threshold (FlickrLogos, 60 photos per group), with fewer false ones and
 # 0.1 s less a photo.
@@ -305,34 +302,12 @@ class CnnLogoStage:
         size = self.embedder.size
         pyramid = Pyramid(work)
         pooled = self.embedder.region_embedder(work)
-
-        def embed_boxes(some: np.ndarray) -> np.ndarray:
-            return pooled(some) if pooled is not None else self.embedder.embed(cut(pyramid, some, size))
-
         t1 = clock()
-        vectors = embed_boxes(boxes)
+        vectors = pooled(boxes) if pooled is not None else self.embedder.embed(cut(pyramid, boxes, size))
         t2 = clock()
         best, arg = self._scores(vectors)
         t3 = clock()
         embedded = len(boxes)
-        # Refine the best windows of the brands that come within reach of the near band (at most
-        # REFINE_SEEDS windows, so the cost stays flat however many brands are registered).
-        floor = self.point.near_threshold - 0.08
-        seeds: list[int] = []
-        for b in np.argsort(-best.max(axis=0)):
-            if best[:, b].max() < floor or len(seeds) >= REFINE_SEEDS:
-                break
-            for i in np.argsort(-best[:, b])[:2]:
-                if best[i, b] >= floor and int(i) not in seeds and len(seeds) < REFINE_SEEDS:
-                    seeds.append(int(i))
-        extra = [jitter_boxes(boxes[i], w, h) for i in seeds]
-        if extra:
-            more = np.concatenate(extra)
-            more_vectors = embed_boxes(more)
-            mb, ma = self._scores(more_vectors)
-            boxes, best, arg = np.concatenate([boxes, more]), np.concatenate([best, mb]), np.concatenate([arg, ma])
-            vectors = np.concatenate([vectors, more_vectors])
-            embedded += len(more)
         hits = self._pick(boxes, best, arg, scale)
         t4 = clock()
         if self.aligner is not None:
@@ -358,7 +333,7 @@ class CnnLogoStage:
             found, sift_seconds = sift.result() if sift is not None else self._sift(image)
             hits = self._verify(found, pyramid, scale, hits)
         self.last_timings = {"candidates": t1 - t0, "embed": t2 - t1, "similarity": t3 - t2,
-                             "refine": t4 - t3, "align": t5 - t4, "verify": clock() - t5,
+                             "pick": t4 - t3, "align": t5 - t4, "verify": clock() - t5,
                              "sift": sift_seconds, "total": clock() - t0}
         return hits
 
@@ -433,7 +408,7 @@ class CnnLogoStage:
 
     def _verify(self, found: Sequence[GeometricMatch], work: Pyramid, scale: float,
                 hits: tuple[LogoHit, ...]) -> tuple[LogoHit, ...]:
-        """Merge SIFT-verified marks into the other hits (see module doc, step 7)."""
+        """Merge SIFT-verified marks into the other hits (see module doc, step 6)."""
         if not found:
             return hits
         refs = self.references

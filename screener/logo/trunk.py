@@ -185,8 +185,8 @@ class PooledRegions:
     crop size the head was fitted at), from integral images of ``x ** p`` per stage, so a window
     costs a few additions whatever its size and a photo's trunk cost does not grow with the
     number of windows. A scale's maps are computed the first time a window needs them and kept,
-    so the stage's refinement windows reuse them. Measured against one crop per window on the dev
-    fitting half (``benchmarks/trunk_regions.py``, BENCHMARKS.md)."""
+    so every later window at that scale reuses them. Measured against one crop per window on the
+    dev fitting half (``benchmarks/trunk_regions.py``, BENCHMARKS.md)."""
 
     def __init__(self, trunk: "Trunk", image: np.ndarray, scales: tuple[float, ...], target: float,
                  p: float = 3.0) -> None:
