@@ -4,6 +4,8 @@ Every logo hit becomes one feature vector (:func:`features`) of what the stages 
 
 - the logo network's calibrated score (as is, and as ``-log10(1 - score)``, which spreads the
   scores near 1 where genuine and chance matches differ);
+- the other brands' hits on the photo: how many scored higher (:func:`ranks`), and the hit's
+  margin over the best of them (:func:`margin`);
 - the share of the photo the region covers (``log10``; :func:`screener.geometry.share`);
 - keypoint verification: ``log(1 + SIFT inliers)``, the worst and the median cell agreement;
 - direct alignment: whether the reference aligned, its correlation;
@@ -11,13 +13,15 @@ Every logo hit becomes one feature vector (:func:`features`) of what the stages 
   piece of it, an altered form, another brand's name, another ordinary word, other text, none;
   and the OCR engine's confidence in that text.
 
-A logistic regression over the standardised features gives the probability; its coefficients,
-the standardisation and the operating point (the probability chosen on the dev fitting half for
-at most one false brand mark per 100 street photos) are stored in ``screener/models/`` as JSON
-with a manifest entry (``decision-<logo model>``), checked by sha256. They are evaluated here
-with NumPy alone; fitting needs scikit-learn (``python -m screener.train.fit_decision``, the
-``train`` extra). The features depend on the logo network's scores, so each network has its own
-fitted decision, refitted by that one command.
+A logistic regression over the features (standardised, indicators left 0 / 1) gives the
+probability; its coefficients, the standardisation and the operating point (the probability
+chosen on the dev fitting half for at most one false brand mark per 100 street photos, raised
+until the fitting half's logo photos are marked with precision 0.95) are stored in
+``screener/models/`` as JSON with a manifest entry (``decision-<logo model>``), checked by
+sha256. They are evaluated here with NumPy alone; fitting needs scikit-learn
+(``python -m screener.train.fit_decision``, the ``train`` extra). The features depend on the
+logo network's scores, so each network has its own fitted decision, refitted by that one
+command.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ OTHER_TEXT = "other_text"  # some other text of 3+ letters
 NO_TEXT = "none"
 RELATIONS = (EXACT_NAME, OTHER_BRAND, ALTERED_NAME, PIECE, OTHER_WORD, OTHER_TEXT, NO_TEXT)
 
-FEATURES = ("network", "network_log", "rank_log", "share_log", "inliers_log", "worst_cell", "median_cell",
+FEATURES = ("network", "network_log", "rank_log", "margin", "share_log", "inliers_log", "worst_cell", "median_cell",
             "aligned", "alignment", *(f"text_{r}" for r in RELATIONS), "text_confidence")
 
 
@@ -105,12 +109,30 @@ def ranks(logos: Sequence[LogoHit]) -> list[int]:
     return [sum(1 for o in logos if o.brand != h.brand and o.score > h.score) for h in logos]
 
 
-def features(hit: LogoHit, relation: Relation, size: tuple[int, int] | None, rank: int = 0) -> np.ndarray:
+def rivals(logos: Sequence[LogoHit]) -> list[float]:
+    """For each hit, the best score of another brand's hit in the photo (-1 where there is none)."""
+    return [max((o.score for o in logos if o.brand != h.brand), default=-1.0) for h in logos]
+
+
+def margin(score: float, rival: float, floor: float) -> float:
+    """A hit's score minus its best rival's (:func:`rivals`), rivals under ``floor`` counted as
+    ``floor``: a network that has found one brand's mark scores it clearly over every other
+    brand, one that scores several brands alike is guessing which.
+
+    The floor makes the feature the same whatever the stage reports: the evidence a decision is
+    fitted on holds every brand's best region, screening only those from the stage's report floor,
+    which is held at or under the decision's ``margin_floor`` (:attr:`LogoDecision.report_floor`).
+    Measured on the dev fitting half (BENCHMARKS.md, "The margin over the best other brand")."""
+    return float(score) - max(float(floor), float(rival))
+
+
+def features(hit: LogoHit, relation: Relation, size: tuple[int, int] | None, rank: int = 0,
+             margin: float = 0.0) -> np.ndarray:
     """The feature vector of one logo hit, in the order of :data:`FEATURES` (``rank``: see
-    :func:`ranks`). Fields a network or stage does not fill (0 inliers, no alignment) are simply
-    0: the model learns what each absence means."""
+    :func:`ranks`; ``margin``: :func:`margin`). Fields a network or stage does not fill (0
+    inliers, no alignment) are simply 0: the model learns what each absence means."""
     score = float(min(max(hit.score, -1.0), 1.0))
-    values = [score, -math.log10(max(1e-5, 1.0 - min(score, 0.99999))), math.log1p(rank),
+    values = [score, -math.log10(max(1e-5, 1.0 - min(score, 0.99999))), math.log1p(rank), float(margin),
               math.log10(max(share(hit.box, size), 1e-4)), math.log1p(max(0, hit.inliers)),
               float(hit.agreement) if hit.inliers else 0.0, float(hit.median_agreement) if hit.inliers else 0.0,
               1.0 if hit.alignment > 0 else 0.0, float(hit.alignment)]
@@ -130,7 +152,14 @@ class LogoDecision:
     intercept: float
     threshold: float  # P(genuine) at or over which a hit is the genuine mark
     network: str = ""  # the logo model (manifest name) whose scores it was fitted on
-    min_score: float = 0.0  # the lowest network score the logo stage must report for it
+    min_score: float = 0.0  # the lowest network score it accepted on the fitting half
+    margin_floor: float = 0.0  # rivals' scores under it count as it (:func:`margin`)
+
+    @property
+    def report_floor(self) -> float:
+        """The lowest network score the logo stage must report for this decision: the hits it
+        may accept, and the rivals its margin counts."""
+        return min(self.min_score, self.margin_floor)
 
     def probability(self, x: np.ndarray) -> np.ndarray | float:
         """P(genuine) for one feature vector (a float) or for rows of them (an array)."""
@@ -141,7 +170,7 @@ class LogoDecision:
     def to_dict(self) -> dict[str, Any]:
         return {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
                 "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
-                "network": self.network, "min_score": self.min_score}
+                "network": self.network, "min_score": self.min_score, "margin_floor": self.margin_floor}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LogoDecision":
@@ -153,7 +182,8 @@ class LogoDecision:
         if any(a.shape != (len(FEATURES),) for a in arrays):
             raise ModelError("the fitted decision's mean, scale and coef must each hold one value per feature")
         return cls(names, *arrays, intercept=float(data["intercept"]), threshold=float(data["threshold"]),
-                   network=str(data.get("network", "")), min_score=float(data.get("min_score", 0.0)))
+                   network=str(data.get("network", "")), min_score=float(data.get("min_score", 0.0)),
+                   margin_floor=float(data["margin_floor"]))
 
 
 def decision_name(network: str) -> str:

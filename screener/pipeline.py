@@ -129,11 +129,12 @@ class Screener:
 
 def stage_config(config: Config, policy: Policy) -> Config:
     """The config the logo stage is built with: a fitted decision judges hits from its own floor
-    (``LogoDecision.min_score``, the lowest network score it accepted on the fitting half), below
-    the rules' ``near_threshold``, so the stage must report them."""
-    if policy.decision is None or policy.decision.min_score >= config.logo.point.near_threshold:
+    (``LogoDecision.report_floor``: the lowest network score it accepted on the fitting half, and
+    the rivals its margin counts), below the rules' ``near_threshold``, so the stage must report
+    them."""
+    if policy.decision is None or policy.decision.report_floor >= config.logo.point.near_threshold:
         return config
-    return config.replace(logo__operating_point={"near_threshold": policy.decision.min_score})
+    return config.replace(logo__operating_point={"near_threshold": policy.decision.report_floor})
 
 
 def _build_logo_stage(registry: BrandRegistry, config: Config) -> LogoStage:

@@ -43,7 +43,8 @@ from typing import Sequence
 from .brands import BrandRegistry
 from .config import Config
 from .errors import ConfigError
-from .decision import ALTERED_NAME, OTHER_BRAND, LogoDecision, Relation, features, load_decision, ranks, relate
+from .decision import (ALTERED_NAME, OTHER_BRAND, LogoDecision, Relation, features, load_decision, margin, ranks,
+                       relate, rivals)
 from .geometry import SAME_REGION, along, inside, iou, overlaps
 from .textmatch import BrandNameMatcher, CueMatcher, NameMatch
 from .types import (ALTERED_BRAND_NAME, BRAND_MARK, CLEAR, COUNTERFEIT_CUE, EXACT, IMITATION_LOGO,
@@ -133,10 +134,11 @@ class Policy:
         :meth:`_fitted`)."""
         assert self.decision is not None
         judged = []
-        for hit, rank in zip(logos, ranks(logos)):
+        floor = self.decision.margin_floor
+        for hit, rank, rival in zip(logos, ranks(logos), rivals(logos)):
             relation = relate(hit, texts, names, self.names)
             p = 0.0 if _meaning_rules_out(hit, relation, self.config) else \
-                float(self.decision.probability(features(hit, relation, size, rank)))
+                float(self.decision.probability(features(hit, relation, size, rank, margin(hit.score, rival, floor))))
             judged.append((relation, p))
         return judged
 

@@ -18,12 +18,12 @@ from screener.brands import Brand, BrandRegistry
 from screener.config import Config
 from screener.decision import (ALTERED_NAME, EXACT_NAME, FEATURES, NO_TEXT, OTHER_BRAND, OTHER_TEXT, OTHER_WORD,
                                PIECE, RELATIONS, LogoDecision, Relation, decision_name, features, load_decision,
-                               ranks, relate)
+                               margin, ranks, relate, rivals)
 from screener.errors import ModelError
 from screener.logo.weights import MODELS_DIR, read_manifest, sha256_file, update_manifest
 from screener.policy import Policy
 from screener.textmatch import BrandNameMatcher
-from screener.train.fit_decision import fit, main as fit_main
+from screener.train.fit_decision import choose_margin_floor, fit, main as fit_main
 from screener.types import LogoHit, ScreenResult, TextHit
 
 BRANDS = [("Veltora", ("Veltora Paris",)), ("Novalux", ())]
@@ -107,10 +107,11 @@ def test_the_relation_is_one_hot_with_its_confidence(kind):
 def test_features_measure_what_the_stages_measured():
     # 200x80 on 1000x800: 2% of the photo; score 0.99 is -log10(0.01) = 2 on the spread scale
     x = features(hit(score=0.99, inliers=19, agreement=0.6, median_agreement=0.8, alignment=0.93),
-                 Relation(EXACT_NAME, "VELTORA", 0.9), SIZE, rank=3)
+                 Relation(EXACT_NAME, "VELTORA", 0.9), SIZE, rank=3, margin=-0.05)
     assert x[col("network")] == pytest.approx(0.99)
     assert x[col("network_log")] == pytest.approx(2.0)
     assert x[col("rank_log")] == pytest.approx(math.log(4))
+    assert x[col("margin")] == pytest.approx(-0.05)
     assert x[col("share_log")] == pytest.approx(math.log10(0.02))
     assert x[col("inliers_log")] == pytest.approx(math.log(20))
     assert (x[col("worst_cell")], x[col("median_cell")]) == pytest.approx((0.6, 0.8))
@@ -129,6 +130,17 @@ def test_fields_a_stage_did_not_fill_are_zero_and_extremes_stay_finite():
 def test_rank_counts_other_brands_scored_higher():
     logos = [hit("Veltora", 0.9), hit("Novalux", 0.95), hit("Novalux", 0.5), hit("Veltora", 0.99)]
     assert ranks(logos) == [1, 1, 2, 0]
+
+
+def test_the_margin_is_over_the_best_other_brand_counted_from_the_floor():
+    logos = [hit("Veltora", 0.9), hit("Novalux", 0.7), hit("Novalux", 0.5), hit("Kyrane", 0.3)]
+    assert rivals(logos) == [0.7, 0.9, 0.9, 0.9]
+    assert rivals([hit("Veltora", 0.9)]) == [-1.0]  # no other brand: nothing to be mistaken for
+    assert margin(0.9, 0.7, floor=0.5) == pytest.approx(0.2)
+    assert margin(0.5, 0.9, floor=0.5) == pytest.approx(-0.4)  # a brand scored under another's
+    # rivals under the floor count as the floor, so a stage that reports from the floor (screening)
+    # gives the same margin as one that reports every brand (the evidence fitted on)
+    assert margin(0.9, 0.3, floor=0.6) == margin(0.9, -1.0, floor=0.6) == pytest.approx(0.3)
 
 
 # --- fitting, and evaluating with NumPy ----------------------------------------------------------------
@@ -159,13 +171,18 @@ def fitted() -> tuple[LogoDecision, np.ndarray, np.ndarray]:
 
 
 def test_numpy_evaluation_equals_scikit_learns(fitted):
+    from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     decision, x, y = fitted
-    # scikit-learn's own standardise-then-regress, with the fitting's settings, on the same rows
-    reference = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000, random_state=0)).fit(x, y)
+    # scikit-learn's own standardise-then-regress, with the fitting's settings, on the same rows:
+    # measured features standardised, the 0 / 1 indicators (the text relations) passed as they are
+    indicator = [j for j in range(x.shape[1]) if set(np.unique(x[:, j])) <= {0.0, 1.0}]
+    assert {col(f"text_{r}") for r in RELATIONS} - {col("text_other_text")} <= set(indicator)
+    columns = ColumnTransformer([("indicators", "passthrough", indicator)], remainder=StandardScaler())
+    reference = make_pipeline(columns, LogisticRegression(C=1.0, max_iter=5000, random_state=0)).fit(x, y)
     unseen, _ = examples(30, seed=2)
     for rows in (x, unseen):
         np.testing.assert_allclose(decision.probability(rows), reference.predict_proba(rows)[:, 1], atol=1e-6)
@@ -192,8 +209,8 @@ def test_the_decision_round_trips_through_json(fitted):
     decision, x, _ = fitted
     again = LogoDecision.from_dict(json.loads(json.dumps(decision.to_dict())))
     np.testing.assert_array_equal(again.probability(x), decision.probability(x))
-    assert (again.threshold, again.network, again.min_score) == (decision.threshold, decision.network,
-                                                                decision.min_score)
+    assert (again.threshold, again.network, again.min_score, again.margin_floor) == (
+        decision.threshold, decision.network, decision.min_score, decision.margin_floor)
 
 
 # --- loading: the file must match its manifest entry -------------------------------------------------
@@ -244,6 +261,7 @@ def test_no_decision_for_the_network_says_how_to_fit_one(tmp_path, fitted):
     (lambda d: {**d, "features": d["features"][:-1]}, "refit it with `python -m screener.train.fit_decision`"),
     (lambda d: {**d, "coef": d["coef"][:-1]}, "one value per feature"),
     (lambda d: {k: v for k, v in d.items() if k != "threshold"}, "cannot be read"),
+    (lambda d: {k: v for k, v in d.items() if k != "margin_floor"}, "cannot be read"),
 ])
 def test_a_file_that_matches_its_manifest_but_not_this_version_is_refused(tmp_path, fitted, damage, message):
     decision, _, _ = fitted
@@ -307,10 +325,14 @@ def test_a_fitted_decision_has_the_logo_stage_report_hits_from_its_own_floor(tmp
 
     registry = BrandRegistry.load(REPO / "sample_images" / "brands")
     decision = LogoDecision(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), np.zeros(len(FEATURES)),
-                            0.0, threshold=0.5, min_score=0.6)
+                            0.0, threshold=0.5, min_score=0.6, margin_floor=0.7)
     config = FITTED.replace(ocr__engine="none", logo__cache_dir=str(tmp_path))
     fitted = Screener(registry, config, policy=Policy(registry, config, decision=decision))
     assert fitted.logo.point.near_threshold == 0.6
+    # rivals are counted from the margin floor: under the lowest accepted score, it is the floor
+    counting = dataclasses.replace(decision, margin_floor=0.5)
+    screener = Screener(registry, config, policy=Policy(registry, config, decision=counting))
+    assert screener.logo.point.near_threshold == 0.5
     rules = Screener(registry, EMBED.replace(ocr__engine="none", logo__cache_dir=str(tmp_path),
                                              policy__logo_decision="rules"))
     assert rules.logo.point.near_threshold == EMBED.logo.point.near_threshold > 0.99
@@ -377,6 +399,31 @@ def test_the_refit_command_writes_a_decision_that_loads(tmp_path, capsys):
     equal = report["report_at_equal_false_marks"]
     assert (equal["fitted"]["street"]["false_marks_per_100"]
             <= equal["rules"]["street"]["false_marks_per_100"])
+
+
+def test_the_margin_floor_is_fitted_under_the_rivals_that_tell_marks_from_guesses():
+    """Genuine marks and chance hits score alike (0.6-0.8); a genuine mark's rivals score low
+    (0.1-0.4), a chance hit has another brand scored nearly as high. A floor over the rivals
+    (the top deciles of the hits' scores) counts none of them and loses what tells the two apart;
+    the fit picks a floor under them, and with it the decision separates the two."""
+    rng = random.Random(7)
+    info, y = [], []
+    for i in range(200):
+        genuine = i % 2
+        score = rng.uniform(0.6, 0.8)
+        rival = rng.uniform(0.1, 0.4) if genuine else score - rng.uniform(0.0, 0.05)
+        info.append({"photo": f"p{i}", "score": score, "rival": rival})
+        y.append(genuine)
+    y = np.asarray(y)
+    x = np.asarray([features(hit(score=i["score"]), Relation(NO_TEXT, "", 0.0), SIZE) for i in info])
+    floor, losses = choose_margin_floor(x, y, info)
+    assert losses[floor] == min(losses.values()) and floor < 0.6
+    assert losses[floor] < 0.5 * losses[max(losses)]  # a floor over every rival: no margin to learn from
+    from screener.train.fit_decision import with_margin_floor
+
+    decision = fit(with_margin_floor(x, info, floor), y, margin_floor=floor)
+    p = decision.probability(with_margin_floor(x, info, floor))
+    assert decision.margin_floor == floor and p[y == 1].min() > p[y == 0].max()
 
 
 def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_photo():
