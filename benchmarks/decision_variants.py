@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import random
 import sys
 from pathlib import Path
 
@@ -38,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from screener.brands import BrandRegistry  # noqa: E402
 from screener.config import Config  # noqa: E402
-from screener.decision import FEATURES, LogoDecision  # noqa: E402
+from screener.decision import LogoDecision  # noqa: E402
 from screener.evaluate import evaluate, load_labels, load_results, match_labels  # noqa: E402
 from screener.policy import Policy  # noqa: E402
 from screener.train import fit_decision as fd  # noqa: E402
@@ -54,6 +53,7 @@ class Boosted:
     threshold: float = 0.5
     min_score: float = 0.0
     network: str = "logo-embed"
+    margin_floor: float = 0.0
 
     def probability(self, x):  # noqa: ANN001, ANN201
         x = np.asarray(x, dtype=np.float64)
@@ -61,17 +61,9 @@ class Boosted:
         return float(p[0]) if x.ndim == 1 else p
 
 
-def logistic(weights: np.ndarray):  # noqa: ANN201
-    """A fitter like ``fit_decision.fit`` with per-row weights (matched to the rows by position)."""
-    from sklearn.linear_model import LogisticRegression
-
-    def fit(x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> LogoDecision:
-        mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale[scale < 1e-9] = 1.0
-        model = LogisticRegression(C=1.0, max_iter=5000, random_state=0).fit((x - mean) / scale, y,
-                                                                            sample_weight=weights[rows])
-        return LogoDecision(FEATURES, mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]), 0.5)
-    return fit
+def logistic(x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> LogoDecision:
+    """The command's own fitter (``fit_decision.fit``)."""
+    return fd.fit(x, y)
 
 
 def trees(depth: int):  # noqa: ANN201
@@ -91,24 +83,27 @@ class Evidence:
                                                                           for h in l["result"].logos})
         self.halves = {h: [l for l in self.lines if l["half"] == h] for h in ("fit", "report")}
         rules = fd.policy_for(self.brands, self.config.replace(policy__logo_decision="rules"))
-        self.x, self.y, self.info = fd.hit_rows(self.halves["fit"], rules)
+        x, self.y, self.info = fd.hit_rows(self.halves["fit"], rules)
+        self.margin_floor, _ = fd.choose_margin_floor(x, self.y, self.info)  # as the command chooses it
+        self.x = fd.with_margin_floor(x, self.info, self.margin_floor)
 
     def choose(self, fitter, fold_seed: int = fd.SEED, folds: int = fd.FOLDS):  # noqa: ANN001, ANN201
         """The decision fitted on every fitting row, its operating point chosen out of fold."""
         every = np.arange(len(self.y))
-        decision = fitter(self.x, self.y, every)
-        photos = sorted({l["photo"] for l in self.halves["fit"]})
-        random.Random(fold_seed).shuffle(photos)
-        fold_of = {p: i % folds for i, p in enumerate(photos)}
+
+        def fitted(rows: np.ndarray):  # noqa: ANN202
+            return dataclasses.replace(fitter(self.x[rows], self.y[rows], rows), margin_floor=self.margin_floor)
+
+        decision = fitted(every)
+        fold_of = fd.deal_folds((l["photo"] for l in self.halves["fit"]), folds, seed=fold_seed)
         row_fold = np.asarray([fold_of[i["photo"]] for i in self.info])
         policies = {}
         for k in range(folds):
-            keep = every[row_fold != k]
-            policy = fd.policy_for(self.brands, self.config, fitter(self.x[keep], self.y[keep], keep))
+            policy = fd.policy_for(self.brands, self.config, fitted(every[row_fold != k]))
             policies.update({p: policy for p, f in fold_of.items() if f == k})
         probe = fd.policy_for(self.brands, self.config, decision)
         threshold = fd.operating_point(self.halves["fit"], probe, 1.0, policy_of=policies.get)
-        return dataclasses.replace(decision, threshold=threshold, min_score=0.65)
+        return dataclasses.replace(decision, threshold=threshold)
 
     def halves_at(self, decision) -> dict:  # noqa: ANN001
         policy = fd.policy_for(self.brands, self.config, decision)
@@ -171,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                                             for h in ("fit", "report")), flush=True)
         return 0
     if args.variant == "folds":
-        runs = [(f"fold seed {s}", logistic(np.ones(len(evidence.y))), s) for s in args.seeds]
+        runs = [(f"fold seed {s}", logistic, s) for s in args.seeds]
     else:
         runs = [(f"trees depth {d}", trees(d), fd.SEED) for d in (2, 3)]
     for name, fitter, seed in runs:

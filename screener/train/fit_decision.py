@@ -209,10 +209,10 @@ def with_margin_floor(x: np.ndarray, info: Sequence[dict], floor: float) -> np.n
     return out
 
 
-def deal_folds(photos: Iterable[str], folds: int = FOLDS) -> dict[str, int]:
+def deal_folds(photos: Iterable[str], folds: int = FOLDS, seed: int = SEED) -> dict[str, int]:
     """Each photo's fold: the photos dealt to ``folds`` folds in a seeded order."""
     order = sorted(set(photos))
-    random.Random(SEED).shuffle(order)
+    random.Random(seed).shuffle(order)
     return {photo: k % folds for k, photo in enumerate(order)}
 
 
