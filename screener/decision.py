@@ -51,6 +51,7 @@ RELATIONS = (EXACT_NAME, OTHER_BRAND, ALTERED_NAME, PIECE, OTHER_WORD, OTHER_TEX
 
 FEATURES = ("network", "network_log", "rank_log", "margin", "share_log", "inliers_log", "worst_cell", "median_cell",
             "aligned", "alignment", *(f"text_{r}" for r in RELATIONS), "text_confidence")
+INDICATORS = frozenset({"aligned", *(f"text_{r}" for r in RELATIONS)})  # 0 / 1 features, fitted unscaled
 
 
 @dataclass(frozen=True)

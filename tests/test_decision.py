@@ -16,9 +16,9 @@ import pytest
 
 from screener.brands import Brand, BrandRegistry
 from screener.config import Config
-from screener.decision import (ALTERED_NAME, EXACT_NAME, FEATURES, NO_TEXT, OTHER_BRAND, OTHER_TEXT, OTHER_WORD,
-                               PIECE, RELATIONS, LogoDecision, Relation, decision_name, features, load_decision,
-                               margin, ranks, relate, rivals)
+from screener.decision import (ALTERED_NAME, EXACT_NAME, FEATURES, INDICATORS, NO_TEXT, OTHER_BRAND, OTHER_TEXT,
+                               OTHER_WORD, PIECE, RELATIONS, LogoDecision, Relation, decision_name, features,
+                               load_decision, margin, ranks, relate, rivals)
 from screener.errors import ModelError
 from screener.logo.weights import MODELS_DIR, read_manifest, sha256_file, update_manifest
 from screener.policy import Policy
@@ -179,8 +179,8 @@ def test_numpy_evaluation_equals_scikit_learns(fitted):
     decision, x, y = fitted
     # scikit-learn's own standardise-then-regress, with the fitting's settings, on the same rows:
     # measured features standardised, the 0 / 1 indicators (the text relations) passed as they are
-    indicator = [j for j in range(x.shape[1]) if set(np.unique(x[:, j])) <= {0.0, 1.0}]
-    assert {col(f"text_{r}") for r in RELATIONS} - {col("text_other_text")} <= set(indicator)
+    indicator = [col(name) for name in INDICATORS]
+    assert all(set(np.unique(x[:, j])) <= {0.0, 1.0} for j in indicator)
     columns = ColumnTransformer([("indicators", "passthrough", indicator)], remainder=StandardScaler())
     reference = make_pipeline(columns, LogisticRegression(C=1.0, max_iter=5000, random_state=0)).fit(x, y)
     unseen, _ = examples(30, seed=2)
