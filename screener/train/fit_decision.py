@@ -174,11 +174,12 @@ def policy_for(brands: Sequence[str], config, decision=None):
     return Policy([(brand, ()) for brand in brands], config, decision=decision)  # type: ignore[arg-type]
 
 
-def hit_rows(lines: Sequence[dict], policy, margin_floor: float = 0.0) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+def hit_rows(lines: Sequence[dict], policy) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """One feature vector per network-only logo hit the rules of meaning leave to the decision
     (hits found by keypoints or alignment are judged by geometry's thresholds: see
     ``Policy._fitted``), its label (the photo's boxes show the hit's brand) and where it came
-    from (with its best rival's score, so :func:`with_margin_floor` can move the floor)."""
+    from. The margin column counts rivals from 0; each row keeps its best rival's score, so
+    :func:`with_margin_floor` sets the floor the fit chooses."""
     from ..decision import features, margin, ranks, relate, rivals
     from ..policy import _meaning_rules_out
 
@@ -192,7 +193,7 @@ def hit_rows(lines: Sequence[dict], policy, margin_floor: float = 0.0) -> tuple[
             relation = relate(hit, readable, names, policy.names)
             if hit.source != "network" or _meaning_rules_out(hit, relation, policy.config):
                 continue
-            xs.append(features(hit, relation, result.size, rank, margin(hit.score, rival, margin_floor)))
+            xs.append(features(hit, relation, result.size, rank, margin(hit.score, rival, 0.0)))
             ys.append(1 if hit.brand in line["truth"] else 0)
             info.append({"photo": line["photo"], "group": line["group"], "brand": hit.brand,
                          "relation": relation.kind, "score": hit.score, "rival": rival,
