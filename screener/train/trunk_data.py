@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import random
 import sys
 import time
@@ -32,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-import cv2
 import numpy as np
 
 from . import augment, render
@@ -54,13 +52,6 @@ class ViewRecipe:
     icons_limit: int = 0  # 0 = every usable mark; else an evenly spaced subset (quick runs, tests)
     icon_validation_share: float = 0.05  # marks kept out of training, to watch overfitting
     clutter_windows: int = 4000
-    # Share of every identity's views also pasted into a street photo and pooled from whole-photo
-    # trunk passes, as the logo stage pools its windows (``PooledRegions``): a box pooled in
-    # context is not the descriptor of its crop (held-out dev crops, the shipped head: top-1 0.89
-    # cut, 0.74 pooled), so the head must learn to bring the two together.
-    pooled_share: float = 0.0
-    in_photo_views: int = 0  # jittered windows per trained-brand box pooled in its own photo (0: none)
-    region_scales: tuple[float, ...] = (1.0, 0.5, 0.25)  # the logo stage's (the manifest's region_scales)
     seed: int = 0
 
     def describe(self) -> str:
@@ -72,12 +63,7 @@ class ViewRecipe:
                 f"exclusion list applied, {self.icon_validation_share:.0%} kept for validation) x "
                 f"{self.icon_views} prints (own colour, other colours, inverted, outlined, embossed, on textures "
                 f"and photo patches); negatives: {self.clutter_windows} windows of ICDAR 2015 dev 'fit'-half "
-                f"street photos and training-photo patches away from logo boxes"
-                + (f"; {self.pooled_share:.0%} of the views also pasted into ICDAR 2015 dev 'fit'-half street photos "
-                   f"(up to 6 a photo, short side 32-200 px of the 640 px working copy, aspect 0.6-1.7) and pooled "
-                   f"from whole-photo trunk passes as the logo stage pools its windows (box jittered), with 3 "
-                   f"pooled street windows a photo as negatives" if self.pooled_share else "")
-                + f"; seed {self.seed}")
+                f"street photos and training-photo patches away from logo boxes; seed {self.seed}")
 
 
 @dataclass(frozen=True)
@@ -210,139 +196,12 @@ def clutter_views(flickr: Path, icdar: Path, grounds: list[np.ndarray], recipe: 
         yield augment.to_input(augment.photometric(patch, rng, strength=0.5), recipe.size), -1, -1, False
 
 
-# --- views pooled in a photo, as the logo stage pools its windows --------------------------------
-class ScenePooler:
-    """Pastes views into street photos and pools each pasted box from whole-photo trunk passes
-    (:class:`screener.logo.trunk.PooledRegions`, the logo stage's own region mode), so the head
-    also learns a mark as the stage meets it: not squashed, the photo around it in the trunk's
-    receptive field, the window a little off the mark. Each photo also gives ``negatives`` pooled
-    street windows away from the pasted views."""
-
-    GRID = 3  # a photo is cut into GRID x GRID cells; each view or negative window takes one
-    PER_SCENE = 6
-
-    def __init__(self, trunk, scenes: list[np.ndarray], scales: tuple[float, ...], target: float,
-                 seed: int, negatives: int = 3, p: float = 3.0) -> None:
-        self.trunk, self.scenes, self.scales, self.target, self.p = trunk, scenes, scales, target, p
-        self.rng = random.Random(seed)
-        self.negatives = negatives
-        self.pending: list[tuple[np.ndarray, int, int, bool]] = []
-
-    def add(self, view: View) -> list[tuple[np.ndarray, int, int, bool]]:
-        """Queue one view; returns pooled ``(descriptor, label, partner, validation)`` rows when a
-        photo fills up."""
-        self.pending.append(view)
-        return self.flush() if len(self.pending) >= self.PER_SCENE else []
-
-    def flush(self) -> list[tuple[np.ndarray, int, int, bool]]:
-        from ..logo.trunk import PooledRegions
-
-        if not self.pending:
-            return []
-        rng = self.rng
-        scene = rng.choice(self.scenes).copy()
-        h, w = scene.shape[:2]
-        ch, cw = h // self.GRID, w // self.GRID
-        cells = rng.sample(range(self.GRID * self.GRID), len(self.pending) + self.negatives)
-        boxes, rows = [], []
-        for (crop, label, partner, val), cell in zip(self.pending, cells):
-            aspect = math.exp(rng.uniform(math.log(0.6), math.log(1.7)))
-            short = math.exp(rng.uniform(math.log(32), math.log(200)))
-            bw = int(min(cw, short * max(1.0, aspect)))
-            bh = int(min(ch, short * max(1.0, 1 / aspect)))
-            x = (cell % self.GRID) * cw + rng.randint(0, cw - bw)
-            y = (cell // self.GRID) * ch + rng.randint(0, ch - bh)
-            scene[y:y + bh, x:x + bw] = cv2.resize(crop, (bw, bh), interpolation=cv2.INTER_AREA)
-            grow = rng.uniform(0.9, 1.2)
-            cx, cy = x + bw / 2 + rng.uniform(-0.08, 0.08) * bw, y + bh / 2 + rng.uniform(-0.08, 0.08) * bh
-            boxes.append((cx - bw * grow / 2, cy - bh * grow / 2, cx + bw * grow / 2, cy + bh * grow / 2))
-            rows.append((label, partner, val))
-        for cell in cells[len(self.pending):]:
-            side = rng.uniform(0.4, 1.0) * min(ch, cw)
-            x = (cell % self.GRID) * cw + rng.uniform(0, cw - side)
-            y = (cell // self.GRID) * ch + rng.uniform(0, ch - side)
-            boxes.append((x, y, x + side, y + side))
-            rows.append((-1, -1, False))
-        self.pending = []
-        pooled = PooledRegions(self.trunk, scene, self.scales, self.target, self.p).descriptors(np.array(boxes, np.float32))
-        return [(d, *r) for d, r in zip(pooled, rows)]
-
-
-def in_photo_views(flickr: Path, icdar: Path, recipe: ViewRecipe, trunk, brands: list[str]) -> FeatureSet:
-    """The trained brands' boxes pooled where they are: each training photo at the logo stage's
-    working size, ``recipe.in_photo_views`` jittered windows per box pooled from its whole-photo
-    passes (label: the brand's index in ``brands``), 3 windows away from the boxes and 10 windows
-    of each fit-half street photo as negatives."""
-    from ..logo.trunk import PooledRegions
-    from .data import evaluation_half, flickr_split
-    from .trunk_head import read_rgb
-
-    rng = random.Random(recipe.seed + 5)
-    by_photo: dict[str, list] = {}
-    for b in flickr_split(flickr).train_boxes:
-        if min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 8 and b.brand in brands:
-            by_photo.setdefault(b.image, []).append(b)
-    photos = [(flickr / "images" / name, items) for name, items in sorted(by_photo.items())]
-    photos += [(path, []) for path in sorted((icdar / "images").glob("*.jpg")) if evaluation_half(path.name) == "fit"]
-    feats, labels = [], []
-    for path, items in photos:
-        image = read_rgb(path)
-        s = 640 / max(image.shape[:2])
-        image = cv2.resize(image, (round(image.shape[1] * s), round(image.shape[0] * s)), interpolation=cv2.INTER_AREA)
-        h, w = image.shape[:2]
-        boxes, rows = [], []
-        for b in items:
-            x1, y1, x2, y2 = (v * s for v in b.box)
-            bw, bh = x2 - x1, y2 - y1
-            for _ in range(recipe.in_photo_views):
-                gx, gy = rng.uniform(0.9, 1.3), rng.uniform(0.9, 1.3)
-                cx, cy = (x1 + x2) / 2 + rng.uniform(-0.1, 0.1) * bw, (y1 + y2) / 2 + rng.uniform(-0.1, 0.1) * bh
-                boxes.append((cx - bw * gx / 2, cy - bh * gy / 2, cx + bw * gx / 2, cy + bh * gy / 2))
-                rows.append(brands.index(b.brand))
-        for _ in range(3 if items else 10):
-            for _try in range(10):
-                side = rng.uniform(0.08, 0.4) * min(h, w)
-                aspect = rng.uniform(0.5, 2.0)
-                bw, bh = side * aspect ** 0.5, side / aspect ** 0.5
-                x, y = rng.uniform(0, max(1, w - bw)), rng.uniform(0, max(1, h - bh))
-                if all(x + bw <= b.box[0] * s or x >= b.box[2] * s or y + bh <= b.box[1] * s or y >= b.box[3] * s
-                       for b in items):
-                    boxes.append((x, y, x + bw, y + bh))
-                    rows.append(-1)
-                    break
-        if boxes:
-            regions = PooledRegions(trunk, image, recipe.region_scales, float(recipe.size))
-            feats.append(regions.descriptors(np.array(boxes, np.float32)))
-            labels += rows
-    n = len(labels)
-    return FeatureSet(np.concatenate(feats).astype(np.float32), np.asarray(labels, np.int64), np.full(n, -1, np.int64),
-                      np.full(n, SOURCES.index("flickr"), np.int8), np.zeros(n, bool))
-
-
-def street_scenes(icdar: Path, side: int = 640) -> list[np.ndarray]:
-    """ICDAR 2015 dev street photos of the ``fit`` half, at the logo stage's working size."""
-    from .data import evaluation_half
-    from .trunk_head import read_rgb
-
-    out = []
-    for path in sorted((icdar / "images").glob("*.jpg")):
-        if evaluation_half(path.name) == "fit":
-            img = read_rgb(path)
-            s = side / max(img.shape[:2])
-            out.append(cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_AREA))
-    return out
-
-
 # --- embedding and caching ----------------------------------------------------------------------
 def embed_views(views: Iterator[View], embed: Callable[[np.ndarray], np.ndarray], source: str,
-                chunk: int = 256, log: Callable[[str], None] | None = None,
-                pooler: ScenePooler | None = None, pooled_share: float = 0.0) -> FeatureSet:
-    """Run ``embed`` over the views in chunks (never holding every crop in memory); with a
-    ``pooler``, a ``pooled_share`` of the views is also pooled in a street photo (extra rows)."""
+                chunk: int = 256, log: Callable[[str], None] | None = None) -> FeatureSet:
+    """Run ``embed`` over the views in chunks (never holding every crop in memory)."""
     feats, labels, partners, held = [], [], [], []
     batch: list[np.ndarray] = []
-    pooled: list[tuple[np.ndarray, int, int, bool]] = []
-    pick = random.Random(SOURCES.index(source) + 101)
     t0 = time.perf_counter()
 
     def flush() -> None:
@@ -357,18 +216,9 @@ def embed_views(views: Iterator[View], embed: Callable[[np.ndarray], np.ndarray]
         labels.append(label)
         partners.append(partner)
         held.append(val)
-        if pooler is not None and label >= 0 and pick.random() < pooled_share:
-            pooled += pooler.add((crop, label, partner, val))
         if len(batch) >= chunk:
             flush()
     flush()
-    if pooler is not None:
-        pooled += pooler.flush()
-        if pooled:
-            feats.append(np.stack([d for d, *_ in pooled]))
-            labels += [r[1] for r in pooled]
-            partners += [r[2] for r in pooled]
-            held += [r[3] for r in pooled]
     n = len(labels)
     return FeatureSet(np.concatenate(feats).astype(np.float32) if feats else np.zeros((0, 0), np.float32),
                       np.asarray(labels, np.int64), np.asarray(partners, np.int64),
@@ -404,27 +254,10 @@ def cached_features(flickr: Path, icdar: Path, recipe: ViewRecipe, trunk, cache:
             log(f"{source}: {len(parts[-1])} cached views ({path})")
             continue
         t0 = time.perf_counter()
-        pooler = None
-        if recipe.pooled_share > 0:
-            if "scenes" not in context:
-                context["scenes"] = street_scenes(icdar)
-            pooler = ScenePooler(trunk, context["scenes"], recipe.region_scales, float(recipe.size),  # type: ignore[arg-type]
-                                 recipe.seed + 7 + SOURCES.index(source))
-        part = embed_views(makers[source](), lambda crops: unit(pooled_crops(trunk, crops)), source, log=log,
-                           pooler=pooler, pooled_share=recipe.pooled_share)
+        part = embed_views(makers[source](), lambda crops: unit(pooled_crops(trunk, crops)), source, log=log)
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, **{f.name: getattr(part, f.name) for f in dataclasses.fields(FeatureSet)})
         tmp.replace(path)
         log(f"{source}: {len(part)} views embedded in {time.perf_counter() - t0:.0f} s -> {path}")
         parts.append(part)
-    if recipe.in_photo_views:
-        path = cache / f"inphoto-{key}.npz"
-        if not path.exists():
-            part = in_photo_views(flickr, icdar, recipe, trunk, [brand for brand, _ in grounds()[0]])
-            np.savez(path, **{f.name: getattr(part, f.name) for f in dataclasses.fields(FeatureSet)})
-        with np.load(path) as data:
-            extra = FeatureSet(*(data[f.name] for f in dataclasses.fields(FeatureSet)))
-        log(f"in-photo: {int((extra.labels >= 0).sum())} pooled views, {int((extra.labels < 0).sum())} negatives")
-        parts[0] = FeatureSet(*(np.concatenate([getattr(parts[0], f.name), getattr(extra, f.name)])
-                                for f in dataclasses.fields(FeatureSet)))
     return FeatureSet.concat(parts)

@@ -41,9 +41,6 @@ import cv2
 import numpy as np
 
 Box = tuple[float, float, float, float]
-# The trunk passes a photo's windows are pooled from (scales of the 640 px working copy), written
-# to the head's manifest entry: the scales the head was trained to match when ``--pooled-share``.
-REGION_SCALES = (1.0, 0.5, 0.25)
 
 
 # --- crops --------------------------------------------------------------------------------------
@@ -159,9 +156,7 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
 
     trunk = load_trunk(args.trunk, args.out, threads=args.threads)
     recipe = ViewRecipe(size=args.size, seed=args.seed, synth_identities=args.synth, clutter_windows=args.clutter,
-                        icon_views=args.icon_views, icons_limit=args.icons, pooled_share=args.pooled_share,
-                        in_photo_views=args.in_photo_views,
-                        region_scales=REGION_SCALES)
+                        icon_views=args.icon_views, icons_limit=args.icons)
     data = cached_features(args.flickr, args.icdar, recipe, trunk, args.cache, log)
     settings = HeadSettings(dims=args.dims, hidden=args.hidden, steps=args.steps, lr=args.lr,
                             temperature=args.temperature, seed=args.seed, threads=args.threads)
@@ -186,7 +181,7 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
     entry = {
         "name": args.name, "kind": "trunk-head", "trunk": args.trunk, "head_file": head_file.name,
         "head_sha256": hashlib.sha256(data_bytes).hexdigest(), "dim": args.dims, "input_size": args.size,
-        "gem_p": 3.0, "region_scales": list(REGION_SCALES),
+        "gem_p": 3.0,
         "head": (f"trained on the frozen trunk's stages (each GeM-pooled, p = 3, L2-normalised, concatenated, "
                  f"L2-normalised): linear {head.weight.shape[0]} -> {args.dims} started at the PCA whitening"
                  + (f" + a residual MLP ({args.hidden} ReLU units) started at zero" if args.hidden else "")
@@ -240,10 +235,6 @@ def main(argv: list[str] | None = None) -> int:
     trained.add_argument("--steps", type=int, default=4000)
     trained.add_argument("--lr", type=float, default=1e-3)
     trained.add_argument("--temperature", type=float, default=0.1)
-    trained.add_argument("--pooled-share", type=float, default=0.0,
-                         help="share of the views also pasted into street photos and pooled as the stage pools windows")
-    trained.add_argument("--in-photo-views", type=int, default=0,
-                         help="jittered windows per trained-brand box pooled in its own photo")
     trained.add_argument("--no-manifest", dest="manifest", action="store_false",
                          help="write the head file only, not its manifest entry")
     args = parser.parse_args(argv)
