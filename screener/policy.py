@@ -165,15 +165,21 @@ class Policy:
                 if p >= self.decision.threshold:
                     genuine.append(hit)
                     confirmed.add(hit.brand)
-            elif _contradicted_by_text(hit, texts, names, self.names, self.config):
-                continue
-            elif self._genuine(hit):
+            elif self.geometry_genuine(hit, texts, names):
                 genuine.append(hit)
                 if self._confirms(hit):
                     confirmed.add(hit.brand)
-            elif hit.alignment >= point.align_near:
+            elif hit.alignment >= point.align_near and not _contradicted_by_text(hit, texts, names, self.names,
+                                                                                 self.config):
                 near.append(hit)
         return genuine, near, confirmed
+
+    def geometry_genuine(self, hit: LogoHit, texts: Sequence[TextHit], names: Sequence[NameMatch]) -> bool:
+        """Whether a hit found by keypoints or alignment is a genuine mark under the fitted
+        decision: geometry's thresholds decide it, whatever the decision's operating point, unless
+        the text on its region contradicts it (:func:`_contradicted_by_text`)."""
+        return (hit.source != "network" and not _contradicted_by_text(hit, texts, names, self.names, self.config)
+                and self._genuine(hit))
 
     def one_brand_per_region(self, logos: Sequence[LogoHit]) -> list[LogoHit]:
         """One region carries one brand's mark, and geometry outranks appearance: a hit found by

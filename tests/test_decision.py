@@ -23,7 +23,7 @@ from screener.errors import ModelError
 from screener.logo.weights import MODELS_DIR, read_manifest, sha256_file, update_manifest
 from screener.policy import Policy
 from screener.textmatch import BrandNameMatcher
-from screener.train.fit_decision import choose_margin_floor, fit, main as fit_main
+from screener.train.fit_decision import choose_margin_floor, fit, main as fit_main, operating_point
 from screener.types import LogoHit, ScreenResult, TextHit
 
 BRANDS = [("Veltora", ("Veltora Paris",)), ("Novalux", ())]
@@ -375,6 +375,32 @@ def test_the_fitted_decision_judges_network_hits_and_geometry_judges_its_own(tmp
     assert policy([], [hit(score=0.99999)], SIZE).brands == ()
     always = dataclasses.replace(never, intercept=20.0)
     assert [m.brand for m in Policy(registry, FITTED, decision=always)([], [hit(score=0.7)], SIZE).brands] == ["Veltora"]
+
+
+def test_the_street_budget_counts_a_geometry_mark_at_every_threshold(tmp_path):
+    """A keypoint-verified hit on a street photo is a false mark whatever the decision's
+    threshold (geometry's thresholds mark it), so it spends the budget before any network-only
+    hit may: with 1 false mark per 100 photos allowed, the point rises above every network hit.
+    Judged by its own weak network score instead, it would leave room for the surest network
+    hit."""
+    registry = BrandRegistry(tmp_path / "reg", [Brand("Veltora"), Brand("Novalux")])
+    coef = np.zeros(len(FEATURES))
+    coef[FEATURES.index("network")] = 10.0  # P(genuine) rises with the network's score alone
+    decision = LogoDecision(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), coef, -5.0, threshold=0.5)
+    policy = Policy(registry, FITTED, decision=decision)
+
+    def street(i: int, logos: list[LogoHit]) -> dict:
+        result = ScreenResult(path=f"icdar/{i}.jpg", sha256="0" * 64, status="ok", error=None, verdict="clear",
+                              risk=0.0, texts=(), logos=tuple(logos), size=SIZE)
+        return {"photo": result.path, "group": "street", "result": result}
+
+    verified = hit("Veltora", 0.3, inliers=EMBED.logo.point.min_inliers + 10)
+    assert policy.geometry_genuine(verified, [], [])
+    lines = [street(0, [verified])]
+    lines += [street(i, [hit("Novalux", 0.5 + 0.08 * i)]) for i in range(1, 6)]
+    lines += [street(i, []) for i in range(6, 100)]
+    surest = decision.probability(features(hit("Novalux", 0.5 + 0.08 * 5), Relation(NO_TEXT, "", 0.0), SIZE))
+    assert operating_point(lines, policy, max_false=1.0) > surest
 
 
 # --- the refit command, end to end on gathered evidence ------------------------------------------------

@@ -322,12 +322,15 @@ def out_of_fold_policies(lines: Sequence[dict], x: np.ndarray, y: np.ndarray, in
 
 def operating_point(lines: Sequence[dict], policy, max_false: float, policy_of=None) -> float:
     """The smallest P(genuine) whose logo hits add at most ``max_false`` false brand marks per
-    100 of ``lines``' street photos: brands marked by a hit at or over it that the photo's text
-    does not already name exactly (those are the text matcher's marks, whatever the logo
-    decision does). Counted for every threshold at once. ``policy_of(photo)``, if given, is the
-    policy that judges that photo (out-of-fold models: see :func:`out_of_fold_policies`)."""
+    100 of ``lines``' street photos: brands marked by a network-only hit at or over it, or by a
+    hit geometry calls genuine (which the threshold does not decide: those count at every
+    threshold), that the photo's text does not already name exactly (those are the text
+    matcher's marks, whatever the logo decision does). Counted for every threshold at once.
+    ``policy_of(photo)``, if given, is the policy that judges that photo (out-of-fold models: see
+    :func:`out_of_fold_policies`)."""
     streets = [l for l in lines if l["group"] == "street"]
-    best_p: list[dict[str, float]] = []
+    best_p: list[dict[str, float]] = []  # per photo: brand -> its network-only hits' best P(genuine)
+    fixed: list[set[str]] = []  # per photo: brands geometry marks genuine
     text_marks: list[set[str]] = []
     for line in streets:
         r = line["result"]
@@ -338,13 +341,16 @@ def operating_point(lines: Sequence[dict], policy, max_false: float, policy_of=N
         judging = policy_of(line["photo"]) if policy_of is not None else policy
         logos = judging.one_brand_per_region(r.logos)  # as the policy sees them (ranks and margins too)
         for hit, (_, p) in zip(logos, judging.judge(logos, readable, names, r.size)):
-            per_brand[hit.brand] = max(per_brand.get(hit.brand, 0.0), p)
+            if hit.source == "network":
+                per_brand[hit.brand] = max(per_brand.get(hit.brand, 0.0), p)
+        fixed.append({h.brand for h in logos if judging.geometry_genuine(h, readable, names)})
         best_p.append(per_brand)
     budget = max_false * len(streets) / 100.0
     candidates = sorted({p for per in best_p for p in per.values()} | {1.0}, reverse=True)
     chosen, breaking = 1.0, 0.0
     for t in candidates:  # from the strictest down: stop before the budget is exceeded
-        false = sum(len({b for b, p in per.items() if p >= t} - marks) for marks, per in zip(text_marks, best_p))
+        false = sum(len(({b for b, p in per.items() if p >= t} | geometry) - marks)
+                    for marks, per, geometry in zip(text_marks, best_p, fixed))
         if false > budget:
             breaking = t
             break
