@@ -32,17 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from screener.train.data import evaluation_half  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from logo_flickr import score  # noqa: E402
+
 
 def metrics(reported: dict[str, set[str]], truth: dict[str, set[str]], photos: list[str]) -> dict[str, float]:
-    tp = found = n_reported = 0
-    for p in photos:
-        got, true = reported.get(p, set()), truth.get(p, set())
-        n_reported += len(got)
-        tp += len(got & true)
-        found += bool(got & true) if true else 0
-    n_logo = sum(1 for p in photos if truth.get(p))
-    return {"photos": len(photos), "recall": round(found / max(1, n_logo), 3),
-            "precision": round(tp / n_reported, 3) if n_reported else 1.0}
+    """``logo_flickr.score`` (recall, precision, photos), rounded for the tables."""
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in score(reported, truth, photos).items()}
 
 
 def at(run: dict, threshold: float, verified: bool, large: tuple[float, float] | None = None) -> dict[str, set[str]]:
@@ -61,11 +57,6 @@ def at(run: dict, threshold: float, verified: bool, large: tuple[float, float] |
 
 def false_per_100(reported: dict[str, set[str]], photos: list[str]) -> float:
     return round(100 * sum(len(reported.get(p, ())) for p in photos) / max(1, len(photos)), 2)
-
-
-def precision(reported: dict[str, set[str]], truth: dict[str, set[str]], photos: list[str]) -> float:
-    named = sum(len(reported.get(p, ())) for p in photos)
-    return sum(len(reported.get(p, set()) & truth.get(p, set())) for p in photos) / named if named else 1.0
 
 
 def evaluate(run: dict, max_false: float, verified: bool, fixed: float | None = None,
@@ -88,7 +79,7 @@ def evaluate(run: dict, max_false: float, verified: bool, fixed: float | None = 
     for t in candidates if fixed is None else ():  # lowest threshold within budget on the fit half
         reported = at(run, float(t), verified, large)
         if (false_per_100(reported, halves["fit"]["street"]) <= max_false
-                and precision(reported, truth, fit_logo) >= min_precision):
+                and score(reported, truth, fit_logo)["precision"] >= min_precision):
             chosen = float(t)
             break
     out: dict = {"threshold": chosen, "verified": verified}
@@ -123,7 +114,7 @@ def unite(first: dict, second: dict, threshold: float, large: tuple[float, float
     values = sorted({round(v, 4) for got in second["scores"].values() for v in got.values() if v > 0})
     fit_logo = halves["fit"][0] + halves["fit"][1]
     chosen = next((t for t in values if false_per_100(united(t), halves["fit"][2]) <= budget
-                   and precision(united(t), truth, fit_logo) >= min_precision), 1.01)
+                   and score(united(t), truth, fit_logo)["precision"] >= min_precision), 1.01)
     print(f"second run's threshold (fit half, no false street mark added): {chosen:.4f}")
     print("| half | first run R / P trained, held-out | united R / P trained, held-out | false / 100 street: first, united |")
     print("|---|---|---|---|")
