@@ -17,6 +17,7 @@ So two models are compared at the same false-mark rate on street photos, with no
 the photos that are reported.
 
     python benchmarks/logo_halves.py runs/lf_embed.json runs/lf_trunk.json [--max-false 1.0]
+    python benchmarks/logo_halves.py --ranking runs/lf_embed.json runs/lf_trunk.json   # no threshold fitted
 """
 
 from __future__ import annotations
@@ -151,6 +152,42 @@ def screener_rows(paths: list[Path]) -> int:
     return 0
 
 
+def ranking_rows(paths: list[Path]) -> int:
+    """``--ranking``: threshold-free measures of each run's network scores, per half.
+
+    - top-1: logo photos whose highest-scoring brand is one of theirs;
+    - over street q99: those whose top score also beats the 99th percentile of the same half's
+      street photos' best scores (a false-mark rate of about 1 per 100 street photos).
+
+    Two heads or networks are compared without fitting a threshold to either (BENCHMARKS.md,
+    "Crops are not photos")."""
+    print("| run | half | top-1 trained / held-out | over street q99 trained / held-out | street q99 |")
+    print("|---|---|---|---|---|")
+    for path in paths:
+        run = json.loads(path.read_text())
+        held = set(run["report"]["heldout_brands"])
+        for half in ("fit", "report"):
+            mine = {p: got for p, got in run["scores"].items() if evaluation_half(p) == half}
+            street = [max(got.values(), default=0.0) for p, got in mine.items() if p.startswith("icdar/")]
+            if not street:
+                continue
+            q99 = float(np.quantile(street, 0.99))
+            cells = []
+            for in_group in (lambda t: bool(t - held), lambda t: bool(t & held)):
+                photos = [(got, set(run["truth"][p])) for p, got in mine.items()
+                          if run["truth"].get(p) and in_group(set(run["truth"][p]))]
+                right = []  # the top score of each photo whose top brand is one of its own
+                for got, brands in photos:
+                    top = max(got, key=got.get) if got else None
+                    if top in brands:
+                        right.append(got[top])
+                cells.append((len(right) / max(1, len(photos)), sum(v > q99 for v in right) / max(1, len(photos)),
+                              len(photos)))
+            (t1, o1, n1), (t2, o2, n2) = cells
+            print(f"| {path.name} | {half} | {t1:.3f} / {t2:.3f} ({n1} / {n2}) | {o1:.3f} / {o2:.3f} | {q99:.3f} |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+")
@@ -165,8 +202,12 @@ def main(argv: list[str] | None = None) -> int:
                              "say); its threshold is the lowest adding no false street mark on the fit half")
     parser.add_argument("--screener", action="store_true",
                         help="report each `--ocr` run's screener brands (both stages, as configured) per half instead")
+    parser.add_argument("--ranking", action="store_true",
+                        help="threshold-free: photo top-1 and photos over the street photos' 99th percentile, per half")
     args = parser.parse_args(argv)
     large = tuple(args.large) if args.large else None
+    if args.ranking:
+        return ranking_rows(args.runs)
     if args.screener:
         return screener_rows(args.runs)
     if args.unite is not None:
