@@ -13,7 +13,8 @@ on (the model manifest records the brand-disjoint split: trained brands' trainin
 skipped, held-out brands' photos were never trained on). Per photo, the set of reported brands
 (logo hits at or over the model's ``genuine_threshold``) is scored: recall = logo photos whose brand is
 reported; precision = correct brands / reported brands. ICDAR 2015 dev photos (street and mall
-scenes) count false brand marks per 100 logo-free photos.
+scenes) count false brand marks per 100 logo-free photos. The photos, the registry and the
+stage's scores are :mod:`screener.train.photo_eval`'s, which ``trunk_head --mode trained`` runs too.
 
 Reported separately for photos of brands the network trained on and brands it never saw, with a
 threshold sweep (so thresholds are chosen by measurement), the SIFT + RANSAC floor on the same
@@ -28,7 +29,6 @@ import json
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import cv2
@@ -36,18 +36,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from screener.brands import BrandRegistry  # noqa: E402
-from screener.train.data import choose_references, evaluation_half, flickr_split, read_boxes  # noqa: E402
+from screener.train.photo_eval import (dev_photos, every_brand_stage, hit_scores, read_rgb,  # noqa: E402
+                                       stage_pixels, write_registry)
 from screener.logo.weights import MODELS_DIR, manifest_entry  # noqa: E402
 from screener.geometry import share  # noqa: E402
 
 
 SUSPECT_KINDS = ("altered_brand_name", "imitation_logo", "mixed_marks", "counterfeit_cue")
-
-
-def read_rgb(path: Path) -> np.ndarray | None:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def score(reported: dict[str, set[str]], truth: dict[str, set[str]], photos) -> dict[str, float]:
@@ -99,75 +94,33 @@ def main(argv=None) -> int:
         from screener.logo import candidates
 
         candidates.MARK_LIMIT = 0
-    from screener.logo.matcher import build_logo_stage
 
     from screener.cli.common import config_from_args
 
     config = config_from_args(argparse.Namespace(config=None, overrides=args.overrides))
     entry = manifest_entry(config.logo.model, args.models)
-    split_info = entry.get("split", {})
-    split = flickr_split(args.data, int(split_info.get("heldout", 5)), float(split_info.get("test_fraction", 0.3)),
-                         int(split_info.get("seed", 0)))
-    boxes = read_boxes(args.data)
-    brands = sorted({b.brand for b in boxes})
-    # References of trained brands come from training photos (the network saw them anyway);
-    # held-out brands' references from their own photos, which are then not screened.
-    trained_refs = choose_references(boxes, split.train_brands, args.refs, args.seed, split.train_photos, args.largest)
-    held_refs = choose_references(boxes, split.heldout_brands, args.refs, args.seed, largest=args.largest)
-    references = {**trained_refs, **held_refs}
-    if args.logo_files:
-        from screener.train.icons import published_logo_files
-    logo_files = published_logo_files(brands) if args.logo_files else {}
+    logo_files = {}
     if args.logo_files:  # no photo is used up as a reference; unregistered brands are not scored
-        references = {}
-        brands = sorted(logo_files)
-        boxes = [b for b in boxes if b.brand in logo_files]
-    ref_photos = {b.image for picks in references.values() for b in picks}
-    truth: dict[str, set[str]] = defaultdict(set)
-    for b in boxes:
-        truth[b.image].add(b.brand)
-    test = sorted(p for p in truth if p not in split.train_photos and p not in ref_photos)
-    trained_photos = [p for p in test if truth[p] & set(split.train_brands)]
-    held_photos = [p for p in test if truth[p] & set(split.heldout_brands)]
-    free = sorted((args.icdar / "images").glob("*.jpg")) if args.icdar else []
-    if args.half != "all":  # the one by-photo split: fit on "fit", report "report"
-        trained_photos = [p for p in trained_photos if evaluation_half(p) == args.half]
-        held_photos = [p for p in held_photos if evaluation_half(p) == args.half]
-        free = [p for p in free if evaluation_half(p.name) == args.half]
-    if args.limit:
-        trained_photos, held_photos, free = trained_photos[:args.limit], held_photos[:args.limit], free[:args.limit]
-    print(f"held-out brands: {', '.join(split.heldout_brands)}; photos: {len(trained_photos)} trained-brand, "
+        from screener.train.data import read_boxes
+        from screener.train.icons import published_logo_files
+
+        logo_files = published_logo_files(sorted({b.brand for b in read_boxes(args.data)}))
+    protocol = dev_photos(args.data, args.icdar, entry.get("split", {}), args.refs, args.seed, args.largest,
+                          args.half, args.limit, logo_file_brands=logo_files if args.logo_files else None)
+    truth = protocol.truth
+    trained_photos, held_photos, free = list(protocol.trained), list(protocol.heldout), list(protocol.street)
+    print(f"held-out brands: {', '.join(protocol.heldout_brands)}; photos: {len(trained_photos)} trained-brand, "
           f"{len(held_photos)} held-out-brand, {len(free)} logo-free", file=sys.stderr)
 
     with tempfile.TemporaryDirectory() as tmp:
-        registry = BrandRegistry(Path(tmp) / "registry")
-        ref_crops = []
-        for brand in brands:
-            files = []
-            if brand in logo_files:
-                path = Path(tmp) / f"{brand}-logo.png"
-                cv2.imwrite(str(path), logo_files[brand])
-                files.append(path)
-            for i, b in enumerate(references.get(brand, ())):
-                rgb = read_rgb(args.data / "images" / b.image)
-                x1, y1, x2, y2 = b.box
-                crop = rgb[y1:y2, x1:x2]
-                ref_crops.append((brand, crop))
-                path = Path(tmp) / f"{brand}-{i}.png"
-                cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-                files.append(path)
-            registry.add(brand, logos=files)
-        registry.save()
-        registry = BrandRegistry.load(registry.root)
-        low = config.replace(logo__operating_point={"near_threshold": 0.0})  # keep every brand's best score; sweep later
-        stage = None if args.no_logo else build_logo_stage(registry, low, models_dir=args.models,
-                                                           threads=args.threads)
+        registry, ref_crops = write_registry(protocol, Path(tmp), logo_files)
+        # Every brand's best score is kept (near_threshold 0); thresholds are swept later.
+        stage = None if args.no_logo else every_brand_stage(registry, config, args.models, args.threads)
         if stage is not None:
             stage.keep_raw = True  # also record raw cosine maxima, to compare with calibrated scores
         raw_scores: dict[str, dict[str, float]] = {}
 
-        photos = [(p, args.data / "images" / p) for p in sorted(set(trained_photos) | set(held_photos))]
-        photos += [(f"icdar/{p.name}", p) for p in free]
+        photos = protocol.screened()
         scores: dict[str, dict[str, float]] = {}
         shares: dict[str, dict[str, float]] = {}
         sift_scores: dict[str, dict[str, int]] = {}
@@ -199,9 +152,7 @@ def main(argv=None) -> int:
             rgb = read_rgb(path)
             if rgb is None:
                 continue
-            from screener.io import STAGE_MAX_SIDE, resize_for_stages
-
-            pixels, _ = resize_for_stages(rgb, STAGE_MAX_SIDE)
+            pixels = stage_pixels(rgb)
             hits = None
             if screener is not None:  # both stages; the logo stage's hits come with the result
                 result = screener.screen(rgb)
@@ -219,7 +170,7 @@ def main(argv=None) -> int:
                 hits = stage(pixels)
                 times.append(time.perf_counter() - started)
             if hits is not None:
-                scores[name] = {h.brand: round(h.score, 4) for h in hits}
+                scores[name] = hit_scores(hits)
                 # The share of the photo each brand's region covers, as the policy measures it
                 # (the screener reports boxes in the photo's pixels, the stage in its input's).
                 seen = rgb if screener is not None else pixels
@@ -241,7 +192,7 @@ def main(argv=None) -> int:
     groups = {"trained brands": trained_photos, "held-out brands": held_photos}
     free_names = [f"icdar/{p.name}" for p in free]
     report: dict[str, object] = {"model": entry.get("sha256", "")[:12], "refs": args.refs,
-                                 "heldout_brands": list(split.heldout_brands),
+                                 "heldout_brands": list(protocol.heldout_brands),
                                  "logo_seconds_per_photo": round(float(np.mean(times or [0])), 3)}
 
     def reported_at(threshold: float) -> dict[str, set[str]]:

@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from screener.train.data import evaluation_half  # noqa: E402
+from screener.train.photo_eval import photo_ranking  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from logo_flickr import score  # noqa: E402
@@ -160,31 +161,19 @@ def ranking_rows(paths: list[Path]) -> int:
       street photos' best scores (a false-mark rate of about 1 per 100 street photos).
 
     Two heads or networks are compared without fitting a threshold to either (BENCHMARKS.md,
-    "Crops are not photos")."""
+    "Crops are not photos"); :func:`screener.train.photo_eval.photo_ranking` measures, and
+    ``trunk_head --mode trained`` records the fitting half's."""
     print("| run | half | top-1 trained / held-out | over street q99 trained / held-out | street q99 |")
     print("|---|---|---|---|---|")
     for path in paths:
         run = json.loads(path.read_text())
-        held = set(run["report"]["heldout_brands"])
         for half in ("fit", "report"):
             mine = {p: got for p, got in run["scores"].items() if evaluation_half(p) == half}
-            street = [max(got.values(), default=0.0) for p, got in mine.items() if p.startswith("icdar/")]
-            if not street:
+            r = photo_ranking(mine, run["truth"], run["report"]["heldout_brands"])
+            if r is None:
                 continue
-            q99 = float(np.quantile(street, 0.99))
-            cells = []
-            for in_group in (lambda t: bool(t - held), lambda t: bool(t & held)):
-                photos = [(got, set(run["truth"][p])) for p, got in mine.items()
-                          if run["truth"].get(p) and in_group(set(run["truth"][p]))]
-                right = []  # the top score of each photo whose top brand is one of its own
-                for got, brands in photos:
-                    top = max(got, key=got.get) if got else None
-                    if top in brands:
-                        right.append(got[top])
-                cells.append((len(right) / max(1, len(photos)), sum(v > q99 for v in right) / max(1, len(photos)),
-                              len(photos)))
-            (t1, o1, n1), (t2, o2, n2) = cells
-            print(f"| {path.name} | {half} | {t1:.3f} / {t2:.3f} ({n1} / {n2}) | {o1:.3f} / {o2:.3f} | {q99:.3f} |")
+            print(f"| {path.name} | {half} | {r.top1_trained:.3f} / {r.top1_heldout:.3f} ({r.trained} / {r.heldout}) | "
+                  f"{r.over_street_q99_trained:.3f} / {r.over_street_q99_heldout:.3f} | {r.street_q99:.3f} |")
     return 0
 
 
