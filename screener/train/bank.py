@@ -29,6 +29,7 @@ import numpy as np
 
 from ..logo.bank import bank_file
 from ..logo.matcher import square
+from ..logo.model import Embedder
 from ..logo.weights import MANIFEST, MODELS_DIR, load_embedder, read_manifest, set_manifest_keys, sha256_file
 from . import augment, render
 
@@ -64,15 +65,23 @@ def write_bank(name: str, models_dir: str | Path = MODELS_DIR, threads: int | No
     keys written."""
     folder = Path(models_dir)
     embedder = load_embedder(name, folder, threads=threads)  # the runtime's own path (onnxruntime)
+    keys = save_bank(embedder, name, folder)
+    set_manifest_keys(folder / MANIFEST, name, keys)
+    return keys
+
+
+def save_bank(embedder: Embedder, name: str, models_dir: str | Path) -> dict[str, Any]:
+    """Embed the bank with ``embedder`` (the network ``name`` as screening loads it) and write it
+    to ``models_dir``; returns the manifest keys that record it, for the caller to write (a
+    training command writes them with the network's new entry)."""
+    folder = Path(models_dir)
     vectors = embedder.embed(background_bank(embedder.size)).astype(np.float32, copy=False)
     path = folder / bank_file(name)
     tmp = folder / f".{path.name}.{os.getpid()}.tmp.npy"
     np.save(tmp, vectors, allow_pickle=False)
     os.replace(tmp, path)
-    keys = {"bank_file": path.name, "bank_sha256": sha256_file(path), "bank_recipe": BANK_RECIPE,
+    return {"bank_file": path.name, "bank_sha256": sha256_file(path), "bank_recipe": BANK_RECIPE,
             "bank_model_sha256": embedder.sha256}
-    set_manifest_keys(folder / MANIFEST, name, keys)
-    return keys
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,8 +21,10 @@ views (:mod:`.trunk_data`: the trained brands' boxes, synthetic marks and their 
 simple-icons brand designs under the exclusion list, street clutter) are embedded once by the
 frozen trunk and cached under ``--cache``; the head (:mod:`.trunk_train`) trains on those features
 in minutes, is exported in the PCA head's ONNX form, measured on the held-out dev brands' crops
-(:mod:`.trunk_eval`) and written with its manifest entry (command, recipe, seed, exclusion list,
-metrics):
+(:mod:`.trunk_eval`) and, since crop scores do not carry over to photos, run in the logo stage
+over the dev fitting half's photos (:mod:`.photo_eval`: photo top-1 and photos over the street
+photos' 99th percentile, per trained and held-out brands; ``--no-photo-check`` skips it), and
+written with its manifest entry (command, recipe, seed, exclusion list, metrics):
 
     python -m screener.train.trunk_head --mode trained --flickr ../shared/data/flickrlogos27-dev \
         --icdar ../shared/data/icdar2015-dev --out screener/models --name logo-trunk-metric
@@ -41,6 +43,10 @@ import cv2
 import numpy as np
 
 Box = tuple[float, float, float, float]
+# The trunk passes a photo's windows are pooled from (scales of the logo stage's 640 px working
+# copy; screener.logo.trunk.PooledRegions), written to a trained head's manifest entry: without
+# them the stage would cut and embed every window, which is not how the shipped head runs.
+REGION_SCALES = (1.0, 0.5, 0.25)
 
 
 # --- crops --------------------------------------------------------------------------------------
@@ -140,9 +146,13 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
     import dataclasses
     import time
 
-    from ..logo.trunk import load_trunk, pooled_crops, unit
+    from ..config import Config
+    from ..logo.matcher import network_threads
+    from ..logo.trunk import load_trunk, load_trunk_embedder, pooled_crops, unit
     from ..logo.weights import update_manifest
+    from .bank import save_bank
     from .exclusion import EXCLUSION_FILE, load_exclusions
+    from .photo_eval import fit_half_ranking
     from .trainer import require_training_packages
     from .trunk_data import ViewRecipe, cached_features
     from .trunk_eval import crop_metrics, heldout_crops
@@ -174,14 +184,11 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         raw[part] = np.load(path)
     metrics = crop_metrics(head.embed(raw["refs"]), held.ref_brand, head.embed(raw["queries"]), held.query_brand,
                            head.embed(raw["clutter"]))
-    minutes = (time.perf_counter() - t0) / 60
-    log(f"{head_file}: held-out dev brands' crops top-1 {metrics['top1']:.3f}, TAR@1e-2 {metrics['tar@0.01']:.3f}, "
-        f"TAR@1e-3 {metrics['tar@0.001']:.3f}; {minutes:.1f} minutes")
     exclusions = load_exclusions()
     entry = {
         "name": args.name, "kind": "trunk-head", "trunk": args.trunk, "head_file": head_file.name,
         "head_sha256": hashlib.sha256(data_bytes).hexdigest(), "dim": args.dims, "input_size": args.size,
-        "gem_p": 3.0,
+        "gem_p": 3.0, "region_scales": list(REGION_SCALES),
         "head": (f"trained on the frozen trunk's stages (each GeM-pooled, p = 3, L2-normalised, concatenated, "
                  f"L2-normalised): linear {head.weight.shape[0]} -> {args.dims} started at the PCA whitening"
                  + (f" + a residual MLP ({args.hidden} ReLU units) started at zero" if args.hidden else "")
@@ -191,8 +198,7 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         "excluded_brands": list(exclusions.brands), "exclusion_file": f"screener/train/{EXCLUSION_FILE.name}",
         "exclusion_rule": "names and aliases folded (accents, case, punctuation, spaces, & = and); a mark is "
                           "excluded when a run of words of its title, or the start of its slug, is one of them",
-        "training_note": (f"one run of one command, {minutes:.1f} minutes on the 2-core development machine "
-                          f"(shared); features cached under {args.cache}, training {record['train_seconds']} s"),
+        "training_note": "",  # written last, with the command's minutes
         "identities": record["identities"], "negatives": record["negatives"],
         "metrics": {"heldout_top1": round(metrics["top1"], 4), "heldout_tar_at_far1e-2": round(metrics["tar@0.01"], 4),
                     "heldout_tar_at_far1e-3": round(metrics["tar@0.001"], 4), "heldout_queries": metrics["queries"],
@@ -202,11 +208,37 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         "split": {"heldout": 5, "test_fraction": 0.3, "seed": 0, "heldout_brands": list(held.brands)},
         "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "threads"},
     }
+    photo = ""
+    if args.manifest or args.photo_check:
+        # The entry is written last, with the photo check's measures in it (and not at all with
+        # --no-manifest), so the check cannot load the head through the manifest: it loads it from
+        # the entry in memory, as load_embedder does from a manifest (the same embedder, pooled
+        # windows included). The head's background bank, which the stage calibrates its
+        # references against (screener.logo.bank), is embedded by that embedder and written
+        # beside the head first; its keys go into the entry.
+        config = Config().replace(logo__model=args.name)
+        embedder = load_trunk_embedder(entry, args.out, threads=network_threads(config.logo, args.threads))
+        entry.update(save_bank(embedder, args.name, args.out))
+        embedder.source = (entry, args.out)
+    if args.photo_check:
+        # The real logo stage over the fitting half's photos (benchmarks/logo_flickr.py --half fit,
+        # then logo_halves.py --ranking): crop scores do not carry over to photos. Its thresholds
+        # are the network's measured operating point, which Config reads by name from the
+        # shipped manifest (a new name has the defaults): geometry's gates decide which regions
+        # are aligned or verified, and so some hits' scores.
+        ranking = fit_half_ranking(args.flickr, args.icdar, config, entry["split"], embedder=embedder,
+                                   threads=args.threads, log=log)
+        entry["metrics"].update(ranking.metrics("fit_"))
+        photo = (f"; fitting half's photos top-1 trained / held-out {ranking.top1_trained:.3f} / "
+                 f"{ranking.top1_heldout:.3f}, over street q99 {ranking.over_street_q99_trained:.3f} / "
+                 f"{ranking.over_street_q99_heldout:.3f} (street q99 {ranking.street_q99:.3f})")
+    minutes = (time.perf_counter() - t0) / 60
+    log(f"{head_file}: held-out dev brands' crops top-1 {metrics['top1']:.3f}, TAR@1e-2 {metrics['tar@0.01']:.3f}, "
+        f"TAR@1e-3 {metrics['tar@0.001']:.3f}{photo}; {minutes:.1f} minutes")
+    entry["training_note"] = (f"one run of one command, {minutes:.1f} minutes on the 2-core development machine "
+                              f"(shared); features cached under {args.cache}, training {record['train_seconds']} s")
     if args.manifest:
-        from .bank import write_bank
-
         update_manifest(args.out / "manifest.toml", entry)
-        write_bank(args.name, args.out)  # the new head's own background bank (screener.logo.bank)
     print(f"{head_file}: sha256 {entry['head_sha256']}", file=sys.stderr)
     return 0
 
@@ -236,7 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     trained.add_argument("--lr", type=float, default=1e-3)
     trained.add_argument("--temperature", type=float, default=0.1)
     trained.add_argument("--no-manifest", dest="manifest", action="store_false",
-                         help="write the head file only, not its manifest entry")
+                         help="write the head file (and, for the photo check, its background bank), not its "
+                              "manifest entry")
+    trained.add_argument("--no-photo-check", dest="photo_check", action="store_false",
+                         help="skip running the head in the logo stage over the fitting half's photos (quick "
+                              "experiments; the entry then records crop metrics only)")
     args = parser.parse_args(argv)
     if args.clutter is None:
         args.clutter = 4000 if args.mode == "trained" else 1500
