@@ -64,13 +64,12 @@ class LogoHit:
 
     brand: str
     box: Box
-    score: float  # calibrated CNN similarity of the region to the brand's best reference (+ its layout term)
+    score: float  # calibrated CNN similarity of the region to the brand's best reference
     reference: str  # the reference logo's path, relative to the registry folder
     inliers: int = 0  # SIFT matches agreeing on one homography with the reference (0: not verified)
     agreement: float = 0.0  # verified/aligned hits: worst cell correlation of region and reference (1 = same)
     alignment: float = 0.0  # ECC correlation of the reference aligned onto the region (0: not aligned)
     median_agreement: float = 0.0  # verified hits: median cell correlation (how much of the layout agrees)
-    layout: float = 0.0  # the brand's layout score on the photo, part of ``score`` (0: not computed)
 
     @property
     def source(self) -> str:
@@ -84,14 +83,14 @@ class LogoHit:
         return {"brand": self.brand, "box": list(self.box), "score": _round(self.score),
                 "reference": self.reference, "source": self.source, "inliers": self.inliers,
                 "agreement": _round(self.agreement), "alignment": _round(self.alignment),
-                "median_agreement": _round(self.median_agreement), "layout": _round(self.layout)}
+                "median_agreement": _round(self.median_agreement)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LogoHit":
         return cls(brand=str(data["brand"]), box=_box(data["box"]), score=float(data["score"]),  # type: ignore[arg-type]
                    reference=str(data.get("reference", "")), inliers=int(data.get("inliers", 0)),
                    agreement=float(data.get("agreement", 0.0)), alignment=float(data.get("alignment", 0.0)),
-                   median_agreement=float(data.get("median_agreement", 0.0)), layout=float(data.get("layout", 0.0)))
+                   median_agreement=float(data.get("median_agreement", 0.0)))
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,6 @@ from .cache import EmbeddingCache
 from .index import ReferenceIndex
 from .model import Embedder
 from .pixels import LogoFile
-from .layout import LayoutScorer
 from .sift import AFFINE_VIEWS, GeometricMatch, SiftMatcher, feature_key
 
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
@@ -237,13 +236,10 @@ class CnnLogoStage:
 
     def __init__(self, embedder: Embedder, references: ReferenceSet, config: LogoConfig,
                  model_name: str = "logo-embed", verifier: SiftMatcher | None = None,
-                 aligner: ReferenceAligner | None = None, threads: int | None = None,
-                 layout: LayoutScorer | None = None) -> None:
+                 aligner: ReferenceAligner | None = None, threads: int | None = None) -> None:
         """``verifier`` (a :class:`SiftMatcher`) and ``aligner`` (a :class:`ReferenceAligner`):
         over the same references in the same order (``references.files``), or None. ``threads``:
-        how many this stage may use (default :func:`screener.threads.thread_budget`).
-        ``layout``: adds each photo's best brands' layout scores to theirs (a network that pools
-        its windows and has a ``layout_weight``; :mod:`screener.logo.layout`)."""
+        how many this stage may use (default :func:`screener.threads.thread_budget`)."""
         if len(references.vectors) == 0:
             raise RegistryError("the CNN logo stage needs at least one reference logo")
         self.embedder = embedder
@@ -257,11 +253,7 @@ class CnnLogoStage:
         verified = f":sift{point.min_inliers}:{verifier.recipe}" if verifier is not None else ""
         aligned = (f":ecc{point.align_genuine}/{point.align_agreement}/{point.align_near}/{point.align_min_score}"
                    if aligner is not None else "")
-        self.layout = layout
-        self.layout_weight = float(getattr(embedder, "layout_weight", 0.0)) if layout is not None else 0.0
-        self.layout_brands = int(getattr(embedder, "layout_brands", 0)) if layout is not None else 0
-        laid = f":layout{self.layout_weight}x{self.layout_brands}" if self.layout_weight else ""
-        self.fingerprint = f"{model_name}:{embedder.sha256[:16]}{verified}{aligned}{laid}"
+        self.fingerprint = f"{model_name}:{embedder.sha256[:16]}{verified}{aligned}"
         self.last_candidates = 0  # how many windows the last call embedded (for benchmarks)
         self.last_timings: dict[str, float] = {}  # seconds per step of the last call (benchmarks)
         self.keep_raw = False
@@ -316,8 +308,7 @@ class CnnLogoStage:
         best, arg = self._scores(vectors)
         t3 = clock()
         embedded = len(boxes)
-        layout = self._layout(pooled, best)
-        hits = self._pick(boxes, best, arg, scale, layout, vectors)
+        hits = self._pick(boxes, best, arg, scale)
         t4 = clock()
         if self.aligner is not None:
             # Boxes fitted to printed marks are for alignment only, tried first: the network-only
@@ -342,7 +333,7 @@ class CnnLogoStage:
             found, sift_seconds = sift.result() if sift is not None else self._sift(image)
             hits = self._verify(found, pyramid, scale, hits)
         self.last_timings = {"candidates": t1 - t0, "embed": t2 - t1, "similarity": t3 - t2,
-                             "layout and pick": t4 - t3, "align": t5 - t4, "verify": clock() - t5,
+                             "pick": t4 - t3, "align": t5 - t4, "verify": clock() - t5,
                              "sift": sift_seconds, "total": clock() - t0}
         return hits
 
@@ -439,36 +430,15 @@ class CnnLogoStage:
         # brand the region carries (Policy.one_brand_per_region).
         return _merge(hits, verified, key=lambda hit: (-hit.inliers, -hit.score))
 
-    def _layout(self, pooled: object, best: np.ndarray) -> dict[int, float]:
-        """The layout scores of the photo's ``layout_brands`` best brands by window score
-        (brand index → score); none without a layout scorer or pooled regions."""
-        regions = getattr(pooled, "regions", None)
-        if self.layout is None or not self.layout_weight or regions is None or len(best) == 0:
-            return {}
-        brand_best = best.max(axis=0)
-        top = [int(b) for b in np.argsort(-brand_best, kind="stable")[:self.layout_brands] if brand_best[b] > -1.0]
-        return self.layout.scores(regions.cell_maps(), top)
-
-    def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float,
-              layout: dict[int, float] | None = None, vectors: np.ndarray | None = None) -> tuple[LogoHit, ...]:
-        """Each brand's best window from the report floor on, its score lifted by
-        ``layout_weight`` x its layout score where it has one. Several brands may be reported on
+    def _pick(self, boxes: np.ndarray, best: np.ndarray, arg: np.ndarray, scale: float) -> tuple[LogoHit, ...]:
+        """Each brand's best window from the report floor on. Several brands may be reported on
         one region: the policy decides which it carries (``Policy.one_brand_per_region``)."""
         refs = self.references
-        layout = layout or {}
-        floor = self.point.report_floor
         hits = []
-        for b in range(best.shape[1] if len(best) else 0):
+        for b in np.nonzero(best.max(axis=0) >= self.point.report_floor)[0]:
             i = int(np.argmax(best[:, b]))
-            lift = self.layout_weight * layout.get(b, 0.0)
-            if best[i, b] + lift < floor:
-                continue
-            row = int(arg[i, b])
-            if best[i, b] < floor and vectors is not None:  # lifted over the floor: the index skipped its row
-                columns = np.nonzero(refs.brand_index == b)[0]
-                row = int(columns[np.argmax(refs.calibrated(vectors[i:i + 1] @ refs.vectors[columns].T, columns)[0])])
-            hits.append(LogoHit(brand=refs.brands[b], box=_photo_box(boxes[i], scale), score=float(best[i, b] + lift),
-                                reference=refs.files[refs.file_index[row]], layout=layout.get(b, 0.0)))
+            hits.append(LogoHit(brand=refs.brands[b], box=_photo_box(boxes[i], scale), score=float(best[i, b]),
+                                reference=refs.files[refs.file_index[arg[i, b]]]))
         return tuple(sorted(hits, key=lambda hit: -hit.score))
 
 
@@ -523,14 +493,11 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
         except OSError as exc:
             raise RegistryError(f"brand {brand!r}: cannot read reference logo {rel}: {exc}") from exc
     references = embed_references(embedder, logos, cache, calibrate)
-    verifier, aligner, layout = None, None, None
+    verifier, aligner = None, None
     verifiers = config.logo.verifiers
-    # Decoded only where a cache entry is missing or a photo needs the pixels (LogoFile).
-    files = [LogoFile(data, brand, rel) for brand, rel, data in logos]  # in the reference set's order
-    if getattr(embedder, "layout_weight", 0.0) and getattr(embedder, "trunk", None) is not None:
-        layout = LayoutScorer(embedder.trunk, files,  # type: ignore[attr-defined]
-                              [references.brands.index(file.brand) for file in files])
     if "keypoints" in verifiers or "alignment" in verifiers:
+        # Decoded only where a cache entry is missing or a photo needs the pixels (LogoFile).
+        files = [LogoFile(data, brand, rel) for brand, rel, data in logos]  # in the reference set's order
         if "keypoints" in verifiers:
             views = AFFINE_VIEWS if "tilted" in verifiers else ()
             keys = [feature_key(cache, file.sha256, views) for file in files]
@@ -538,7 +505,7 @@ def build_logo_stage(registry: BrandRegistry, config: Config | None = None,
                                    min_inliers=config.logo.point.min_inliers, cache=cache, keys=keys, views=views)
         if "alignment" in verifiers:
             aligner = ReferenceAligner(files)
-    stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier, aligner, threads, layout)
+    stage = CnnLogoStage(embedder, references, config.logo, config.logo.model, verifier, aligner, threads)
     stage.cache = cache  # type: ignore[attr-defined]  # exposed so callers can see hits/misses
     return stage
 

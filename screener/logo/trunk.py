@@ -196,7 +196,6 @@ class PooledRegions:
         self.target = target
         self.p = p
         self._integrals: dict[int, list[np.ndarray]] = {}  # scale index -> per stage C x (h+1) x (w+1)
-        self._cells: dict[int, np.ndarray] = {}  # scale index -> the first stage's map, C x h x w
 
     def _stage_integrals(self, index: int) -> list[np.ndarray]:
         if index not in self._integrals:
@@ -205,9 +204,7 @@ class PooledRegions:
             size = (max(32, int(round(w * s))), max(32, int(round(h * s))))
             img = self.image if size == (w, h) else cv2.resize(self.image, size, interpolation=cv2.INTER_AREA)
             out = []
-            maps = self.trunk.maps(img[None])
-            self._cells[index] = maps[0][0]
-            for fmap in maps:
+            for fmap in self.trunk.maps(img[None]):
                 x = np.power(np.maximum(fmap[0], 1e-6, dtype=np.float32), self.p)
                 c, mh, mw = x.shape
                 integral = np.zeros((c, mh + 1, mw + 1), np.float32)
@@ -215,13 +212,6 @@ class PooledRegions:
                 out.append(integral)
             self._integrals[index] = out
         return self._integrals[index]
-
-    def cell_maps(self) -> list[np.ndarray]:
-        """The first output stage's map (C x h x w) at every scale, computing those not yet
-        needed by a window (the layout score reads them: :mod:`screener.logo.layout`)."""
-        for index in range(len(self.scales)):
-            self._stage_integrals(index)
-        return [self._cells[index] for index in range(len(self.scales))]
 
     def descriptors(self, boxes: np.ndarray) -> np.ndarray:
         """N x 4 boxes (x1, y1, x2, y2 in the image's pixels) → N x sum(C) pooled descriptors
@@ -276,18 +266,13 @@ class TrunkEmbedder(Embedder):
     runtime = "onnxruntime"
 
     def __init__(self, trunk: Trunk, head: bytes, spec: ModelSpec, sha256: str, threads: int | None = None,
-                 batch_size: int = 64, gem_p: float = 3.0, region_scales: tuple[float, ...] = (),
-                 layout_weight: float = 0.0, layout_brands: int = 0) -> None:
+                 batch_size: int = 64, gem_p: float = 3.0, region_scales: tuple[float, ...] = ()) -> None:
         import onnxruntime as ort
 
         super().__init__(spec, sha256, batch_size)
         self.trunk = trunk
         self.gem_p = gem_p
         self.region_scales = region_scales
-        # The layout score's weight in a brand's score, and how many brands a photo it is
-        # computed for (the manifest entry's; 0: off). See screener.logo.layout.
-        self.layout_weight = layout_weight if region_scales else 0.0
-        self.layout_brands = layout_brands
         options = ort.SessionOptions()
         options.intra_op_num_threads = thread_budget(threads)
         options.inter_op_num_threads = 1
@@ -305,24 +290,13 @@ class TrunkEmbedder(Embedder):
             return np.zeros((0, self.spec.dim), dtype=np.float32)
         return self.head.run(None, {self._head_input: pooled})[0].astype(np.float32, copy=False)
 
-    def region_embedder(self, image: np.ndarray) -> "RegionEmbedder | None":
+    def region_embedder(self, image: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
         """Boxes of ``image`` → embeddings, pooled from whole-photo passes; None without
         ``region_scales`` (then the stage cuts crops)."""
         if not self.region_scales:
             return None
-        return RegionEmbedder(self, PooledRegions(self.trunk, image, self.region_scales, float(self.size), self.gem_p))
-
-
-class RegionEmbedder:
-    """A photo's windows → embeddings (callable on N x 4 boxes), with the photo's
-    :class:`PooledRegions`, whose maps the layout score reads too."""
-
-    def __init__(self, embedder: TrunkEmbedder, regions: PooledRegions) -> None:
-        self.embedder = embedder
-        self.regions = regions
-
-    def __call__(self, boxes: np.ndarray) -> np.ndarray:
-        return self.embedder._head(self.regions.descriptors(boxes))
+        regions = PooledRegions(self.trunk, image, self.region_scales, float(self.size), self.gem_p)
+        return lambda boxes: self._head(regions.descriptors(boxes))
 
 
 def load_trunk_embedder(entry: dict[str, Any], models_dir: str | Path, threads: int | None = None) -> TrunkEmbedder:
@@ -333,7 +307,6 @@ def load_trunk_embedder(entry: dict[str, Any], models_dir: str | Path, threads: 
         head_file, head_sha = str(entry["head_file"]), str(entry["head_sha256"])
         gem_p = float(entry.get("gem_p", 3.0))
         region_scales = tuple(float(v) for v in entry.get("region_scales", ()))
-        layout_weight, layout_brands = float(entry.get("layout_weight", 0.0)), int(entry.get("layout_brands", 0))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"manifest entry {name!r} is not a complete trunk-head entry: {exc}") from exc
     trunk = load_trunk(spec.arch, models_dir, threads)
@@ -351,7 +324,6 @@ def load_trunk_embedder(entry: dict[str, Any], models_dir: str | Path, threads: 
     combined = hashlib.sha256(f"{crop_key}:{region_scales}".encode() if region_scales
                               else crop_key.encode()).hexdigest()
     try:
-        return TrunkEmbedder(trunk, head, spec, combined, threads, gem_p=gem_p, region_scales=region_scales,
-                             layout_weight=layout_weight, layout_brands=layout_brands)
+        return TrunkEmbedder(trunk, head, spec, combined, threads, gem_p=gem_p, region_scales=region_scales)
     except Exception as exc:  # onnxruntime raises its own types for a bad graph
         raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc

@@ -189,7 +189,6 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         "name": args.name, "kind": "trunk-head", "trunk": args.trunk, "head_file": head_file.name,
         "head_sha256": hashlib.sha256(data_bytes).hexdigest(), "dim": args.dims, "input_size": args.size,
         "gem_p": 3.0, "region_scales": list(REGION_SCALES),
-        "layout_weight": args.layout_weight, "layout_brands": args.layout_brands,
         "head": (f"trained on the frozen trunk's stages (each GeM-pooled, p = 3, L2-normalised, concatenated, "
                  f"L2-normalised): linear {head.weight.shape[0]} -> {args.dims} started at the PCA whitening"
                  + (f" + a residual MLP ({args.hidden} ReLU units) started at zero" if args.hidden else "")
@@ -271,9 +270,6 @@ def main(argv: list[str] | None = None) -> int:
     trained.add_argument("--no-manifest", dest="manifest", action="store_false",
                          help="write the head file (and, for the photo check, its background bank), not its "
                               "manifest entry")
-    trained.add_argument("--layout-weight", type=float, default=1.0,
-                         help="the stage's layout score weight recorded with the head (0: off; screener.logo.layout)")
-    trained.add_argument("--layout-brands", type=int, default=1, help="brands a photo the layout score is computed for")
     trained.add_argument("--no-photo-check", dest="photo_check", action="store_false",
                          help="skip running the head in the logo stage over the fitting half's photos (quick "
                               "experiments; the entry then records crop metrics only)")
