@@ -238,9 +238,34 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
     entry["training_note"] = (f"one run of one command, {minutes:.1f} minutes on the 2-core development machine "
                               f"(shared); features cached under {args.cache}, training {record['train_seconds']} s")
     if args.manifest:
+        from ..logo.weights import read_manifest
+
+        earlier = next((e for e in read_manifest(args.out) if e.get("name") == args.name), {})
+        carried, stale = carried_tables(earlier, entry)
+        entry.update(carried)
         update_manifest(args.out / "manifest.toml", entry)
+        if stale:
+            log(f"warning: {args.name}'s {' and '.join(stale)} were fitted for its previous head and are dropped: "
+                "refit them (benchmarks/logo_halves.py --min-precision 0.95, python -m screener.train.fit_geometry "
+                f"--model {args.name}, python -m screener.train.fit_decision --set logo.model={args.name}) before "
+                "the stage uses this head; until then it has the default thresholds")
     print(f"{head_file}: sha256 {entry['head_sha256']}", file=sys.stderr)
     return 0
+
+
+# Tables of a head's entry that other commands fit for that head (its thresholds, their report).
+FITTED_FOR_HEAD = ("operating_point", "report")
+
+
+def carried_tables(earlier: dict[str, Any], entry: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """What a rewritten entry keeps of ``earlier`` (the same model's entry before): the tables
+    fitted for its head (``FITTED_FOR_HEAD``) when the head came out byte for byte the same, and
+    the names of those dropped because it did not (stale thresholds would judge another
+    network's scores). The manifest entry is rendered anew, so their comments are not kept."""
+    present = [k for k in FITTED_FOR_HEAD if k in earlier]
+    if earlier.get("head_sha256") == entry.get("head_sha256"):
+        return {k: earlier[k] for k in present}, []
+    return {}, present
 
 
 def main(argv: list[str] | None = None) -> int:
