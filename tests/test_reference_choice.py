@@ -31,3 +31,10 @@ def test_references_are_seeded_one_per_photo_and_never_tiny():
 def test_the_one_shot_protocol_takes_the_largest_view():
     [best] = choose_references(_boxes(), ["Acme"], 1, seed=3, largest=True)["Acme"]
     assert best.box == (0, 0, 200, 200)
+
+
+def test_no_reference_is_chosen_when_none_is_asked_for():
+    # A registry of logo files only (`logo_flickr.py --logo-files`) asks for 0 crops: every
+    # photo then stays a test photo. (The loop once checked the count only after adding a box.)
+    assert choose_references(_boxes(), ["Acme", "Zeqa"], 0, seed=0) == {"Acme": [], "Zeqa": []}
+    assert [len(v) for v in choose_references(_boxes(), ["Acme"], 1, seed=0).values()] == [1]

@@ -114,11 +114,11 @@ def choose_references(boxes: Sequence[FlickrBox], brands: Iterable[str], refs: i
             pool.sort(key=lambda b: -(b.box[2] - b.box[0]) * (b.box[3] - b.box[1]))
         picked, photos = [], set()
         for b in pool:
+            if len(picked) >= refs:  # refs 0: no reference (a registry of logo files only)
+                break
             if b.image not in photos:
                 picked.append(b)
                 photos.add(b.image)
-            if len(picked) == refs:
-                break
         chosen[brand] = picked
     return chosen
 
@@ -129,8 +129,10 @@ class BenchmarkPhotos:
     each photo shows, and the photos screened (neither a training photo nor a reference's)."""
 
     references: dict[str, list[FlickrBox]]
-    truth: dict[str, set[str]]
-    photos: list[str]
+    truth: dict[str, set[str]]  # every FlickrLogos photo -> the brands its boxes show
+    photos: list[str]  # screened, in name order
+    train_brands: tuple[str, ...] = ()
+    heldout_brands: tuple[str, ...] = ()
 
     def reference_crops(self, data_dir: str | Path) -> list[tuple[str, np.ndarray]]:
         """``(brand, RGB crop)`` per reference box, brands in name order: what the SIFT
@@ -144,19 +146,22 @@ class BenchmarkPhotos:
         return crops
 
 
-def benchmark_photos(data_dir: str | Path, refs: int = 5, seed: int = 0) -> BenchmarkPhotos:
+def benchmark_photos(data_dir: str | Path, refs: int = 5, seed: int = 0,
+                     split: tuple[int, float, int] = (5, 0.3, 0), largest: bool = False) -> BenchmarkPhotos:
     """Trained brands registered from crops of their training photos, held-out brands from their
-    own photos (then not screened), as ``benchmarks/logo_flickr.py`` registers them."""
+    own photos (then not screened): the one protocol of the logo benchmarks, the decision fit and
+    the head's photo check (``split``: :func:`flickr_split`'s heldout, test_fraction and seed;
+    ``refs``, ``seed``, ``largest``: :func:`choose_references`'s)."""
     boxes = read_boxes(data_dir)
-    split = flickr_split(data_dir, 5, 0.3, 0)
-    references = {**choose_references(boxes, split.train_brands, refs, seed, split.train_photos),
-                  **choose_references(boxes, split.heldout_brands, refs, seed)}
+    brands = flickr_split(data_dir, *split)
+    references = {**choose_references(boxes, brands.train_brands, refs, seed, brands.train_photos, largest),
+                  **choose_references(boxes, brands.heldout_brands, refs, seed, largest=largest)}
     used = {b.image for picks in references.values() for b in picks}
     truth: dict[str, set[str]] = {}
     for b in boxes:
         truth.setdefault(b.image, set()).add(b.brand)
-    photos = sorted(p for p in truth if p not in split.train_photos and p not in used)
-    return BenchmarkPhotos(references, truth, photos)
+    photos = sorted(p for p in truth if p not in brands.train_photos and p not in used)
+    return BenchmarkPhotos(references, truth, photos, tuple(brands.train_brands), tuple(brands.heldout_brands))
 
 
 # --- real crops --------------------------------------------------------------------------------

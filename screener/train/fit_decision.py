@@ -46,7 +46,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .data import FlickrBox, choose_references, evaluation_half, flickr_split, read_boxes
+from .data import FlickrBox, benchmark_photos, evaluation_half
 
 REFS = 5  # reference crops per brand, as benchmarks/logo_flickr.py
 FOLDS = 5  # out-of-fold probabilities choose the operating point (see out_of_fold_policies)
@@ -58,19 +58,12 @@ def plan(flickr: Path, icdar: Path | None, street_limit: int = 0, split_args: tu
          ) -> tuple[dict[str, list[FlickrBox]], list[dict]]:
     """The references and the photos to screen: ``[{"photo", "path", "group", "half", "truth"}]``,
     fitting half first. ``group``: "trained", "heldout" or "street"."""
-    split = flickr_split(flickr, *split_args)
-    boxes = read_boxes(flickr)
-    references = {**choose_references(boxes, split.train_brands, REFS, SEED, split.train_photos),
-                  **choose_references(boxes, split.heldout_brands, REFS, SEED)}
-    ref_photos = {b.image for picks in references.values() for b in picks}
-    truth: dict[str, set[str]] = defaultdict(set)
-    for b in boxes:
-        truth[b.image].add(b.brand)
+    protocol = benchmark_photos(flickr, REFS, SEED, split_args)
     rows = []
-    for photo in sorted(p for p in truth if p not in split.train_photos and p not in ref_photos):
-        group = "heldout" if truth[photo] & set(split.heldout_brands) else "trained"
+    for photo in protocol.photos:
+        group = "heldout" if protocol.truth[photo] & set(protocol.heldout_brands) else "trained"
         rows.append({"photo": photo, "path": str(flickr / "images" / photo), "group": group,
-                     "half": evaluation_half(photo), "truth": sorted(truth[photo])})
+                     "half": evaluation_half(photo), "truth": sorted(protocol.truth[photo])})
     streets = sorted((icdar / "images").glob("*.jpg")) if icdar else []
     by_half: dict[str, list[Path]] = defaultdict(list)
     for path in streets:
@@ -81,7 +74,7 @@ def plan(flickr: Path, icdar: Path | None, street_limit: int = 0, split_args: tu
         rows += [{"photo": f"icdar/{p.name}", "path": str(p), "group": "street", "half": half, "truth": []}
                  for p in sorted(paths)]
     rows.sort(key=lambda r: (r["half"] != "fit", r["group"] == "street", r["photo"]))
-    return references, rows
+    return protocol.references, rows
 
 
 def build_registry(flickr: Path, references: dict[str, list[FlickrBox]], folder: Path):

@@ -19,7 +19,6 @@ so a photo's scores are ``{brand: its best region's score}``.
 from __future__ import annotations
 
 import tempfile
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Mapping, Sequence
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Mapping, 
 import cv2
 import numpy as np
 
-from .data import FlickrBox, choose_references, evaluation_half, flickr_split, read_boxes
+from .data import FlickrBox, benchmark_photos, evaluation_half
 
 if TYPE_CHECKING:
     from ..brands import BrandRegistry
@@ -73,24 +72,19 @@ def dev_photos(data: Path, icdar: Path | None, split: Mapping[str, Any], refs: i
     ``logo_file_brands``: the brands registered from a logo file instead (``logo_flickr.py
     --logo-files``): no photo is used up as a reference, other brands are neither registered
     nor scored."""
-    flickr = flickr_split(data, int(split.get("heldout", 5)), float(split.get("test_fraction", 0.3)),
-                          int(split.get("seed", 0)))
-    boxes = read_boxes(data)
     # References of trained brands come from training photos (the network saw them anyway);
     # held-out brands' references from their own photos, which are then not screened.
-    references = {**choose_references(boxes, flickr.train_brands, refs, seed, flickr.train_photos, largest),
-                  **choose_references(boxes, flickr.heldout_brands, refs, seed, largest=largest)}
-    if logo_file_brands is not None:
+    protocol = benchmark_photos(data, 0 if logo_file_brands is not None else refs, seed,
+                                (int(split.get("heldout", 5)), float(split.get("test_fraction", 0.3)),
+                                 int(split.get("seed", 0))), largest)
+    references, truth, test = protocol.references, protocol.truth, protocol.photos
+    if logo_file_brands is not None:  # only the brands with a logo file, and the photos showing one
         references = {}
-        boxes = [b for b in boxes if b.brand in logo_file_brands]
-    brands = sorted({b.brand for b in boxes})
-    ref_photos = {b.image for picks in references.values() for b in picks}
-    truth: dict[str, set[str]] = defaultdict(set)
-    for b in boxes:
-        truth[b.image].add(b.brand)
-    test = sorted(p for p in truth if p not in flickr.train_photos and p not in ref_photos)
-    trained = [p for p in test if truth[p] & set(flickr.train_brands)]
-    held = [p for p in test if truth[p] & set(flickr.heldout_brands)]
+        truth = {p: shown & set(logo_file_brands) for p, shown in truth.items() if shown & set(logo_file_brands)}
+        test = [p for p in test if p in truth]
+    brands = sorted(set().union(*truth.values()))
+    trained = [p for p in test if truth[p] & set(protocol.train_brands)]
+    held = [p for p in test if truth[p] & set(protocol.heldout_brands)]
     street = sorted((icdar / "images").glob("*.jpg")) if icdar else []
     if half != "all":  # the one by-photo split: fit on "fit", report "report"
         trained = [p for p in trained if evaluation_half(p) == half]
@@ -98,7 +92,7 @@ def dev_photos(data: Path, icdar: Path | None, split: Mapping[str, Any], refs: i
         street = [p for p in street if evaluation_half(p.name) == half]
     if limit:
         trained, held, street = trained[:limit], held[:limit], street[:limit]
-    return DevPhotos(data / "images", tuple(brands), tuple(flickr.heldout_brands), references, dict(truth),
+    return DevPhotos(data / "images", tuple(brands), protocol.heldout_brands, references, dict(truth),
                      tuple(trained), tuple(held), tuple(street))
 
 
