@@ -176,7 +176,7 @@ def train_head(data: FeatureSet, settings: HeadSettings, log: Callable[[str], No
         loss.backward()
         optimiser.step()
         schedule.step()
-        losses.append(float(loss))
+        losses.append(loss.item())  # the value only: float() of a tensor that needs grad warns
         if step % 500 == 0 or step == settings.steps:
             val = validation_metrics(_weights(network), data)
             log(f"step {step}: loss {np.mean(losses[-500:]):.3f}, held-back marks top-1 {val.get('top1', 0):.3f} "
