@@ -63,3 +63,16 @@ def test_the_photo_check_ranks_the_photos_logo_flickr_screens():
     assert (r.trained, r.heldout) == (4, 4)
     assert (r.top1_trained, r.top1_heldout, r.over_street_q99_trained, r.over_street_q99_heldout) == (1, 0.5, 1, 0.5)
     assert r.street_q99 == pytest.approx(0.522456, abs=1e-6)
+
+
+def test_an_unreadable_reference_photo_is_a_clear_error(tmp_path):
+    """The registry of the dev protocol cannot silently lose a brand's reference."""
+    from screener.train.data import FlickrBox
+    from screener.train.photo_eval import DevPhotos, write_registry
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.jpg").write_bytes(b"not a jpeg")
+    photos = DevPhotos(tmp_path / "images", ("Acme",), (), {"Acme": [FlickrBox("a.jpg", "Acme", (0, 0, 30, 30))]},
+                       {"a.jpg": {"Acme"}}, (), (), ())
+    with pytest.raises(FileNotFoundError, match="a.jpg of Acme cannot be read"):
+        write_registry(photos, tmp_path / "out")

@@ -114,8 +114,10 @@ def write_registry(photos: DevPhotos, folder: Path, logo_files: Mapping[str, np.
             files.append(path)
         for i, b in enumerate(photos.references.get(brand, ())):
             rgb = read_rgb(photos.images / b.image)
+            if rgb is None:  # a reference must be registered, or every later number is off
+                raise FileNotFoundError(f"reference photo {photos.images / b.image} of {brand} cannot be read")
             x1, y1, x2, y2 = b.box
-            crop = rgb[y1:y2, x1:x2]  # type: ignore[index]
+            crop = rgb[y1:y2, x1:x2]
             crops.append((brand, crop))
             path = folder / f"{brand}-{i}.png"
             cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))

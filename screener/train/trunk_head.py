@@ -149,7 +149,7 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
     from ..config import Config
     from ..logo.matcher import network_threads
     from ..logo.trunk import load_trunk, load_trunk_embedder, pooled_crops, unit
-    from ..logo.weights import update_manifest
+    from ..logo.weights import read_manifest, update_manifest
     from .bank import save_bank
     from .exclusion import EXCLUSION_FILE, load_exclusions
     from .photo_eval import fit_half_ranking
@@ -238,8 +238,6 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
     entry["training_note"] = (f"one run of one command, {minutes:.1f} minutes on the 2-core development machine "
                               f"(shared); features cached under {args.cache}, training {record['train_seconds']} s")
     if args.manifest:
-        from ..logo.weights import read_manifest
-
         earlier = next((e for e in read_manifest(args.out) if e.get("name") == args.name), {})
         carried, stale = carried_tables(earlier, entry)
         entry.update(carried)
