@@ -219,7 +219,7 @@ def test_the_export_command_writes_the_shipped_graph_byte_for_byte(spec, tmp_pat
 def test_a_retrained_head_keeps_its_fitted_thresholds_only_when_it_comes_out_the_same():
     """`trunk_head --mode trained` rewrites its manifest entry: the operating point and report that
     other commands fitted for the head survive a byte-for-byte retrain, and are dropped (named, so
-    the command warns) when the head changed, rather than judging another network's scores."""
+    the command warns) when the head or its bank changed, rather than judging another network's scores."""
     from screener.train.trunk_head import carried_tables
 
     earlier = {"name": "logo-trunk-metric", "head_sha256": "aa", "operating_point": {"genuine_threshold": 0.7441},
@@ -229,4 +229,7 @@ def test_a_retrained_head_keeps_its_fitted_thresholds_only_when_it_comes_out_the
                                               "report": {"trained_recall": 0.647}}, [])
     changed = dict(same, head_sha256="bb")
     assert carried_tables(earlier, changed) == ({}, ["operating_point", "report"])
+    # The same head calibrated against another background bank scores on another scale.
+    rebanked = (dict(earlier, bank_sha256="cc"), dict(same, bank_sha256="dd"))
+    assert carried_tables(*rebanked) == ({}, ["operating_point", "report"])
     assert carried_tables({}, same) == ({}, [])  # a new model has nothing to carry

@@ -214,11 +214,12 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         # --no-manifest), so the check cannot load the head through the manifest: it loads it from
         # the entry in memory, as load_embedder does from a manifest (the same embedder, pooled
         # windows included). The head's background bank, which the stage calibrates its
-        # references against (screener.logo.bank), is embedded by that embedder and written
-        # beside the head first; its keys go into the entry.
+        # references against (screener.logo.bank: the photo-clutter recipe, windows of the
+        # training photos pooled as the stage pools them), is embedded by that embedder and
+        # written beside the head first; its keys go into the entry.
         config = Config().replace(logo__model=args.name)
         embedder = load_trunk_embedder(entry, args.out, threads=network_threads(config.logo, args.threads))
-        entry.update(save_bank(embedder, args.name, args.out))
+        entry.update(save_bank(embedder, args.name, args.out, photos=args.flickr))
         embedder.source = (entry, args.out)
     if args.photo_check:
         # The real logo stage over the fitting half's photos (benchmarks/logo_flickr.py --half fit,
@@ -257,11 +258,12 @@ FITTED_FOR_HEAD = ("operating_point", "report")
 
 def carried_tables(earlier: dict[str, Any], entry: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """What a rewritten entry keeps of ``earlier`` (the same model's entry before): the tables
-    fitted for its head (``FITTED_FOR_HEAD``) when the head came out byte for byte the same, and
-    the names of those dropped because it did not (stale thresholds would judge another
-    network's scores). The manifest entry is rendered anew, so their comments are not kept."""
+    fitted for its head (``FITTED_FOR_HEAD``) when the head and its background bank came out
+    byte for byte the same, and the names of those dropped because they did not (stale
+    thresholds would judge another network's scores, or scores calibrated against another bank).
+    The manifest entry is rendered anew, so their comments are not kept."""
     present = [k for k in FITTED_FOR_HEAD if k in earlier]
-    if earlier.get("head_sha256") == entry.get("head_sha256"):
+    if all(earlier.get(key) == entry.get(key) for key in ("head_sha256", "bank_sha256")):
         return {k: earlier[k] for k in present}, []
     return {}, present
 
