@@ -51,7 +51,7 @@ from ..threads import one_blas_thread, thread_budget
 from ..types import Box, LogoHit, TextHit
 from .base import LogoStage, NoLogoStage
 from .align import ReferenceAligner
-from .bank import bank_id, bank_quantile, load_bank
+from .bank import load_bank
 from .candidates import mark_candidates, text_candidates, window_candidates
 from .cache import EmbeddingCache
 from .index import ReferenceIndex
@@ -78,7 +78,7 @@ class ReferenceSet:
     file_index: np.ndarray  # M, index into ``files``
     brands: tuple[str, ...]
     files: tuple[str, ...]  # reference path relative to the registry folder
-    floors: np.ndarray | None = None  # M: each variant's similarity to the background bank (its quantile)
+    floors: np.ndarray | None = None  # M: each variant's similarity to unrelated marks (q95)
 
     def calibrated(self, sim: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Raw cosine similarities (N x M, or N x len(columns) for those variant rows) rescaled
@@ -159,13 +159,11 @@ def embed_references(embedder: Embedder, logos: Sequence[tuple[str, str, bytes]]
     """Embed ``(brand, relative path, file bytes)`` references, reusing cached vectors."""
     brands: list[str] = []
     files: list[str] = []
-    vectors, floors, brand_index, file_index = [], [], [], []
-    uncalibrated: list[tuple[int, str]] = []  # (file, floors' cache key) whose floors are not cached
+    vectors, brand_index, file_index = [], [], []
     for brand, rel, data in logos:
         if brand not in brands:
             brands.append(brand)
-        digest = hashlib.sha256(data).hexdigest()
-        key = cache.key(embedder.sha256, digest, f"{VARIANT_RECIPE}:{embedder.size}")
+        key = cache.key(embedder.sha256, hashlib.sha256(data).hexdigest(), f"{VARIANT_RECIPE}:{embedder.size}")
         vecs = cache.get(key, columns=embedder.spec.dim)
         if vecs is None or len(vecs) == 0:
             try:
@@ -174,56 +172,25 @@ def embed_references(embedder: Embedder, logos: Sequence[tuple[str, str, bytes]]
                 raise RegistryError(f"brand {brand!r}: reference logo {rel} cannot be read: {exc}") from exc
             vecs = embedder.embed(reference_variants(rgb, alpha, embedder.size))
             cache.put(key, vecs)
-        if calibrate:
-            # The floors are cached too: against a bank of a thousand windows they cost a
-            # second a start at 1,000 brands. Keyed by the bank's sha256 and quantile.
-            floors_key = cache.key(embedder.sha256, digest, f"{VARIANT_RECIPE}:{embedder.size}:floors:{bank_id(embedder)}")
-            cached = cache.get(floors_key, columns=1)
-            if cached is None or len(cached) != len(vecs):
-                uncalibrated.append((len(files), floors_key))
-                cached = np.zeros((len(vecs), 1), np.float32)
-            floors.append(cached[:, 0])
         files.append(rel)
         vectors.append(vecs)
         brand_index += [brands.index(brand)] * len(vecs)
         file_index += [len(files) - 1] * len(vecs)
-    if uncalibrated:
-        missing = reference_floors(embedder, np.concatenate([vectors[i] for i, _ in uncalibrated]))
-        start = 0
-        for i, floors_key in uncalibrated:
-            floors[i] = missing[start:start + len(vectors[i])]
-            start += len(vectors[i])
-            cache.put(floors_key, floors[i][:, None])
     dim = embedder.spec.dim
     stacked = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32)
-    stacked_floors = (np.concatenate(floors) if floors else np.zeros(0, np.float32)).astype(np.float32) \
-        if calibrate else None
+    floors = reference_floors(embedder, stacked) if calibrate else None
     return ReferenceSet(stacked, np.asarray(brand_index, np.int64), np.asarray(file_index, np.int64),
-                        tuple(brands), tuple(files), stacked_floors)
+                        tuple(brands), tuple(files), floors)
 
 
-def reference_floors(embedder: Embedder, vectors: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Each reference variant's similarity to the network's shipped background bank at the
-    bank's quantile (:mod:`screener.logo.bank`): what it scores against what it should not match.
-    In chunks of ``chunk`` variants, so a registry of thousands of brands does not hold all its
-    similarities to the bank at once."""
+def reference_floors(embedder: Embedder, vectors: np.ndarray, quantile: float = 0.95) -> np.ndarray:
+    """Each reference variant's ``quantile`` similarity to the network's shipped background bank
+    (:mod:`screener.logo.bank`): what it scores against marks it should not match."""
     if len(vectors) == 0:
         return np.zeros(0, np.float32)
     bank = load_bank(embedder)
-    quantile = bank_quantile(embedder)
-    floors = np.concatenate([np.quantile(vectors[i:i + chunk] @ bank.T, quantile, axis=1)
-                             for i in range(0, len(vectors), chunk)])
+    floors = np.quantile(vectors @ bank.T, quantile, axis=1)
     return np.clip(floors, -0.5, 0.95).astype(np.float32)
-
-
-def working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
-    """The photo at most ``WORK_SIDE`` pixels long, which candidates are cut or pooled from, and
-    its scale (working copy pixels per photo pixel)."""
-    h0, w0 = image.shape[:2]
-    scale = min(1.0, WORK_SIDE / max(h0, w0))
-    if scale == 1.0:
-        return image, scale
-    return cv2.resize(image, (max(8, int(w0 * scale)), max(8, int(h0 * scale))), interpolation=cv2.INTER_AREA), scale
 
 
 def cut(image: np.ndarray | "Pyramid", boxes: np.ndarray, size: int) -> np.ndarray:
@@ -319,7 +286,10 @@ class CnnLogoStage:
         t0 = clock()
         self.last_raw = {}
         sift = self._start_sift(image) if self.parallel_sift else None
-        work, scale = working_copy(image)
+        h0, w0 = image.shape[:2]
+        scale = min(1.0, WORK_SIDE / max(h0, w0))
+        work = image if scale == 1.0 else cv2.resize(image, (max(8, int(w0 * scale)), max(8, int(h0 * scale))),
+                                                     interpolation=cv2.INTER_AREA)
         h, w = work.shape[:2]
         hint = text_candidates(texts, scale, w, h)
         budget = max(16, MAX_CANDIDATES - len(hint))

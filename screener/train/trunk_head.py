@@ -214,12 +214,11 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         # --no-manifest), so the check cannot load the head through the manifest: it loads it from
         # the entry in memory, as load_embedder does from a manifest (the same embedder, pooled
         # windows included). The head's background bank, which the stage calibrates its
-        # references against (screener.logo.bank: the photo-clutter recipe, windows of the
-        # training photos pooled as the stage pools them), is embedded by that embedder and
-        # written beside the head first; its keys go into the entry.
+        # references against (screener.logo.bank), is embedded by that embedder and written
+        # beside the head first; its keys go into the entry.
         config = Config().replace(logo__model=args.name)
         embedder = load_trunk_embedder(entry, args.out, threads=network_threads(config.logo, args.threads))
-        entry.update(save_bank(embedder, args.name, args.out, photos=args.flickr))
+        entry.update(save_bank(embedder, args.name, args.out))
         embedder.source = (entry, args.out)
     if args.photo_check:
         # The real logo stage over the fitting half's photos (benchmarks/logo_flickr.py --half fit,
