@@ -106,3 +106,43 @@ def test_the_benchmarks_never_screen_a_photo_they_registered_or_trained_on():
     used = {b.image for picks in protocol.references.values() for b in picks}
     assert protocol.photos and not (set(protocol.photos) & (used | set(split.train_photos)))
     assert all(protocol.truth[p] for p in protocol.photos)
+
+
+def test_the_trunks_last_block_trains_with_the_head():
+    """`trunk_head --tune-tail`: the head and the trunk's last block train together on cached
+    pre-tail features (the block's input maps). The block's weights must have moved (a block left
+    out of the optimiser would keep the wheel's), and the identities must come out apart through
+    the moved block, as the exported graph will compute them."""
+    torch = pytest.importorskip("torch")
+    from screener.train.trunk_data import SOURCES, FeatureSet
+    from screener.train.trunk_export import load_state
+    from screener.train.trunk_tail import tail_module, tailed_descriptor, tuned_tensors
+    from screener.train.trunk_train import HeadSettings, train_head
+
+    rng = np.random.default_rng(0)
+    state = load_state("effnet-lite0")
+    tail = tail_module(state)
+    start = tuned_tensors(tail, state)
+    base = np.abs(rng.normal(0, 1, (192, 4, 4))).astype(np.float32)
+    s4 = np.abs(rng.normal(0, 1, 112)).astype(np.float32)
+    rows, labels = [], []
+    for label in range(8):
+        direction = rng.normal(0, 1, (192, 4, 4)).astype(np.float32)
+        for _ in range(6):  # six views: the identity's small pattern plus noise
+            view = base + 2.0 * direction + 0.3 * rng.normal(0, 1, base.shape).astype(np.float32)
+            rows.append(np.concatenate([s4 / np.linalg.norm(s4), view.ravel()]))
+            labels.append(label)
+    n = len(labels)
+    data = FeatureSet(np.stack(rows).astype(np.float32), np.array(labels), np.full(n, -1), np.full(n, SOURCES.index("icons"), np.int8),
+                      np.zeros(n, bool))
+    settings = HeadSettings(dims=16, hidden=0, steps=40, lr=1e-3, tail_lr=1e-4, icons_per_batch=8, views=4,
+                            real_per_batch=0, synth_per_batch=0, negatives=0, threads=1)
+    head, record = train_head(data, settings, log=lambda m: None, tail=tail, map_shape=(192, 4, 4))
+    moved = tuned_tensors(tail, state)
+    assert any(not np.allclose(moved[k], start[k]) for k in start)
+    with torch.no_grad():
+        z = head.embed(tailed_descriptor(tail, torch.from_numpy(data.features), (192, 4, 4)).numpy())
+    sim = z @ z.T
+    same = np.equal.outer(data.labels, data.labels) & ~np.eye(n, dtype=bool)
+    assert sim[same].mean() > sim[~np.equal.outer(data.labels, data.labels)].mean() + 0.5
+    assert np.isfinite(record["final_loss"])

