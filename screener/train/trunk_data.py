@@ -55,7 +55,8 @@ class ViewRecipe:
     seed: int = 0
 
     def describe(self) -> str:
-        return (f"per source, {self.size} px crops embedded once by the frozen trunk: FlickrLogos-27 dev boxes of "
+        return (f"per source, {self.size} px crops run once through the frozen trunk (up to its last block when "
+                f"that block trains): FlickrLogos-27 dev boxes of "
                 f"the trained brands in their training photos (flickr_split seed 0), each as cut + "
                 f"{self.flickr_views} augmented views, one identity per brand; {self.synth_identities} synthetic "
                 f"marks x {self.synth_views} views, {self.synth_imitation_share:.0%} with a near-duplicate "

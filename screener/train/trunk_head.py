@@ -223,7 +223,7 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         "head_file": head_file.name,
         "head_sha256": hashlib.sha256(data_bytes).hexdigest(), "dim": args.dims, "input_size": args.size,
         "gem_p": 3.0, "region_scales": list(REGION_SCALES),
-        "head": (f"trained on the frozen trunk's stages (each GeM-pooled, p = 3, L2-normalised, concatenated, "
+        "head": (f"trained on the {'' if trunk_entry else 'frozen '}trunk's stages (each GeM-pooled, p = 3, L2-normalised, concatenated, "
                  f"L2-normalised)" + (f", the trunk's last block trained with it (lr {args.tune_tail}, batch-"
                                       "normalisation statistics frozen)" if trunk_entry else "")
                  + f": linear {head.weight.shape[0]} -> {args.dims} started at the PCA whitening"
