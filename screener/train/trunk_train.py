@@ -160,11 +160,8 @@ def train_head(data: FeatureSet, settings: HeadSettings, log: Callable[[str], No
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
     features = torch.from_numpy(data.features)
-    if tail is not None:
-        if map_shape is None or settings.tail_lr <= 0:
-            raise ValueError("a trained tail needs its map shape and a tail_lr > 0")
-        for parameter in tail.parameters():
-            parameter.requires_grad_(True)
+    if tail is not None and (map_shape is None or settings.tail_lr <= 0):
+        raise ValueError("a trained tail needs its map shape and a tail_lr > 0")
 
     def describe(rows: Any) -> Any:
         """Cached rows → the head's input (through the tail as it is now, when it trains)."""
