@@ -20,7 +20,7 @@ from screener.decision import (ALTERED_NAME, EXACT_NAME, FEATURES, INDICATORS, N
                                OTHER_WORD, PIECE, RELATIONS, LogoDecision, Relation, decision_name, features,
                                load_decision, margin, ranks, relate, rivals)
 from screener.errors import ModelError
-from screener.logo.weights import MODELS_DIR, read_manifest, sha256_file, update_manifest
+from screener.logo.weights import MODELS_DIR, manifest_entry, read_manifest, sha256_file, update_manifest
 from screener.policy import Policy
 from screener.textmatch import BrandNameMatcher
 from screener.train.fit_decision import choose_margin_floor, fit, main as fit_main, operating_point
@@ -440,6 +440,10 @@ def test_the_refit_command_writes_a_decision_that_loads(tmp_path, capsys):
     # the operating point's promise: at most --max-false (1) false marks per 100 fitting street photos
     assert report["fit"]["fitted"]["street"]["false_marks_per_100"] <= 1.0
     assert report["fit"]["fitted"]["trained"]["recall"] > 0.5
+    # the manifest records the whole screener's numbers on the reporting half beside the decision
+    metrics = manifest_entry("decision-logo-embed", models)["metrics"]
+    assert metrics["report_heldout_recall"] == report["report"]["fitted"]["heldout"]["recall"]
+    assert metrics["report_trained_precision"] == report["report"]["fitted"]["trained"]["precision"]
     # the report compares the two decisions on the reporting half at the rules' false-mark rate
     equal = report["report_at_equal_false_marks"]
     assert (equal["fitted"]["street"]["false_marks_per_100"]

@@ -146,6 +146,12 @@ def test_writing_a_manifest_entry_keeps_the_others_and_their_comments(tmp_path):
     text = path.read_text(encoding="utf-8")
     comments = [line for line in shipped.splitlines() if line.startswith("#")]
     assert comments and all(line in text for line in comments)
+    # An existing model is rewritten where it stands, so a refit's diff is its own block only.
+    first = before[0]["name"]
+    update_manifest(path, {"name": first, "file": "c.json"})
+    again = read_manifest(tmp_path)
+    assert [e["name"] for e in again] == [e["name"] for e in after]
+    assert again[0] == {"name": first, "file": "c.json"} and again[1:] == after[1:]
 
 
 def test_setting_keys_of_one_entry_keeps_it_as_written(tmp_path):

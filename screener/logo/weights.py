@@ -75,10 +75,11 @@ def _write_checked(path: Path, text: str) -> None:
 
 
 def update_manifest(path: str | Path, entry: dict[str, Any]) -> None:
-    """Add ``entry`` to the manifest, replacing a model of the same name (atomic write).
+    """Add ``entry`` to the manifest, replacing a model of the same name in its place (atomic
+    write), or after the others when it is new.
 
-    The file is edited as text, one ``[[model]]`` block at a time: the other entries, and the
-    comments that say how their numbers were chosen, stay as they were."""
+    The file is edited as text, one ``[[model]]`` block at a time: the other entries, their order,
+    and the comments that say how their numbers were chosen, stay as they were."""
     import tomli_w
 
     path = Path(path)
@@ -88,9 +89,12 @@ def update_manifest(path: str | Path, entry: dict[str, Any]) -> None:
     head, blocks = _blocks(text)
     # As a [model] table, its sub-tables [model.x]: after "[[model]]" they belong to that entry.
     rendered = tomli_w.dumps({"model": entry}).split("[model]\n", 1)[1]
-    kept = [b for b in blocks if _block_name(b) != entry["name"]]
-    kept = [b if b.endswith("\n\n") else b.rstrip("\n") + "\n\n" for b in kept]
-    _write_checked(path, head + "".join("[[model]]\n" + b for b in [*kept, rendered]))
+    names = [_block_name(b) for b in blocks]
+    at = names.index(entry["name"]) if entry["name"] in names else len(blocks)
+    out = [b for b, name in zip(blocks, names) if name != entry["name"]]
+    out.insert(min(at, len(out)), rendered)
+    out = [b if b.endswith("\n\n") else b.rstrip("\n") + "\n\n" for b in out[:-1]] + out[-1:]
+    _write_checked(path, head + "".join("[[model]]\n" + b for b in out))
 
 
 # A line that opens one of an entry's sub-tables ([model.metrics], [[model.x]]): the entry's own

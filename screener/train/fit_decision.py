@@ -528,7 +528,11 @@ def fit_and_write(evidence: Path, args: argparse.Namespace, network: str) -> dic
             "seed": SEED, "c": args.c,
             "metrics": {"fit_hits": int(len(y)), "fit_positives": int(y.sum()),
                         "street_false_marks_per_100_fit": street["fit"],
-                        "street_false_marks_per_100_report": street["report"]},
+                        "street_false_marks_per_100_report": street["report"],
+                        # The whole screener (OCR + logo) with this decision, per half: the
+                        # reporting half's numbers are what BENCHMARKS quotes, never fitted on.
+                        **{f"{h}_{group}_{measure}": report[h]["fitted"][group][measure]
+                           for h in halves for group in ("trained", "heldout") for measure in ("recall", "precision")}},
         })
     (args.cache / f"report-{network}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     return report
