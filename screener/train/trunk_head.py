@@ -29,10 +29,10 @@ written with its manifest entry (command, recipe, seed, exclusion list, metrics)
     python -m screener.train.trunk_head --mode trained --flickr ../shared/data/flickrlogos27-dev \
         --icdar ../shared/data/icdar2015-dev --out screener/models --name logo-trunk-metric
 
-``--tune-tail LR`` trains the trunk's last block with the head (:mod:`.trunk_tail`): the views are
-cached up to that block's input instead, and the trained block is written into a trunk graph of
-the model's own (``trunk-NAME.onnx``, its entry beside the head's), every other weight still read
-from the wheel:
+``--tune-tail LR`` trains the trunk's last block with the head (:mod:`.trunk_tail`; with
+``--tail-blocks N`` its last N blocks): the views are cached up to the first trained block's input
+instead, and the trained blocks are written into a trunk graph of the model's own
+(``trunk-NAME.onnx``, its entry beside the head's), every other weight still read from the wheel:
 
     python -m screener.train.trunk_head --mode trained --flickr ../shared/data/flickrlogos27-dev \
         --icdar ../shared/data/icdar2015-dev --out screener/models --name logo-trunk-tuned --tune-tail 1e-4
@@ -179,27 +179,31 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
                             temperature=args.temperature, tail_lr=args.tune_tail, seed=args.seed, threads=args.threads)
     trunk_entry: dict[str, Any] | None = None
     if args.tune_tail > 0:
-        # The trunk's last block trains with the head (.trunk_tail): features cached up to its
-        # input, then the trained block written into a trunk graph of this model's own.
+        # The trunk's last blocks train with the head (.trunk_tail): features cached up to the
+        # first one's input, then the trained blocks written into a trunk graph of this model's own.
         from .trunk_export import export, load_state
-        from .trunk_tail import last_block, tail_module, tuned_tensors
+        from .trunk_tail import tail_module, tuned_tensors
 
         source = args.trunk.removeprefix("trunk-")
-        training_graph = export(source, args.cache, tail_input=True, file_name=f"{args.trunk}-tail-input.onnx")
+        suffix = "" if args.tail_blocks == 1 else f"-{args.tail_blocks}"
+        training_graph = export(source, args.cache, tail_input=True, tail_blocks=args.tail_blocks,
+                                file_name=f"{args.trunk}-tail-input{suffix}.onnx")
         data = cached_features(args.flickr, args.icdar, recipe,
                                Trunk(TrunkSpec.from_entry(training_graph), args.cache, args.threads), args.cache,
                                log, pre_tail=True)
         state = load_state(source)
-        tail = tail_module(state)
+        tail = tail_module(state, args.tail_blocks)
         stride = training_graph["strides"][-1]
         head, record = train_head(data, settings, log, tail, (tail.input_channels, args.size // stride,
                                                                args.size // stride))
-        trunk_entry = export(source, args.out, tuned=tuned_tensors(tail, state), file_name=f"trunk-{args.name}.onnx")
+        trunk_entry = export(source, args.out, tuned=tuned_tensors(tail), file_name=f"trunk-{args.name}.onnx")
+        one = len(tail) == 1
         trunk_entry.update({
             "export_command": command,
-            "tuned": f"the last block ({last_block(state)}) trained here with the head {args.name!r}, its "
-                     "tensors held in this graph; every other weight read from the wheel",
-            "licence": trunk_entry["licence"] + "; the trained block: this project's licence"})
+            "tuned": f"the last {_blocks_phrase(len(tail))} ({', '.join(tail.prefixes)}) trained here with the head "
+                     f"{args.name!r}, {'its' if one else 'their'} tensors held in this graph; every other weight read "
+                     "from the wheel",
+            "licence": trunk_entry["licence"] + f"; the trained {'block' if one else 'blocks'}: this project's licence"})
         trunk = Trunk(TrunkSpec.from_entry(trunk_entry), args.out, args.threads)
     else:
         data = cached_features(args.flickr, args.icdar, recipe, trunk, args.cache, log)
@@ -224,8 +228,8 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
         "head_sha256": hashlib.sha256(data_bytes).hexdigest(), "dim": args.dims, "input_size": args.size,
         "gem_p": 3.0, "region_scales": list(REGION_SCALES),
         "head": (f"trained on the {'' if trunk_entry else 'frozen '}trunk's stages (each GeM-pooled, p = 3, L2-normalised, concatenated, "
-                 f"L2-normalised)" + (f", the trunk's last block trained with it (lr {args.tune_tail}, batch-"
-                                      "normalisation statistics frozen)" if trunk_entry else "")
+                 f"L2-normalised)" + (f", the trunk's last {_blocks_phrase(args.tail_blocks)} trained with it (lr "
+                                      f"{args.tune_tail}, batch-normalisation statistics frozen)" if trunk_entry else "")
                  + f": linear {head.weight.shape[0]} -> {args.dims} started at the PCA whitening"
                  + (f" + a residual MLP ({args.hidden} ReLU units) started at zero" if args.hidden else "")
                  + ", then L2 normalisation; supervised contrastive loss, temperature "
@@ -306,6 +310,11 @@ def carried_tables(earlier: dict[str, Any], entry: dict[str, Any]) -> tuple[dict
     return {}, present
 
 
+def _blocks_phrase(blocks: int) -> str:
+    """"block" or "N blocks", as the manifest's descriptions say it."""
+    return "block" if blocks == 1 else f"{blocks} blocks"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("pca", "trained"), default="pca",
@@ -333,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     trained.add_argument("--tune-tail", type=float, default=0.0, metavar="LR",
                          help="also train the trunk's last block at this peak learning rate (0: frozen trunk); "
                               "writes trunk-NAME.onnx beside the head")
+    trained.add_argument("--tail-blocks", type=int, default=1, metavar="N",
+                         help="with --tune-tail: train the trunk's last N blocks (those on its stride-32 map)")
     trained.add_argument("--no-manifest", dest="manifest", action="store_false",
                          help="write the head file (and, for the photo check, its background bank), not its "
                               "manifest entry")

@@ -1,19 +1,20 @@
-"""The pretrained trunk's last block, trained here with the head (torch, the train extra).
+"""The pretrained trunk's last blocks, trained here with the head (torch, the train extra).
 
 A head on a frozen trunk can only re-weigh what ImageNet features already separate; on logo crops
-of brands no network trained on, training EfficientNet-Lite's *last* block too (block 15 of Lite0:
-192 -> 1152 -> 320 channels, 0.6 M weights) moved them further (BENCHMARKS.md, "The trunk's last
-block trained here"). It trains from cached features, as the head does: every training view is run
-once through the frozen trunk up to the last block's input (the training graph of
-:func:`.trunk_export.export` with ``tail_input``), and what is cached per view is
+and photos of brands no network trained on, training EfficientNet-Lite's *last* blocks too moved
+them further (block 15 of Lite0: 192 -> 1152 -> 320 channels, 0.6 M weights; with block 14 beside
+it, 1.1 M; BENCHMARKS.md, "The trunk's last block trained here" and "Two blocks trained"). They train
+from cached features, as the head does: every training view is run once through the frozen trunk
+up to the first trained block's input (the training graph of :func:`.trunk_export.export` with
+``tail_input``), and what is cached per view is
 
-    [ unit(GeM(s4)) | the last block's input map, flattened ]
+    [ unit(GeM(s4)) | the first trained block's input map, flattened ]
 
-so a step costs the block on 4 x 4 maps, not the whole network. The block's batch-normalisation
-statistics stay ImageNet's (the block runs in eval mode; its scales and shifts train), because the
-logo stage's whole-photo passes run it on maps of any size, where batch statistics of 4 x 4 crops
-would not hold. The trained block is written into the trunk's graph
-(:func:`.trunk_export.export` with ``tuned``): its tensors in the graph, every other weight still
+so a step costs the blocks on 4 x 4 maps, not the whole network. The blocks' batch-normalisation
+statistics stay ImageNet's (they run in eval mode; their scales and shifts train), because the
+logo stage's whole-photo passes run them on maps of any size, where batch statistics of 4 x 4 crops
+would not hold. The trained blocks are written into the trunk's graph
+(:func:`.trunk_export.export` with ``tuned``): their tensors in the graph, every other weight still
 read from the wheel.
 """
 
@@ -23,32 +24,42 @@ from typing import Any
 
 import numpy as np
 
-# The block's layers and the state_dict names of their tensors (EfficientNet-Lite's own).
+# A block's layers and the state_dict names of their tensors (EfficientNet-Lite's own).
 _LAYERS = (("expand", "_expand_conv"), ("bn0", "_bn0"), ("dw", "_depthwise_conv"), ("bn1", "_bn1"),
            ("project", "_project_conv"), ("bn2", "_bn2"))
 
 
-def last_block(state: dict[str, Any]) -> str:
-    """The state_dict prefix of the network's last MBConv block (``_blocks.15`` for Lite0)."""
-    return f"_blocks.{max(int(k.split('.')[1]) for k in state if k.startswith('_blocks.'))}"
+def tail_prefixes(state: dict[str, Any], blocks: int = 1) -> list[str]:
+    """The state_dict prefixes of the network's last ``blocks`` MBConv blocks (``_blocks.15`` for
+    Lite0's last). Every one must run at stride 1 on the stride-32 maps, so the training graph's
+    output (their input) is a stride-32 map: a block that opens a stage at stride 2 is refused."""
+    from .trunk_export import LITE_STRIDES, lite_stages
+
+    stages = lite_stages(state)
+    last = stages[-1][-1]
+    if not 1 <= blocks <= last:
+        raise ValueError(f"blocks must be 1 to {last}, not {blocks}")
+    for index in range(last - blocks + 1, last + 1):
+        stage = next(i for i, members in enumerate(stages) if index in members)
+        if stages[stage][0] == index and LITE_STRIDES[stage] != 1:
+            raise ValueError(f"_blocks.{index} opens a stage at stride {LITE_STRIDES[stage]}: "
+                             f"tune at most {last - index} of the last blocks")
+    return [f"_blocks.{index}" for index in range(last - blocks + 1, last + 1)]
 
 
-def tail_module(state: dict[str, Any]) -> Any:
-    """The last block as a torch module started at the state_dict's weights: expand 1x1 + BN +
-    ReLU6, depthwise k x k (TF "same" padding at stride 1) + BN + ReLU6, project 1x1 + BN.
-    The block's input and output widths differ, so it has no skip connection."""
+def _block_module(state: dict[str, Any], prefix: str) -> Any:
+    """One MBConv block as a torch module started at the state_dict's weights: expand 1x1 + BN +
+    ReLU6, depthwise k x k (TF "same" padding at stride 1) + BN + ReLU6, project 1x1 + BN, plus
+    the identity skip where its input and output widths agree (as the exported graph adds it)."""
     import torch
     from torch import nn
 
-    prefix = last_block(state)
     expand = state[f"{prefix}._expand_conv.weight"]
     dw = state[f"{prefix}._depthwise_conv.weight"]
     project = state[f"{prefix}._project_conv.weight"]
     cin, mid, cout, k = int(expand.shape[1]), int(expand.shape[0]), int(project.shape[0]), int(dw.shape[-1])
-    if cin == cout:
-        raise ValueError(f"{prefix} has a skip connection; only a widening last block is supported")
 
-    class Tail(nn.Module):
+    class Block(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.expand = nn.Conv2d(cin, mid, 1, bias=False)
@@ -57,7 +68,7 @@ def tail_module(state: dict[str, Any]) -> Any:
             self.bn1 = nn.BatchNorm2d(mid, eps=1e-3)
             self.project = nn.Conv2d(mid, cout, 1, bias=False)
             self.bn2 = nn.BatchNorm2d(cout, eps=1e-3)
-            self.input_channels = cin
+            self.skip = cin == cout
             with torch.no_grad():
                 for attr, key in _LAYERS:
                     layer = getattr(self, attr)
@@ -67,24 +78,39 @@ def tail_module(state: dict[str, Any]) -> Any:
                         getattr(layer, n).copy_(state[f"{prefix}.{key}.{n}"])
 
         def forward(self, x: Any) -> Any:
-            x = torch.clamp(self.bn0(self.expand(x)), 0, 6)
-            x = torch.clamp(self.bn1(self.dw(x)), 0, 6)
-            return self.bn2(self.project(x))
+            h = torch.clamp(self.bn0(self.expand(x)), 0, 6)
+            h = torch.clamp(self.bn1(self.dw(h)), 0, 6)
+            h = self.bn2(self.project(h))
+            return h + x if self.skip else h
 
+    return Block()
+
+
+def tail_module(state: dict[str, Any], blocks: int = 1) -> Any:
+    """The network's last ``blocks`` blocks (:func:`tail_prefixes`) as one torch module, started at
+    the state_dict's weights; ``input_channels`` is the width of the map it reads."""
+    from torch import nn
+
+    prefixes = tail_prefixes(state, blocks)
+
+    class Tail(nn.Sequential):
         def train(self, mode: bool = True) -> "Tail":
             return super().train(False)  # ImageNet's statistics, always (see the module docstring)
 
-    return Tail().eval()
+    tail = Tail(*(_block_module(state, prefix) for prefix in prefixes))
+    tail.prefixes = prefixes
+    tail.input_channels = int(state[f"{prefixes[0]}._expand_conv.weight"].shape[1])
+    return tail.eval()
 
 
-def tuned_tensors(tail: Any, state: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The trained block's tensors under the state_dict's names (what the exported graph holds)."""
-    prefix = last_block(state)
+def tuned_tensors(tail: Any) -> dict[str, np.ndarray]:
+    """The trained blocks' tensors under the state_dict's names (what the exported graph holds)."""
     out = {}
-    for attr, key in _LAYERS:
-        for name, tensor in getattr(tail, attr).state_dict().items():
-            if name != "num_batches_tracked":
-                out[f"{prefix}.{key}.{name}"] = tensor.detach().cpu().numpy().astype(np.float32)
+    for prefix, block in zip(tail.prefixes, tail):
+        for attr, key in _LAYERS:
+            for name, tensor in getattr(block, attr).state_dict().items():
+                if name != "num_batches_tracked":
+                    out[f"{prefix}.{key}.{name}"] = tensor.detach().cpu().numpy().astype(np.float32)
     return out
 
 
