@@ -193,7 +193,7 @@ def train_head(data: FeatureSet, settings: HeadSettings, log: Callable[[str], No
     losses: list[float] = []
     record: dict[str, Any] = {"identities": {k: len(v) for k, v in sampler.by_source.items()},
                               "negatives": len(sampler.negatives)}
-    what = "head" if tail is None else "head + the trunk's last block"
+    what = "head" if tail is None else f"head + the trunk's last {len(tail)} block(s)"
     log(f"{what}: {record['identities']} identities, "
         f"{record['negatives']} negatives, {settings.steps} steps")
 
