@@ -282,3 +282,40 @@ def test_only_blocks_on_the_stride_32_map_can_be_trained():
     assert tail_prefixes(state, 4) == ["_blocks.12", "_blocks.13", "_blocks.14", "_blocks.15"]
     with pytest.raises(ValueError, match="_blocks.11 opens a stage at stride 2: tune at most 4"):
         tail_prefixes(state, 5)
+
+
+def test_the_default_network_is_rebuilt_from_the_recipe_its_manifest_records(tmp_path, capsys):
+    """`screener train-logo --network NAME` replays the command recorded in NAME's entry: every
+    option that makes the network (mode, name, steps, trained blocks) comes from the record, and
+    only where this machine keeps the data, the output and how many threads it has from the caller.
+    Dry run: the replay itself is the hour-long `trunk_head` run the manifest times."""
+    from screener.cli import main
+    from screener.config import Config
+    from screener.train.trunk_head import recorded_argv
+
+    entry = manifest_entry(Config().logo.model)
+    argv = recorded_argv(entry, tmp_path / "flickr", tmp_path / "icdar", tmp_path / "models", 1)
+    recorded = entry["training_command"].split()[3:]  # options with one value each, as recorded
+    recipe = {k: v for k, v in zip(recorded[::2], recorded[1::2]) if k not in ("--flickr", "--icdar", "--out", "--threads")}
+    assert "--tail-blocks" in recipe and "--mode" in recipe  # the network's own options are all there
+    assert dict(zip(argv[::2], argv[1::2])) == {**recipe, "--flickr": str(tmp_path / "flickr"),
+                                                "--icdar": str(tmp_path / "icdar"), "--out": str(tmp_path / "models"),
+                                                "--threads": "1"}
+    assert len(argv) == 2 * (len(recipe) + 4)  # nothing twice
+    # The "--out=DIR" spelling is replaced too.
+    spelled = dict(entry, training_command="python -m screener.train.trunk_head --out=elsewhere --steps 9")
+    assert recorded_argv(spelled, tmp_path, tmp_path, tmp_path, 2)[:2] == ["--steps", "9"]
+
+    rc = main(["train-logo", "--network", entry["name"], "--data", str(tmp_path / "flickr"),
+               "--icdar", str(tmp_path / "icdar"), "--out", str(tmp_path / "models"), "--threads", "1", "--dry-run"])
+    assert rc == 0
+    assert capsys.readouterr().out.split() == ["python", "-m", "screener.train.trunk_head", *argv]
+    assert not any(tmp_path.iterdir())  # a dry run writes nothing
+
+
+def test_a_network_not_trained_by_the_trunk_recipe_is_a_clear_error(tmp_path, capsys):
+    from screener.cli import main
+
+    rc = main(["train-logo", "--network", "logo-embed", "--data", str(tmp_path), "--icdar", str(tmp_path)])
+    assert rc == 2
+    assert "'logo-embed' was not trained by screener.train.trunk_head" in capsys.readouterr().err

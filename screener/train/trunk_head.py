@@ -315,6 +315,38 @@ def _blocks_phrase(blocks: int) -> str:
     return "block" if blocks == 1 else f"{blocks} blocks"
 
 
+# --- the recorded recipe -------------------------------------------------------------------------
+RECIPE_MODULE = "screener.train.trunk_head"
+# Options that say where this machine keeps things, not what the network is: a replay takes
+# them from the caller, everything else (mode, name, steps, trained blocks, seed) from the record.
+MACHINE_OPTIONS = ("--flickr", "--icdar", "--out", "--threads")
+
+
+def recorded_argv(entry: dict[str, Any], flickr: Path, icdar: Path, out: Path, threads: int) -> list[str]:
+    """:func:`main`'s arguments that rebuild the network of manifest ``entry`` from the command
+    recorded in it (``training_command``), with this machine's data folders, output folder and
+    thread count in place of the recorded ones. A clear error for an entry this module did not train."""
+    import shlex
+
+    from ..errors import ScreenerError
+
+    name = entry.get("name")
+    words = shlex.split(str(entry.get("training_command", "")))
+    if words[:3] != ["python", "-m", RECIPE_MODULE]:
+        raise ScreenerError(f"model {name!r} was not trained by {RECIPE_MODULE} (its recorded command: "
+                            f"{entry.get('training_command', 'none')!r}); `screener train-logo` without "
+                            "--network retrains logo-embed")
+    kept, skip = [], False
+    for word in words[3:]:
+        if skip:
+            skip = False
+        elif word.split("=", 1)[0] in MACHINE_OPTIONS:
+            skip = "=" not in word  # "--out DIR" drops the next word too, "--out=DIR" only itself
+        else:
+            kept.append(word)
+    return kept + ["--flickr", str(flickr), "--icdar", str(icdar), "--out", str(out), "--threads", str(threads)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("pca", "trained"), default="pca",
