@@ -246,7 +246,8 @@ def train_mode(args: argparse.Namespace, command: str) -> int:
                     **{f"icon_validation_{k.replace('@', '_at_far')}": round(v, 4)
                        for k, v in record["validation"].items() if isinstance(v, float)}},
         "split": {"heldout": 5, "test_fraction": 0.3, "seed": 0, "heldout_brands": list(held.brands)},
-        "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "threads"},
+        "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "threads"}
+                    | ({"tail_blocks": args.tail_blocks} if args.tune_tail else {}),
     }
     photo = ""
     if args.manifest or args.photo_check:
