@@ -35,7 +35,11 @@ instead, and the trained blocks are written into a trunk graph of the model's ow
 (``trunk-NAME.onnx``, its entry beside the head's), every other weight still read from the wheel:
 
     python -m screener.train.trunk_head --mode trained --flickr ../shared/data/flickrlogos27-dev \
-        --icdar ../shared/data/icdar2015-dev --out screener/models --name logo-trunk-tuned --tune-tail 1e-4
+        --icdar ../shared/data/icdar2015-dev --out screener/models --name logo-trunk-tuned --tune-tail 1e-4 \
+        --tail-blocks 2 --steps 2500
+
+That is the shipped default network's command; ``screener train-logo --network logo-trunk-tuned``
+replays the one its manifest entry records (:func:`recorded_argv`).
 """
 
 from __future__ import annotations
