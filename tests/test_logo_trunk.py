@@ -319,3 +319,16 @@ def test_a_network_not_trained_by_the_trunk_recipe_is_a_clear_error(tmp_path, ca
     rc = main(["train-logo", "--network", "logo-embed", "--data", str(tmp_path), "--icdar", str(tmp_path)])
     assert rc == 2
     assert "'logo-embed' was not trained by screener.train.trunk_head" in capsys.readouterr().err
+
+
+def test_a_rebuild_with_a_missing_data_folder_stops_before_training(tmp_path, capsys):
+    """The trunk features are cached by recipe, not by folder, so without this check a rebuild
+    pointed at a wrong folder would train for an hour before anything read it."""
+    from screener.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["train-logo", "--network", "logo-trunk-tuned", "--data", str(tmp_path / "missing"),
+              "--icdar", str(tmp_path), "--out", str(tmp_path / "models")])
+    assert stopped.value.code == 2
+    assert f"--flickr {tmp_path / 'missing'}: no such folder" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()

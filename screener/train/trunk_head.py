@@ -388,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
                          help="skip running the head in the logo stage over the fitting half's photos (quick "
                               "experiments; the entry then records crop metrics only)")
     args = parser.parse_args(argv)
+    # Cached trunk features would let a run train for an hour before the held-out check read a
+    # missing folder: say so before anything runs.
+    for option, folder in (("--flickr", args.flickr), ("--icdar", args.icdar)):
+        if not folder.is_dir():
+            parser.error(f"{option} {folder}: no such folder")
     if args.clutter is None:
         args.clutter = 4000 if args.mode == "trained" else 1500
     if args.mode == "trained":
