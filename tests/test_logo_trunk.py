@@ -332,3 +332,21 @@ def test_a_rebuild_with_a_missing_data_folder_stops_before_training(tmp_path, ca
     assert stopped.value.code == 2
     assert f"--flickr {tmp_path / 'missing'}: no such folder" in capsys.readouterr().err
     assert not (tmp_path / "models").exists()
+
+
+def test_a_rebuild_into_a_new_folder_starts_from_the_shipped_models_and_leaves_them_alone(tmp_path):
+    """The recipe reads the trunk's manifest entry from --out and writes the network's entries
+    there: a new --out becomes a copy of the package's models (so `train-logo --network NAME --out
+    DIR` works, and the rebuilt files replace the copy's, not the installed ones); an existing
+    models folder is used as it is."""
+    from screener.logo.weights import read_manifest
+    from screener.train.trunk_head import start_models_folder
+
+    out = tmp_path / "rebuilt"
+    assert start_models_folder(out)
+    assert [e["name"] for e in read_manifest(out)] == [e["name"] for e in read_manifest(MODELS_DIR)]
+    head = manifest_entry("logo-trunk-tuned")["head_file"]
+    assert (out / head).read_bytes() == (MODELS_DIR / head).read_bytes()
+    (out / head).write_bytes(b"rebuilt")  # what a run writes lands in the copy only
+    assert not start_models_folder(out)
+    assert (out / head).read_bytes() == b"rebuilt" and (MODELS_DIR / head).read_bytes() != b"rebuilt"

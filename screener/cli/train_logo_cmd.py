@@ -52,7 +52,8 @@ def _rebuild(options: list[str]) -> int:
     parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="FlickrLogos-27 dev folder")
     parser.add_argument("--icdar", type=Path, required=True, metavar="DIR", help="ICDAR 2015 dev folder")
     parser.add_argument("--out", type=Path, default=MODELS_DIR,
-                        help="models folder to rebuild in (it must hold the manifest and the trunk graphs)")
+                        help="models folder to rebuild in (default: the package's own; a folder without a "
+                             "manifest starts as a copy of them, which leaves the installed models as they are)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     args = parser.parse_args(options)

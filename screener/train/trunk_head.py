@@ -47,12 +47,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from ..logo.weights import MODELS_DIR
 
 Box = tuple[float, float, float, float]
 # The trunk passes a photo's windows are pooled from (scales of the logo stage's 640 px working
@@ -352,6 +355,17 @@ def recorded_argv(entry: dict[str, Any], flickr: Path, icdar: Path, out: Path, t
     return kept + ["--flickr", str(flickr), "--icdar", str(icdar), "--out", str(out), "--threads", str(threads)]
 
 
+def start_models_folder(out: Path) -> bool:
+    """Make ``out`` a models folder if it is not one (no manifest): a copy of the package's. The
+    recipe reads the trunk's entry from ``out``'s manifest and writes its own entries there, so a
+    rebuild into a new folder replaces the copy's files and leaves the installed models as they are.
+    True when it copied."""
+    if (out / "manifest.toml").exists():
+        return False
+    shutil.copytree(MODELS_DIR, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("pca", "trained"), default="pca",
@@ -365,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clutter", type=int, help="street windows (default 1500; 4000 with --mode trained)")
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "models")
+    parser.add_argument("--out", type=Path, default=MODELS_DIR,
+                        help="models folder (default: the package's; a folder without a manifest starts as a copy of it)")
     parser.add_argument("--name", default="logo-trunk")
     trained = parser.add_argument_group("--mode trained")
     trained.add_argument("--cache", type=Path, default=Path("runs/trunk_head"), help="cached trunk features")
@@ -393,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     for option, folder in (("--flickr", args.flickr), ("--icdar", args.icdar)):
         if not folder.is_dir():
             parser.error(f"{option} {folder}: no such folder")
+    if start_models_folder(args.out):
+        print(f"{args.out}: started as a copy of {MODELS_DIR}", file=sys.stderr)
     if args.clutter is None:
         args.clutter = 4000 if args.mode == "trained" else 1500
     if args.mode == "trained":
