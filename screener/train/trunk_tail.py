@@ -63,7 +63,8 @@ def _block_module(state: dict[str, Any], prefix: str) -> Any:
     The forward pass folds each (eval-mode) batch norm into its conv, runs the 1x1 convs as matrix
     products over pixel rows and the depthwise conv on a channels-last view: the same function as
     conv + BN (to 1e-5), and half the time of a training step on these 4 x 4 maps, where torch's
-    channels-first depthwise backward dominated (BENCHMARKS.md, "Rebuilding the default")."""
+    channels-first convolutions took most of it (``benchmarks/tail_step.py``; BENCHMARKS.md,
+    "Rebuilding the default in half an hour")."""
     import torch
     from torch import nn
     from torch.nn.functional import conv2d, relu6
