@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/logo_speed.py [--brands 10 30 100] [--refs 5] [--photos 10] [--threads 1] [--net-threads N] [--sift-sides 1024 800]
-        [--runtime onnxruntime|torch] [--affine-views on|off|both] [--model NAME]
+        [--runtime onnxruntime|torch] [--affine-views on|off|both] [--model NAME] [--small-side 500]
 
 Registers N fictional brands (``screener.train.synth.logos``) with ``--refs`` reference logos each,
 screens the same ``--photos`` rendered 1024 x 768 listings with every registry (each listing shows
@@ -14,7 +14,8 @@ of building the reference set (cold, and from the on-disk cache: until ``build_l
 loads in the background is there). All sizes run interleaved photo by photo, so a busy machine slows
 them alike: compare the ratios within one run. ``--affine-views both`` runs every size with and
 without SIFT's tilted reference views (``"tilted"`` in ``logo.verifiers``), interleaved, and reports the
-reference keypoints each keeps in memory.
+reference keypoints each keeps in memory. ``--small-side N`` also screens each listing shrunk to a
+long side of N px, interleaved with the full-size one (the stage enlarges it to its working side).
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def main(argv=None) -> int:
                         help="also time OpenCV SIFT detection alone on the photos at these long sides")
     parser.add_argument("--affine-views", choices=("on", "off", "both"), default="on",
                         help='SIFT\'s tilted reference views ("tilted" in logo.verifiers)')
+    parser.add_argument("--small-side", type=int, default=0,
+                        help="also screen every listing shrunk to this long side (0: no)")
     args = parser.parse_args(argv)
     views = {"on": (True,), "off": (False,), "both": (True, False)}[args.affine_views]
 
@@ -105,6 +108,8 @@ def main(argv=None) -> int:
         stages, build = {}, {}
         photos = None
         runs = [(n, v) for n in args.brands for v in views]  # (brands, affine views)
+        # A key of its own for the shrunk listings: they share the full-size run's stage.
+        sizes = [(r, small) for r in runs for small in ((False, True) if args.small_side else (False,))]
         for n, v in runs:
             # One seed: the registries nest (the first 10 brands of 30 are the 10), so every size
             # has the brands of the photos registered, as the target asks.
@@ -129,30 +134,34 @@ def main(argv=None) -> int:
         print(f"{args.model}, {embedder.runtime}, {args.threads} thread(s) ({net_threads} for the network), {args.photos} photos 1024x768, {args.refs} references "
               f"per brand, {first.references.vectors.shape[0] // (args.brands[0] * args.refs)} "
               "variants per reference")
-        times: dict[tuple[int, bool], list[dict[str, float]]] = {r: [] for r in runs}
-        counts: dict[tuple[int, bool], list[int]] = {r: [] for r in runs}
+        times: dict[tuple, list[dict[str, float]]] = {s: [] for s in sizes}
+        counts: dict[tuple, list[int]] = {s: [] for s in sizes}
+        shrunk = [cv2.resize(p, (args.small_side, args.small_side * p.shape[0] // p.shape[1]),
+                             interpolation=cv2.INTER_AREA) for p in photos] if args.small_side else photos
         for i, photo in enumerate(photos):
             # Interleaved, the machine's load hits every size alike; each photo starts at another
             # size, so none always pays for being first (its photo not yet in the caches).
-            k = i % len(runs)
-            for r in runs[k:] + runs[:k]:
-                stages[r](photo)
-                times[r].append(stages[r].last_timings)
-                counts[r].append(stages[r].last_candidates)
-        for r in runs:
+            k = i % len(sizes)
+            for r, small in sizes[k:] + sizes[:k]:
+                stages[r](shrunk[i] if small else photo)
+                times[r, small].append(stages[r].last_timings)
+                counts[r, small].append(stages[r].last_candidates)
+        for key in sizes:
+            r, small = key
             n, v = r
-            med = {k: 1000 * statistics.median(t[k] for t in times[r]) for k in times[r][0]}
+            med = {k: 1000 * statistics.median(t[k] for t in times[key]) for k in times[key][0]}
             parts = ", ".join(f"{k} {v:.0f}" for k, v in med.items() if k != "total")
             verifier = stages[r].verifier
             keypoints = len(verifier.ref_owner) if verifier is not None else 0
-            print(f"brands={n:>3}{'' if len(views) == 1 else (' views' if v else ' plain')}: "
+            print(f"brands={n:>3}{'' if len(views) == 1 else (' views' if v else ' plain')}"
+                  f"{f' at {args.small_side} px' if small else ''}: "
                   f"{med['total']:.0f} ms/photo ({parts}); "
-                  f"{statistics.median(counts[r]):.0f} windows; "
+                  f"{statistics.median(counts[key]):.0f} windows; "
                   f"reference set build {build[r][0]:.1f} s cold, {build[r][1]:.2f} s cached "
                   f"({build[r][2]:.2f} s with the inverted file mapped); "
                   f"{keypoints} SIFT reference keypoints ({keypoints * 130 * 4 / 2**20:.0f} MiB); "
-                  f"x{med['total'] / (1000 * statistics.median(t['total'] for t in times[runs[0]])):.2f} "
-                  f"vs {args.brands[0]} brands")
+                  f"x{med['total'] / (1000 * statistics.median(t['total'] for t in times[runs[0], False])):.2f} "
+                  f"vs {args.brands[0]} brands at full size")
         for side in args.sift_sides:  # what SIFT verification's time is made of
             sift, seconds = cv2.SIFT_create(), []
             for photo in photos:
