@@ -23,7 +23,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -31,17 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from screener.geometry import iou_many  # noqa: E402
 from screener.logo.candidates import mark_candidates, window_candidates  # noqa: E402
-from screener.logo.matcher import MAX_CANDIDATES, WORK_SIDE  # noqa: E402
+from screener.logo.matcher import MAX_CANDIDATES, working_copy  # noqa: E402
 from screener.train.data import evaluation_half, read_boxes  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
 
 
-def working_copy(path: Path) -> tuple[np.ndarray, float]:
-    image = np.asarray(Image.open(path).convert("RGB"))
-    h, w = image.shape[:2]
-    scale = min(1.0, WORK_SIDE / max(h, w))
-    return cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA), scale
+def read_working_copy(path: Path) -> tuple[np.ndarray, float]:
+    return working_copy(np.asarray(Image.open(path).convert("RGB")))
 
 
 def best_iou(box, boxes: np.ndarray) -> float:
@@ -68,7 +64,7 @@ def main(argv=None) -> int:
     rows = []  # (set, best window IoU, best mark IoU, box side / short side)
     covered: dict[tuple[str, str], bool] = {}
     for path in [*photos, *(str(args.flickr / "images" / p) for p in sorted(by_photo))]:
-        work, scale = working_copy(Path(path))
+        work, scale = read_working_copy(Path(path))
         windows, marks = window_candidates(work, MAX_CANDIDATES), mark_candidates(work)
         both = np.concatenate([windows, marks])
         name = Path(path).name

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from screener.train.data import choose_references  # noqa: E402
-from screener.logo.matcher import WORK_SIDE, cut, window_candidates  # noqa: E402
+from screener.logo.matcher import cut, window_candidates, working_copy  # noqa: E402
 from screener.logo.trunk import PooledRegions  # noqa: E402
 from screener.logo.weights import load_embedder  # noqa: E402
 from screener.train.data import evaluation_half, flickr_split, read_boxes  # noqa: E402
@@ -97,11 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             return embedder.embed(cut(work, wins, embedder.size))
         return pooled_windows(embedder, work, wins, scales)
 
-    def working_copy(path: Path) -> np.ndarray:
-        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-        h0, w0 = rgb.shape[:2]
-        s = min(1.0, WORK_SIDE / max(h0, w0))
-        return cv2.resize(rgb, (int(w0 * s), int(h0 * s)), interpolation=cv2.INTER_AREA) if s < 1 else rgb
+    def read_working_copy(path: Path) -> np.ndarray:
+        return working_copy(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))[0]
 
     # Hubness bank (``--normalise``): windows of fit-half street photos *not* screened here. A
     # window's score for a reference loses its mean similarity to its ``k`` nearest bank windows,
@@ -114,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         for mode in ("crops", "pooled"):
             parts = []
             for path in bank_photos:
-                v = window_vectors(mode, working_copy(path), 200)
+                v = window_vectors(mode, read_working_copy(path), 200)
                 parts.append(v[rng.choice(len(v), size=min(len(v), 20), replace=False)])
             banks[mode] = np.concatenate(parts)
         print(f"hubness banks: {len(bank_photos)} photos, {len(banks['crops'])} windows", file=sys.stderr)
@@ -122,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     best: dict[str, dict[str, np.ndarray]] = {"crops": {}, "pooled": {}, "proposed": {}}
     seconds: dict[str, list[float]] = {"crops": [], "pooled": [], "proposed": []}
     for name, path in photos:
-        work = working_copy(path)
+        work = read_working_copy(path)
         for mode, budget in (("crops", args.crops), ("pooled", args.windows), ("proposed", args.windows)):
             t0 = time.perf_counter()
             if mode == "proposed":

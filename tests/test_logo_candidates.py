@@ -17,17 +17,14 @@ from screener.config import Config
 from screener.geometry import iou, iou_many, over_smaller
 from screener.logo import candidates
 from screener.logo.candidates import mark_candidates, window_candidates
-from screener.logo.matcher import MAX_CANDIDATES, WORK_SIDE, build_logo_stage, cut
+from screener.logo.matcher import MAX_CANDIDATES, build_logo_stage, cut, working_copy
 
 pytestmark = pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")
 
 
 def _working_copy(path) -> tuple[np.ndarray, float]:
     """The photo as the logo stage works on it, and the factor from photo to working pixels."""
-    image = np.asarray(Image.open(path).convert("RGB"))
-    h, w = image.shape[:2]
-    scale = min(1.0, WORK_SIDE / max(h, w))
-    return cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA), scale
+    return working_copy(np.asarray(Image.open(path).convert("RGB")))
 
 
 def _rows() -> list[dict]:

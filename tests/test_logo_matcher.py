@@ -18,7 +18,7 @@ from screener.brands import BrandRegistry
 from screener.config import Config
 from screener.geometry import over_smaller  # the hit covers the mark or sits inside it
 from screener.logo.base import NoLogoStage
-from screener.logo.matcher import CnnLogoStage, build_logo_stage
+from screener.logo.matcher import WORK_SIDE, CnnLogoStage, build_logo_stage, working_copy
 from screener.logo.weights import load_embedder
 
 
@@ -69,6 +69,41 @@ def test_rendered_logo_is_found_in_a_scene_with_its_box(tmp_path, embedder):
     assert target.name in hits, hits
     assert over_smaller(hits[target.name].box, true_box) > 0.5
     assert hits[target.name].reference.startswith("logos/")
+
+
+def test_the_working_copy_has_the_working_side_whatever_the_photo_size():
+    """Large photos are shrunk and small ones enlarged to the same long side: the trunk pools
+    windows from stride-16 and -32 maps, where a mark of a 500 px photo at its own size spans one or
+    two cells."""
+    for shape, factor in (((375, 500, 3), WORK_SIDE / 500), ((960, 1280, 3), 0.5), ((480, 640, 3), 1.0)):
+        photo = np.zeros(shape, np.uint8)
+        work, scale = working_copy(photo)
+        assert scale == pytest.approx(factor)
+        assert max(work.shape[:2]) == WORK_SIDE
+        assert work.shape[:2] == (int(shape[0] * factor), int(shape[1] * factor))
+    same = np.zeros((480, 640, 3), np.uint8)
+    assert working_copy(same)[0] is same  # nothing copied at the working side
+
+
+def test_a_logo_on_a_small_photo_is_boxed_in_that_photos_own_pixels(tmp_path, embedder):
+    """A 400 px photo is enlarged for the stage; its hit comes back in the 400 px photo's pixels."""
+    from screener.train.synth import logos
+
+    registry, specs = _registry_of_synthetic_brands(tmp_path, 5, seed=11)
+    target = specs[3]
+    scene = Image.new("RGB", (1024, 768), (214, 206, 190))
+    scene.paste((90, 60, 40), (540, 120, 960, 640))
+    logo = logos.render_logo(target, 150)
+    scene.paste(logo, (600, 300), logo)
+    small = scene.resize((400, 300), Image.LANCZOS)
+    k = 400 / 1024
+    true_box = (600 * k, 300 * k, (600 + logo.width) * k, (300 + logo.height) * k)
+    stage = build_logo_stage(registry, LOW, embedder=embedder)
+    hits = {h.brand: h for h in stage(np.asarray(small))}
+    assert target.name in hits, hits
+    box = hits[target.name].box
+    assert over_smaller(box, true_box) > 0.5, (box, true_box)
+    assert max(box[2], box[3]) <= 400 + 1  # not the working copy's 640 px frame
 
 
 def _sample_rows(kind: str):
