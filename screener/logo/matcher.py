@@ -3,7 +3,7 @@
 How a photo is matched:
 
 1. **Candidates** (:mod:`screener.logo.candidates`), on a working copy of the photo (long side
-   ``WORK_SIDE``): sliding windows ranked by edge density and OCR text neighbourhoods,
+   ``WORK_SIDE``, smaller photos enlarged: :func:`working_copy`): sliding windows ranked by edge density and OCR text neighbourhoods,
    ``MAX_CANDIDATES`` in all (boxes fitted to printed marks are added for alignment, step 5).
 2. **Embedding.** Every candidate is squashed to the network's input size (as in training) and
    embedded in batches.
@@ -60,6 +60,13 @@ from .pixels import LogoFile
 from .sift import AFFINE_VIEWS, GeometricMatch, SiftMatcher, feature_key
 
 WORK_SIDE = 640  # long side of the working copy candidates are cut from
+# Candidate windows embedded per photo (OCR text neighbourhoods included): 200 find as many marks
+# as 400 at the shipped threshold (FlickrLogos, 60 photos per group), with fewer false ones and
+# 0.1 s less a photo.
+MAX_CANDIDATES = 200
+ALIGN_TRIES = 12  # (window, brand) pairs a photo's references are aligned onto
+ALIGN_PER_BRAND = 2  # distinct regions tried per brand
+VARIANT_RECIPE = "v1:margins(0,.08,.2)+bg(white,grey,black if alpha)+lowres"
 
 
 def working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -75,14 +82,6 @@ def working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
         return image, scale
     size = (max(8, int(w0 * scale)), max(8, int(h0 * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
-
-# Candidate windows embedded per photo (OCR text neighbourhoods included): 200 find as many marks
-# as 400 at the shipped threshold (FlickrLogos, 60 photos per group), with fewer false ones and
-# 0.1 s less a photo.
-MAX_CANDIDATES = 200
-ALIGN_TRIES = 12  # (window, brand) pairs a photo's references are aligned onto
-ALIGN_PER_BRAND = 2  # distinct regions tried per brand
-VARIANT_RECIPE = "v1:margins(0,.08,.2)+bg(white,grey,black if alpha)+lowres"
 
 
 @dataclass(frozen=True)
