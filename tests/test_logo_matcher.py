@@ -51,17 +51,23 @@ def _registry_of_synthetic_brands(root: Path, count: int, seed: int):
     return BrandRegistry.load(registry.root), specs
 
 
-def test_rendered_logo_is_found_in_a_scene_with_its_box(tmp_path, embedder):
+def _scene_with_logo(spec, logo_side: int) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """A 1024 x 768 listing: a product on a plain background with ``spec``'s logo printed on it,
+    and the logo's box."""
     from screener.train.synth import logos
 
-    registry, specs = _registry_of_synthetic_brands(tmp_path, 5, seed=11)
-    target = specs[3]
     scene = Image.new("RGB", (1024, 768), (214, 206, 190))
     scene.paste((90, 60, 40), (540, 120, 960, 640))  # a product
-    logo = logos.render_logo(target, 110)
+    logo = logos.render_logo(spec, logo_side)
     scene.paste(logo, (600, 300), logo)
+    return scene, (600, 300, 600 + logo.width, 300 + logo.height)
+
+
+def test_rendered_logo_is_found_in_a_scene_with_its_box(tmp_path, embedder):
+    registry, specs = _registry_of_synthetic_brands(tmp_path, 5, seed=11)
+    target = specs[3]
+    scene, true_box = _scene_with_logo(target, 110)
     scene = scene.filter(ImageFilter.GaussianBlur(0.8))
-    true_box = (600, 300, 600 + logo.width, 300 + logo.height)
     # The default thresholds are set for real photos (see config.py); localisation is what this
     # test is about, so it reads every brand's best box.
     stage = build_logo_stage(registry, LOW, embedder=embedder)
@@ -87,17 +93,11 @@ def test_the_working_copy_has_the_working_side_whatever_the_photo_size():
 
 def test_a_logo_on_a_small_photo_is_boxed_in_that_photos_own_pixels(tmp_path, embedder):
     """A 400 px photo is enlarged for the stage; its hit comes back in the 400 px photo's pixels."""
-    from screener.train.synth import logos
-
     registry, specs = _registry_of_synthetic_brands(tmp_path, 5, seed=11)
     target = specs[3]
-    scene = Image.new("RGB", (1024, 768), (214, 206, 190))
-    scene.paste((90, 60, 40), (540, 120, 960, 640))
-    logo = logos.render_logo(target, 150)
-    scene.paste(logo, (600, 300), logo)
+    scene, box_at_1024 = _scene_with_logo(target, 150)
     small = scene.resize((400, 300), Image.LANCZOS)
-    k = 400 / 1024
-    true_box = (600 * k, 300 * k, (600 + logo.width) * k, (300 + logo.height) * k)
+    true_box = tuple(v * 400 / 1024 for v in box_at_1024)
     stage = build_logo_stage(registry, LOW, embedder=embedder)
     hits = {h.brand: h for h in stage(np.asarray(small))}
     assert target.name in hits, hits
