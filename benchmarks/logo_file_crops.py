@@ -32,7 +32,7 @@ from screener.train.data import evaluation_half, flickr_split  # noqa: E402
 from screener.train.trunk_eval import crop_metrics  # noqa: E402
 from screener.train.trunk_head import clutter_boxes, cut_all  # noqa: E402
 
-NETWORKS = "logo-embed,logo-trunk,logo-trunk-metric"
+NETWORKS = "logo-embed,logo-trunk,logo-trunk-tuned"
 MIN_SIDE = 16  # query boxes smaller than this (photo pixels) are not scored
 
 

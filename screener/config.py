@@ -73,10 +73,11 @@ class LogoConfig:
 
     enabled: bool = True
     # A name in screener/models/manifest.toml. logo-trunk-tuned (a pretrained trunk whose last two
-    # blocks were trained here with a metric head) with its fitted decision finds more photos than
-    # logo-trunk-metric (the frozen trunk with the same head) on the dev fitting half, trained and
-    # held-out brands, at the same street budget (BENCHMARKS.md, "The two-block network shipped
-    # and made the default"); logo-trunk-metric is still better from a single reference crop.
+    # blocks were trained here with a metric head) with its fitted decision found more photos than
+    # the same trunk left frozen with the same head, on the dev fitting half, trained and held-out
+    # brands, at the same street budget, from five reference crops, one crop or one logo file
+    # (BENCHMARKS.md, "The two-block network shipped and made the default", "The 1,500-step
+    # network shipped"; the frozen one was then deleted: "logo-trunk-metric deleted").
     model: str = "logo-trunk-tuned"
     # What checks the network's candidates against the reference pictures, besides its score
     # (BENCHMARKS.md, "Ablation with logo-trunk-metric": photos of the dev fitting half, 67

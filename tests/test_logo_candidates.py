@@ -93,9 +93,8 @@ def test_a_held_out_brand_registered_from_its_logo_file_is_aligned_in_a_real_pho
     every dev brand with a published mark registered from it alone. HP, a brand no network here
     trained on, is aligned with every part agreeing in a fitting-half photo by ``logo-embed``
     (measured: this is one of the two alignments on that half, both right). The default
-    ``logo-trunk-metric`` aligns nothing there (at its fitted ``align_min_score`` 0.55 too) and
-    misses this photo, while it names more of the half's photos overall (BENCHMARKS.md, "A fitted
-    decision for logo-trunk-metric")."""
+    ``logo-trunk-tuned`` reports no hit there and misses this photo, while it names more of the
+    half's photos overall (BENCHMARKS.md, "Small photos enlarged to the working side")."""
     pytest.importorskip("simple_icons_pack")
     from helpers import SHARED_DATA
     from screener.train.data import read_boxes
@@ -121,16 +120,15 @@ def test_a_held_out_brand_registered_from_its_logo_file_is_aligned_in_a_real_pho
 
 
 def test_a_trunk_network_that_pools_its_windows_still_aligns_a_small_printed_emblem():
-    """Sample 099: Zorvik's emblem, 81 px, beside the words "Kyrane cap". A trunk network
-    (``logo-trunk-metric``) pools its windows from whole-photo feature maps, where a mark this small
-    spans two or three cells and scores its brand low (0.57 here), under the alignment gate of
-    before (0.8), so alignment was never tried on it (the trunk found 3 of the 6 mixed-marks
-    listings). Mark boxes are cut and embedded as crops instead: the crop scores Zorvik far higher
-    (0.88), and the emblem is aligned as the genuine mark. At the fitted gate (0.55) pooling would
-    reach this one, but pooled mark boxes still lose two sample listings that crops find
-    (BENCHMARKS.md, "Ablation with logo-trunk-metric")."""
+    """Sample 099: Zorvik's emblem, 81 px, beside the words "Kyrane cap". A trunk network (the
+    default ``logo-trunk-tuned``) pools its windows from whole-photo feature maps, where a mark this
+    small spans two or three cells and scores its brand low (0.49 here), under the alignment gate
+    (``align_min_score``), so alignment would never be tried on it. Mark boxes are cut and embedded
+    as crops instead: the crop scores Zorvik far higher (0.92), and the emblem is aligned as the
+    genuine mark (with the frozen trunk of before, pooled mark boxes lost two sample listings that
+    crops find: BENCHMARKS.md, "Ablation with logo-trunk-metric")."""
     registry = BrandRegistry.load(SAMPLES / "brands")
-    config = Config().replace(logo__model="logo-trunk-metric", policy__logo_decision="rules")
+    config = Config().replace(policy__logo_decision="rules")
     stage = build_logo_stage(registry, config, threads=1)
     row = next(r for r in _rows() if r["path"].startswith("listings/099-"))
     box = next(m["box"] for m in json.loads(row["marks"]) if m["kind"] == "logo" and m["content"] == "Zorvik")
@@ -146,3 +144,4 @@ def test_a_trunk_network_that_pools_its_windows_still_aligns_a_small_printed_emb
     pooled = stage._scores(stage.embedder.region_embedder(work)(mark))[0][0, zorvik]
     cropped = stage._scores(stage.embedder.embed(cut(work, mark, stage.embedder.size)))[0][0, zorvik]
     assert point.align_min_score <= cropped and pooled + 0.2 < cropped, (pooled, cropped)
+

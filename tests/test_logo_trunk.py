@@ -222,9 +222,9 @@ def test_a_retrained_head_keeps_its_fitted_thresholds_only_when_it_comes_out_the
     the command warns) when the head or its bank changed, rather than judging another network's scores."""
     from screener.train.trunk_head import carried_tables
 
-    earlier = {"name": "logo-trunk-metric", "head_sha256": "aa", "operating_point": {"genuine_threshold": 0.7441},
+    earlier = {"name": "logo-trunk-tuned", "head_sha256": "aa", "operating_point": {"genuine_threshold": 0.7441},
                "report": {"trained_recall": 0.647}, "metrics": {"heldout_top1": 0.89}}
-    same = {"name": "logo-trunk-metric", "head_sha256": "aa", "metrics": {"heldout_top1": 0.89}}
+    same = {"name": "logo-trunk-tuned", "head_sha256": "aa", "metrics": {"heldout_top1": 0.89}}
     assert carried_tables(earlier, same) == ({"operating_point": {"genuine_threshold": 0.7441},
                                               "report": {"trained_recall": 0.647}}, [])
     changed = dict(same, head_sha256="bb")

@@ -27,7 +27,7 @@ photos' 99th percentile, per trained and held-out brands; ``--no-photo-check`` s
 written with its manifest entry (command, recipe, seed, exclusion list, metrics):
 
     python -m screener.train.trunk_head --mode trained --flickr ../shared/data/flickrlogos27-dev \
-        --icdar ../shared/data/icdar2015-dev --out screener/models --name logo-trunk-metric
+        --icdar ../shared/data/icdar2015-dev --out runs/frozen --name logo-trunk-frozen
 
 ``--tune-tail LR`` trains the trunk's last block with the head (:mod:`.trunk_tail`; with
 ``--tail-blocks N`` its last N blocks): the views are cached up to the first trained block's input
