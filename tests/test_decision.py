@@ -338,7 +338,7 @@ def test_fitted_uses_the_shipped_decision(tmp_path, models_without_decisions):
 def test_a_fitted_decision_has_the_logo_stage_report_hits_from_its_own_floor(tmp_path):
     """The decision was fitted on hits from ``min_score`` up (the evidence's stage reported every
     brand's best region); screening with it, the stage must report them too, not only from the
-    rules' near_threshold (0.9997), or the decision never sees the hits it would accept."""
+    rules' near_threshold (0.9993), or the decision never sees the hits it would accept."""
     from helpers import REPO
     from screener.pipeline import Screener
 

@@ -269,7 +269,7 @@ def test_a_users_operating_point_reaches_the_stage_beside_the_fitted_decisions_f
     screener = Screener(registry, EMBED.replace(logo__operating_point={"min_inliers": 7, "align_near": 0.8}))
     point = screener.logo.point
     assert (point.min_inliers, point.align_near) == (7, 0.8)
-    assert point.near_threshold == screener.policy.decision.min_score < EMBED.logo.point.near_threshold
+    assert point.near_threshold == screener.policy.decision.report_floor < EMBED.logo.point.near_threshold
 
 
 @pytest.mark.skipif(not (SAMPLES / "labels.csv").exists(), reason="sample_images not generated")

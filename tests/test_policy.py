@@ -251,7 +251,7 @@ def test_two_brands_each_with_its_own_logo_are_not_mixed(policy):
 
 @pytest.fixture(scope="module")
 def shipped_policy(tmp_path_factory) -> Policy:
-    """logo-embed's shipped thresholds, by the rules: the network alone counts only at 0.9997."""
+    """logo-embed's shipped thresholds, by the rules: the network alone counts only at 0.9993."""
     registry = BrandRegistry(tmp_path_factory.mktemp("reg2"), [Brand("Veltora"), Brand("Novalux")])
     return Policy(registry, RULES.replace(logo__model="logo-embed"))
 

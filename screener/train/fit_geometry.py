@@ -60,7 +60,7 @@ GRIDS: dict[str, tuple[float, ...]] = {
     "imitation_layout": tuple(np.round(np.arange(0.50, 0.99, 0.02), 2)),
     # The network score a window needs before a reference is aligned onto it. Its scale is the
     # network's calibrated similarity, so a network change moves it (logo-trunk-tuned's genuine
-    # threshold is 0.70, logo-embed's 0.9997).
+    # threshold is 0.70, logo-embed's 0.9993).
     "align_min_score": tuple(np.round(np.arange(0.50, 0.96, 0.05), 2)),
 }
 # What the stage reports while gathering: every alignment onto a window the network scores from
