@@ -144,4 +144,3 @@ def test_a_trunk_network_that_pools_its_windows_still_aligns_a_small_printed_emb
     pooled = stage._scores(stage.embedder.region_embedder(work)(mark))[0][0, zorvik]
     cropped = stage._scores(stage.embedder.embed(cut(work, mark, stage.embedder.size)))[0][0, zorvik]
     assert point.align_min_score <= cropped and pooled + 0.2 < cropped, (pooled, cropped)
-
