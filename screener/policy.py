@@ -2,6 +2,8 @@
 
 Rules (DESIGN.md, "What counts as suspect"; the thresholds named are the logo model's operating
 point, :mod:`screener.logo.operating_point`):
+- an alignment that geometry neither confirms (``align_genuine``) nor flags (``align_near``) is no
+  evidence of its own: the hit stands on the network's score, as a network-only hit;
 - one region carries one brand's mark, and geometry outranks appearance: a logo found by keypoints
   drops another brand's logo on the same region, an alignment agreeing everywhere another brand's
   network-only logo, and of two brands' network-only logos (or alignments) on one region the
@@ -37,6 +39,7 @@ Risk is a noisy-OR over the kinds of flag, each kind at its strongest weighted s
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -98,8 +101,8 @@ class Policy:
         # Altered readings that are evidence of an alteration: not misread prints of a name the
         # photo also reads right (policy.misread_margin).
         altered = _alterations(name_matches, self.config.policy.misread_margin)
-        candidates = tuple(logos)
-        logos = self.one_brand_per_region(logos)
+        candidates = self.unconfirmed_as_network(logos)
+        logos = self.one_brand_per_region(candidates)
         copies = [(h, m) for h in logos for m in [self._altered_name_on(h, altered)] if m is not None]
         if self.decision is not None:
             genuine_logos, near_logos, genuine_logo_brands = self._fitted(logos, readable, name_matches, size)
@@ -180,6 +183,28 @@ class Policy:
         the text on its region contradicts it (:func:`_contradicted_by_text`)."""
         return (hit.source != "network" and not _contradicted_by_text(hit, texts, names, self.names, self.config)
                 and self._genuine(hit))
+
+    def unconfirmed_as_network(self, logos: Sequence[LogoHit]) -> tuple[LogoHit, ...]:
+        """The hits with each alignment that geometry neither confirms (``align_genuine`` with
+        ``align_agreement``) nor flags as an imitation (``align_near``) turned back into the
+        network-only hit it came from (its alignment and agreement cleared), which the fitted
+        decision (or, with "rules", ``genuine_threshold``) judges.
+
+        Why: the logo stage reports an alignment in place of its brand's network hit, and such an
+        alignment confirms nothing; judged by geometry alone it was dropped, taking with it a
+        region the network had found. A looser ``align_genuine`` reports more of them, so
+        geometry's fit rewarded withdrawing network marks (BENCHMARKS.md, "logo-trunk-metric
+        deleted, geometry fitted for the default": HP on a FlickrLogos photo lost at 0.66)."""
+        point = self.config.logo.point
+        return tuple(dataclasses.replace(h, alignment=0.0, agreement=0.0)
+                     if h.source == "alignment" and not _aligned_genuine(h, self.config)
+                     and h.alignment < point.align_near else h for h in logos)
+
+    def seen(self, logos: Sequence[LogoHit]) -> list[LogoHit]:
+        """The hits the policy weighs, as it weighs them: unconfirmed alignments as network hits
+        (:meth:`unconfirmed_as_network`), then one brand per region (:meth:`one_brand_per_region`).
+        What the decision's fit and its street count see (:mod:`screener.train.fit_decision`)."""
+        return self.one_brand_per_region(self.unconfirmed_as_network(logos))
 
     def one_brand_per_region(self, logos: Sequence[LogoHit]) -> list[LogoHit]:
         """One region carries one brand's mark, and geometry outranks appearance: a hit found by

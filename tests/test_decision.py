@@ -377,6 +377,31 @@ def test_the_fitted_decision_judges_network_hits_and_geometry_judges_its_own(tmp
     assert [m.brand for m in Policy(registry, FITTED, decision=always)([], [hit(score=0.7)], SIZE).brands] == ["Veltora"]
 
 
+
+def test_an_alignment_that_confirms_nothing_leaves_the_region_to_the_decision(tmp_path):
+    """The stage reports an alignment in place of its brand's network hit. One that geometry
+    neither confirms (a part disagrees) nor flags (under ``align_near``) is no evidence of its
+    own: the fitted decision judges the hit on the network's score, as if it had not been
+    aligned. Before, geometry judged it alone and dropped it, and the network's mark was lost."""
+    registry = BrandRegistry(tmp_path / "reg", [Brand("Veltora"), Brand("Novalux")])
+    coef = np.zeros(len(FEATURES))
+    coef[FEATURES.index("network")] = 10.0  # P(genuine) rises with the network's score alone
+    decision = LogoDecision(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), coef, -5.0, threshold=0.5)
+    policy = Policy(registry, FITTED, decision=decision)
+    point = EMBED.logo.point
+    assert point.align_near > 1.0  # the imitation band is closed: an alignment either confirms or not
+    unconfirmed = hit(score=0.9, alignment=point.align_genuine + 0.05, agreement=point.align_agreement - 0.3)
+    assert unconfirmed.source == "alignment" and not policy.geometry_genuine(unconfirmed, [], [])
+    decided = policy([], [unconfirmed], SIZE)
+    assert [m.brand for m in decided.brands] == ["Veltora"]
+    # the result lists it as what it was judged as: the network's hit, no alignment claimed
+    [listed] = decided.logos
+    assert listed.source == "network" and listed.box == unconfirmed.box and listed.score == 0.9
+    # judged by the network's score, a weak one is not a mark ...
+    assert policy([], [dataclasses.replace(unconfirmed, score=0.3)], SIZE).brands == ()
+    # ... and the decision's fit and street count see it as a network hit too
+    assert [h.source for h in policy.seen([unconfirmed])] == ["network"]
+
 def test_the_street_budget_counts_a_geometry_mark_at_every_threshold(tmp_path):
     """A keypoint-verified hit on a street photo is a false mark whatever the decision's
     threshold (geometry's thresholds mark it), so it spends the budget before any network-only

@@ -44,10 +44,10 @@ sample verdict, so the values above stay.
 
 ``align_min_score`` is on the network's own score scale, so it is fitted per network by the same
 command (``--model``). For the frozen trunk of before it preferred 0.5-0.55 (22 more of 816 listings
-right than at 0.8); the default ``logo-trunk-tuned`` keeps that 0.55 in its manifest entry. Its own
-fit prefers 0.5 and ``align_genuine`` 0.66, a gain that comes from alignments that confirm nothing
-taking regions out of the fitted decision's hands, and that loses two reporting-half photos, so the
-shared values stay (BENCHMARKS.md, "logo-trunk-metric deleted, geometry fitted for the default").
+right than at 0.8); the default ``logo-trunk-tuned`` keeps that 0.55 in its manifest entry: its own
+fit, with an alignment that confirms nothing judged as the network's hit
+(``Policy.unconfirmed_as_network``), finds 0.5-0.55 and every shared value above within its tie
+(BENCHMARKS.md, "Unconfirmed alignments go to the fitted decision").
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ Three steps, each cached so refitting is cheap:
    standardised features (indicators left 0 / 1), seeded. The margin feature's floor
    (:func:`screener.decision.margin`) is chosen first, by out-of-fold log loss
    (:func:`choose_margin_floor`).
-   Only network-only hits are fitted on: hits found by keypoints or alignment are judged by
-   geometry's thresholds (``Policy._fitted``).
+   Only network-only hits are fitted on (an alignment geometry neither confirms nor flags counts
+   as one: ``Policy.unconfirmed_as_network``): hits found by keypoints or confirmed by alignment
+   are judged by geometry's thresholds (``Policy._fitted``).
 3. **operating point**: the smallest probability at which the fitted decision gives at most
    ``--max-false`` false brand marks per 100 fitting-half street photos (a street photo's brand
    mark from any source, text included, is false), each street photo judged by a model fitted
@@ -169,8 +170,8 @@ def policy_for(brands: Sequence[str], config, decision=None):
 
 def hit_rows(lines: Sequence[dict], policy) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """One feature vector per network-only logo hit the rules of meaning leave to the decision
-    (hits found by keypoints or alignment are judged by geometry's thresholds: see
-    ``Policy._fitted``), its label (the photo's boxes show the hit's brand) and where it came
+    (hits found by keypoints or confirmed by alignment are judged by geometry's thresholds: see
+    ``Policy._fitted``; an unconfirmed alignment is a network-only hit, ``Policy.seen``), its label (the photo's boxes show the hit's brand) and where it came
     from. The margin column counts rivals from 0; each row keeps its best rival's score, so
     :func:`with_margin_floor` sets the floor the fit chooses."""
     from ..decision import features, margin, ranks, relate, rivals
@@ -181,7 +182,7 @@ def hit_rows(lines: Sequence[dict], policy) -> tuple[np.ndarray, np.ndarray, lis
         result = line["result"]
         readable = [t for t in result.texts if t.score >= policy.config.ocr.min_score]
         names = policy.names(readable)
-        logos = policy.one_brand_per_region(result.logos)  # as the policy sees them
+        logos = policy.seen(result.logos)  # as the policy sees them
         for hit, rank, rival in zip(logos, ranks(logos), rivals(logos)):
             relation = relate(hit, readable, names, policy.names)
             if hit.source != "network" or _meaning_rules_out(hit, relation, policy.config):
@@ -332,7 +333,7 @@ def operating_point(lines: Sequence[dict], policy, max_false: float, policy_of=N
         text_marks.append({m.brand for m in names if m.exact})
         per_brand: dict[str, float] = {}
         judging = policy_of(line["photo"]) if policy_of is not None else policy
-        logos = judging.one_brand_per_region(r.logos)  # as the policy sees them (ranks and margins too)
+        logos = judging.seen(r.logos)  # as the policy sees them (ranks and margins too)
         for hit, (_, p) in zip(logos, judging.judge(logos, readable, names, r.size)):
             if hit.source == "network":
                 per_brand[hit.brand] = max(per_brand.get(hit.brand, 0.0), p)
@@ -406,7 +407,7 @@ def at_equal_false_marks(lines: Sequence[dict], brands: Sequence[str], config, d
     for line in streets:
         r = line["result"]
         readable = [t for t in r.texts if t.score >= config.ocr.min_score]
-        logos = probe.one_brand_per_region(r.logos)
+        logos = probe.seen(r.logos)
         candidates |= {p for _, p in probe.judge(logos, readable, probe.names(readable), r.size)}
     def at(t: float) -> dict:
         return metrics(lines, reported(lines, policy_for(brands, config, replace(decision, threshold=t))))
