@@ -194,7 +194,13 @@ class Policy:
         alignment confirms nothing; judged by geometry alone it was dropped, taking with it a
         region the network had found. A looser ``align_genuine`` reports more of them, so
         geometry's fit rewarded withdrawing network marks (BENCHMARKS.md, "logo-trunk-metric
-        deleted, geometry fitted for the default": HP on a FlickrLogos photo lost at 0.66)."""
+        deleted, geometry fitted for the default": HP on a FlickrLogos photo lost at 0.66).
+
+        The hit keeps the alignment's box and score: the network's score on the window it was
+        aligned on, which may be a box fitted to a printed mark and embedded as a crop (the stage
+        keeps those out of network-only hits otherwise). On the dev photos that finds a held-out
+        photo the pooled windows miss; where it moves the decision's street point is measured in
+        BENCHMARKS.md ("align_genuine at the fit's own value")."""
         point = self.config.logo.point
         return tuple(dataclasses.replace(h, alignment=0.0, agreement=0.0)
                      if h.source == "alignment" and not _aligned_genuine(h, self.config)
