@@ -172,8 +172,9 @@ def hit_rows(lines: Sequence[dict], policy) -> tuple[np.ndarray, np.ndarray, lis
     """One feature vector per network-only logo hit the rules of meaning leave to the decision
     (hits found by keypoints or confirmed by alignment are judged by geometry's thresholds: see
     ``Policy._fitted``; an unconfirmed alignment is a network-only hit, ``Policy.seen``), its
-    label (the photo's boxes show the hit's brand) and where it came from. The margin column counts rivals from 0; each row keeps its best rival's score, so
-    :func:`with_margin_floor` sets the floor the fit chooses."""
+    label (the photo's boxes show the hit's brand) and where it came from. The margin column
+    counts rivals from 0; each row keeps its best rival's score, so :func:`with_margin_floor`
+    sets the floor the fit chooses."""
     from ..decision import features, margin, ranks, relate, rivals
     from ..policy import _meaning_rules_out
 
