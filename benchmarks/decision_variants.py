@@ -8,8 +8,8 @@ of fold, as the command does) and prints the fitting half, the reporting half an
 
     python benchmarks/decision_variants.py folds [--seeds 0 1 2 3 4 5]     # operating point vs fold seed
     python benchmarks/decision_variants.py trees --samples S.jsonl          # gradient-boosted trees
-    python benchmarks/decision_variants.py points --model logo-trunk --models DIR --at 0.155 0.6
-    python benchmarks/decision_variants.py union --second-cache runs/dec2 --second-model logo-trunk \
+    python benchmarks/decision_variants.py points --model logo-trunk-tuned --models DIR --at 0.155 0.6
+    python benchmarks/decision_variants.py union --model logo-trunk-tuned --second-cache runs/dec2 --second-model logo-embed \
         --models DIR --at 0.6 0.9      # the default screener's marks united with a second network's
 
 ``points``: the shipped (or ``--models``) decision of ``--model`` at other operating points.
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=None, help="models folder of the decisions (default: the package's)")
     parser.add_argument("--at", type=float, nargs="*", default=[], help="operating points (points, union)")
     parser.add_argument("--second-cache", type=Path, default=None)
-    parser.add_argument("--second-model", default="logo-trunk")
+    parser.add_argument("--second-model", default="logo-embed")
     args = parser.parse_args(argv)
     evidence = Evidence(args.cache, args.model)
     if args.variant in ("points", "union"):

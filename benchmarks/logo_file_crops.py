@@ -12,7 +12,7 @@ are raw cosine, a query's score for a brand its best over the brand's variants
 queries and over the held-out brands' alone (never a training identity of any network).
 
     python benchmarks/logo_file_crops.py --flickr ../shared/data/flickrlogos27-dev \
-        --icdar ../shared/data/icdar2015-dev [--half fit|report] [--networks logo-embed,logo-trunk]
+        --icdar ../shared/data/icdar2015-dev [--half fit|report] [--networks logo-embed,logo-trunk-tuned]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from screener.train.data import evaluation_half, flickr_split  # noqa: E402
 from screener.train.trunk_eval import crop_metrics  # noqa: E402
 from screener.train.trunk_head import clutter_boxes, cut_all  # noqa: E402
 
-NETWORKS = "logo-embed,logo-trunk,logo-trunk-tuned"
+NETWORKS = "logo-embed,logo-trunk-tuned"
 MIN_SIDE = 16  # query boxes smaller than this (photo pixels) are not scored
 
 

@@ -1,4 +1,4 @@
-"""Crops of brands no network trained on: shipped logo-embed vs a pretrained trunk (raw, whitened).
+"""Crops of brands no network trained on: the shipped networks vs a pretrained trunk (raw, whitened).
 
 The FlickrLogos-27 dev split's five held-out brands (``flickr_split``): for each brand the 5
 largest boxes are the references, its boxes in other photos the queries. Impostors are the other
@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from screener.config import Config  # noqa: E402
 from screener.errors import ModelError  # noqa: E402
 from screener.logo.trunk import load_trunk, pooled_crops, unit  # noqa: E402
 from screener.train.data import evaluation_half, flickr_split  # noqa: E402
@@ -126,11 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             mean, proj = fit_whitening(fit, dims)
             report(f"{name} stages 4+5 + PCA whitening {dims}-d (fit: trained brands + fit-half clutter)",
                    {k: whiten(v, mean, proj) for k, v in both.items()})
-    try:  # the shipped head, as the logo stage runs it
-        embedder = load_embedder("logo-trunk", threads=args.threads)
-        report(f"shipped logo-trunk ({embedder.spec.arch} + fitted head)", features("logo-trunk", embedder.embed, embedder.size))
-    except ModelError as exc:
-        print(f"trunk_crops.py: no shipped logo-trunk: {exc}", file=sys.stderr)
+    network = Config().logo.model  # the shipped default network, as the logo stage runs it
+    embedder = load_embedder(network, threads=args.threads)
+    report(f"shipped {network} ({embedder.spec.arch}, trained here)", features(network, embedder.embed, embedder.size))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -2,10 +2,10 @@
 
 Both modes score the same sliding windows (``screener.logo.matcher.window_candidates`` on the
 640 px working copy) against the same references (5 per brand, ``logo_flickr.py``'s choice,
-embedded through ``logo-trunk``'s head), with no refinement, text, SIFT or alignment:
+embedded through ``--model``'s trunk and head, the default network unless named), with no refinement, text, SIFT or alignment:
 
 - ``crops``: each window squashed to 128 px and run through trunk + head (what the logo stage
-  does today with ``logo.model = "logo-trunk"``), for the ``--crops`` densest windows;
+  did before windows were pooled), for the ``--crops`` densest windows;
 - ``pooled``: the trunk runs over the working copy at a few scales (``--scales``); every window
   is GeM-pooled from the stage-4 and stage-5 maps of the scale where its short side comes closest
   to 128 px (integral images of x^p, so thousands of windows cost almost nothing), then the head;
@@ -59,13 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--normalise", action="store_true", help="subtract each window's similarity to street clutter")
     parser.add_argument("--k", type=int, default=10, help="bank neighbours for --normalise")
+    parser.add_argument("--model", default="logo-trunk-tuned", help="a trunk + head logo network")
     parser.add_argument("--propose", type=int, default=24, help="pooled windows re-embedded as crops (proposed)")
     parser.add_argument("--per-brand", type=int, default=0, help="and each brand's best pooled windows (proposed)")
     args = parser.parse_args(argv)
     scales = tuple(float(s) for s in args.scales.split(","))
     cv2.setNumThreads(args.threads)
 
-    embedder = load_embedder("logo-trunk", threads=args.threads)
+    embedder = load_embedder(args.model, threads=args.threads)
     split = flickr_split(args.flickr)
     boxes = read_boxes(args.flickr)
     brands = sorted({b.brand for b in boxes})

@@ -59,18 +59,19 @@ def test_the_logo_thresholds_are_the_networks_measured_operating_point():
 
 def test_switching_the_logo_network_brings_its_operating_point(tmp_path):
     """Each network scores on its own scale (logo-embed's calibrated similarity sits near 1, the
-    trunk's cosine near 0.3), so --set logo.model=... alone must not keep the old thresholds;
-    logo.operating_point overrides single values on top of the network's own."""
+    default trunk network's near 0.7), so --set logo.model=... alone must not keep the old
+    thresholds; logo.operating_point overrides single values on top of the network's own."""
     from screener.logo.weights import manifest_entry
 
-    trunk = manifest_entry("logo-trunk")["operating_point"]
-    config = Config().with_dotted({"logo.model": "logo-trunk"})
-    assert config.logo.point.genuine_threshold == trunk["genuine_threshold"] < 0.9
-    set_too = Config().with_dotted({"logo.model": "logo-trunk", "logo.operating_point": {"genuine_threshold": 0.5}})
+    assert Config().logo.model != "logo-embed"
+    other = manifest_entry("logo-embed")["operating_point"]
+    config = Config().with_dotted({"logo.model": "logo-embed"})
+    assert config.logo.point.genuine_threshold == other["genuine_threshold"] > 0.9 > Config().logo.point.genuine_threshold
+    set_too = Config().with_dotted({"logo.model": "logo-embed", "logo.operating_point": {"genuine_threshold": 0.5}})
     assert set_too.logo.point.genuine_threshold == 0.5
-    assert set_too.logo.point.near_threshold == trunk["near_threshold"]
+    assert set_too.logo.point.near_threshold == other["near_threshold"]
     path = tmp_path / "c.toml"
-    path.write_text('[logo]\nmodel = "logo-trunk"\noperating_point = { genuine_threshold = 0.42 }\n')
+    path.write_text('[logo]\nmodel = "logo-embed"\noperating_point = { genuine_threshold = 0.42 }\n')
     assert Config.from_toml(path).logo.point.genuine_threshold == 0.42
     back = config.with_dotted({"logo.model": Config().logo.model})
     assert back.logo == Config().logo and back.logo.point == Config().logo.point  # the defaults, exactly

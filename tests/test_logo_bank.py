@@ -13,7 +13,7 @@ from screener.logo.bank import BANK_COMMAND, load_bank
 from screener.logo.weights import MODELS_DIR, load_embedder, manifest_entry, set_manifest_keys, update_manifest
 from screener.train.bank import BANK_RECIPE, background_bank, logo_networks
 
-NETWORKS = ["logo-embed", "logo-trunk", "logo-trunk-tuned"]
+NETWORKS = ["logo-embed", "logo-trunk-tuned"]
 
 
 def test_every_logo_network_ships_its_bank():

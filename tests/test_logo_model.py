@@ -165,10 +165,10 @@ def test_setting_keys_of_one_entry_keeps_it_as_written(tmp_path):
     shipped = (MODELS_DIR / "manifest.toml").read_text(encoding="utf-8")
     path.write_text(shipped, encoding="utf-8")
     before = read_manifest(tmp_path)
-    set_manifest_keys(path, "logo-trunk", {"extra_file": "a.npy", "extra_count": 3})
-    set_manifest_keys(path, "logo-trunk", {"extra_file": "b.npy"})
+    set_manifest_keys(path, "logo-trunk-tuned", {"extra_file": "a.npy", "extra_count": 3})
+    set_manifest_keys(path, "logo-trunk-tuned", {"extra_file": "b.npy"})
     after = read_manifest(tmp_path)
-    index = [e["name"] for e in before].index("logo-trunk")
+    index = [e["name"] for e in before].index("logo-trunk-tuned")
     assert after[index] == {**before[index], "extra_file": "b.npy", "extra_count": 3}
     assert after[:index] + after[index + 1:] == before[:index] + before[index + 1:]
     text, old = path.read_text(encoding="utf-8").splitlines(), shipped.splitlines()

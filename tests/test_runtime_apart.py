@@ -101,7 +101,7 @@ BLOCKED = ("import sys\n"
            "from screener.logo.matcher import build_logo_stage\n"
            "registry = BrandRegistry.load(sys.argv[1])\n"
            "photo = np.asarray(Image.open(sys.argv[2]).convert('RGB'))\n"
-           "for model in ('logo-embed', 'logo-trunk', 'logo-trunk-tuned'):\n"
+           "for model in sys.argv[4].split(','):\n"
            "    config = Config().replace(logo__model=model, logo__cache_dir=f'{sys.argv[3]}/{model}')\n"
            "    stage = build_logo_stage(registry, config, threads=1)\n"
            "    assert stage.references.floors is not None and len(stage.references.floors)\n"
@@ -110,10 +110,15 @@ BLOCKED = ("import sys\n"
 
 def test_every_logo_network_calibrates_and_screens_without_the_training_package(tmp_path):
     # A fresh cache: every reference is embedded and every network's floors are computed here.
+    from screener.config import Config
+    from screener.train.bank import logo_networks  # every network the manifest ships
+
+    networks = logo_networks()
+    assert "logo-embed" in networks and Config().logo.model in networks
     done = subprocess.run([sys.executable, "-c", BLOCKED, str(SAMPLES / "brands"),
-                           str(SAMPLES / "listings" / "045-genuine-emblem.jpg"), str(tmp_path)],
+                           str(SAMPLES / "listings" / "045-genuine-emblem.jpg"), str(tmp_path), ",".join(networks)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(" ", 1) if " " in line else (line, "") for line in done.stdout.splitlines())
-    assert set(lines) == {"logo-embed", "logo-trunk", "logo-trunk-tuned"}
+    assert set(lines) == set(networks)
     assert "Pellano" in lines["logo-embed"].split()  # the emblem the logo stage alone finds

@@ -9,7 +9,7 @@ export in onnxruntime, so the vectors are the ones a scan would compute), and th
 written to ``bank-<model>.npy`` beside the network, with ``bank_file``, ``bank_sha256``,
 ``bank_recipe`` and ``bank_model_sha256`` added to its manifest entry (the entry's other keys and
 comments stay as written). Run it again whenever a network's files change; training does so
-itself (:func:`screener.train.trainer.write_model`, ``trunk_head --mode trained``).
+itself (:func:`screener.train.trainer.write_model`, ``trunk_head``).
 
 The images need no data files, only the fonts the training renderer draws marks with
 (:func:`screener.fonts.mark_fonts`): a machine with other fonts draws other marks, which is why

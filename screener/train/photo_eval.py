@@ -5,7 +5,7 @@ which pools a trunk's windows from whole-photo passes (:class:`screener.logo.tru
 instead of cutting them: heads that win on crops lose on photos (BENCHMARKS.md, "Crops are not
 photos"). So the stage itself is run here, over the photos ``benchmarks/logo_flickr.py`` screens,
 and measured as ``benchmarks/logo_halves.py --ranking`` measures a run; both scripts use this
-module, and ``trunk_head --mode trained`` records the fitting half's measures.
+module, and ``trunk_head`` records the fitting half's measures.
 
 Protocol (FlickrLogos-27 dev, the split recorded in the model's manifest entry): every brand is
 registered from up to ``refs`` crops of its boxes (:func:`choose_references`): trained brands'

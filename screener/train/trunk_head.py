@@ -1,45 +1,28 @@
-"""Fit the logo stage's head on the frozen pretrained trunk: PCA whitening of GeM-pooled stages.
+"""Train the logo stage's head, and the last blocks of the pretrained trunk, on this project's data.
 
-Data recipe (seeded, brand-disjoint; ``flickr_split`` as for the trained network):
+The training views (:mod:`.trunk_data`: the trained FlickrLogos dev brands' boxes (``flickr_split``),
+synthetic marks and their imitations, simple-icons brand designs under the exclusion list, street
+clutter of the ICDAR dev fitting half) are run once through the frozen trunk and cached under
+``--cache`` (up to the first trained block's input when ``--tune-tail`` trains the trunk's last
+``--tail-blocks``); the head (:mod:`.trunk_train`: a linear map started at the PCA whitening of
+the trunk's pooled stages, plus a residual MLP) trains on them with torch (the train extra). The
+trained blocks are written into a trunk graph of the model's own (``trunk-NAME.onnx``, every other
+weight still read from the wheel) and the head as ``NAME-head.onnx``. The run then measures the
+network on the held-out dev brands' crops (:mod:`.trunk_eval`) and, since crop scores do not
+carry over to photos, in the logo stage over the dev fitting half's photos (:mod:`.photo_eval`:
+photo top-1 and photos over the street photos' 99th percentile, per trained and held-out brands;
+``--no-photo-check`` skips it), and writes its manifest entry (command, recipe, seed, exclusion
+list, metrics). A held-out brand's crop is never trained on.
 
-- the *trained* brands' boxes in their training photos (FlickrLogos-27 dev), squashed to the
-  crop size;
-- ``--clutter`` random windows (side 8-40 % of the short side, aspect 0.5-2) of ICDAR 2015 dev
-  street photos of the ``fit`` half (``evaluation_half``).
-
-Never a held-out brand's crop: a whitening learnt on a brand's own crops flattens exactly the
-directions that tell that brand apart (issue 16). The head maps the trunk's pooled descriptor
-(each stage GeM-pooled and L2-normalised, concatenated) to ``--dims`` whitened dimensions, L2
-normalised, and is written as a small ONNX graph (``logo-trunk-head.onnx``) with its manifest
-entry ``logo-trunk`` (command, recipe, seed, metrics from ``benchmarks/trunk_crops.py``).
+The defaults are the shipped default network's recipe (``logo-trunk-tuned``)::
 
     python -m screener.train.trunk_head --flickr ../shared/data/flickrlogos27-dev \
-        --icdar ../shared/data/icdar2015-dev --out screener/models
+        --icdar ../shared/data/icdar2015-dev --out runs/rebuild
 
-``--mode trained`` trains a metric-learning head instead (torch, the train extra): the training
-views (:mod:`.trunk_data`: the trained brands' boxes, synthetic marks and their imitations,
-simple-icons brand designs under the exclusion list, street clutter) are embedded once by the
-frozen trunk and cached under ``--cache``; the head (:mod:`.trunk_train`) trains on those features
-in minutes, is exported in the PCA head's ONNX form, measured on the held-out dev brands' crops
-(:mod:`.trunk_eval`) and, since crop scores do not carry over to photos, run in the logo stage
-over the dev fitting half's photos (:mod:`.photo_eval`: photo top-1 and photos over the street
-photos' 99th percentile, per trained and held-out brands; ``--no-photo-check`` skips it), and
-written with its manifest entry (command, recipe, seed, exclusion list, metrics):
-
-    python -m screener.train.trunk_head --mode trained --flickr ../shared/data/flickrlogos27-dev \
-        --icdar ../shared/data/icdar2015-dev --out runs/frozen --name logo-trunk-frozen
-
-``--tune-tail LR`` trains the trunk's last block with the head (:mod:`.trunk_tail`; with
-``--tail-blocks N`` its last N blocks): the views are cached up to the first trained block's input
-instead, and the trained blocks are written into a trunk graph of the model's own
-(``trunk-NAME.onnx``, its entry beside the head's), every other weight still read from the wheel:
-
-    python -m screener.train.trunk_head --mode trained --flickr ../shared/data/flickrlogos27-dev \
-        --icdar ../shared/data/icdar2015-dev --out screener/models --name logo-trunk-tuned --tune-tail 1e-4 \
-        --tail-blocks 2 --steps 2500
-
-That is the shipped default network's command; ``screener train-logo --network logo-trunk-tuned``
-replays the one its manifest entry records (:func:`recorded_argv`).
+``screener train-logo --network logo-trunk-tuned`` replays the command its manifest entry
+records (:func:`recorded_argv`). A PCA whitening alone (no gradient training, the ``logo-trunk``
+network of 2026-12-02) was this module's first mode; it was deleted once the trained network beat
+it on every measure (BENCHMARKS.md, "logo-trunk deleted").
 """
 
 from __future__ import annotations
@@ -110,18 +93,6 @@ def cut_all(items: list[tuple[Path, Box]], size: int) -> np.ndarray:
     return out
 
 
-def fit_items(flickr: Path, icdar: Path, clutter: int, seed: int = 2) -> dict[str, list[tuple[Path, Box]]]:
-    """The head's fitting data: trained brands' training-photo boxes, fit-half street windows."""
-    from .data import evaluation_half, flickr_split
-
-    split = flickr_split(flickr)
-    boxes = [(flickr / "images" / b.image, tuple(float(v) for v in b.box)) for b in split.train_boxes
-             if min(b.box[2] - b.box[0], b.box[3] - b.box[1]) >= 8]
-    street = sorted((icdar / "images").glob("*.jpg"))
-    windows = clutter_boxes([p for p in street if evaluation_half(p.name) == "fit"], clutter, seed)
-    return {"fit": boxes, "fit_clutter": windows}  # type: ignore[dict-item]
-
-
 # --- whitening ----------------------------------------------------------------------------------
 def fit_whitening(fit: np.ndarray, dims: int, shrink: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """PCA whitening (mean, projection D x dims) learnt on ``fit``; eigenvalues are regularised
@@ -134,30 +105,8 @@ def fit_whitening(fit: np.ndarray, dims: int, shrink: float = 0.1) -> tuple[np.n
     return mean.astype(np.float32), projection.astype(np.float32)
 
 
-def head_graph(mean: np.ndarray, projection: np.ndarray) -> Any:
-    """ONNX: N x D descriptor → unit-length N x dims whitened vector."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    d, k = projection.shape
-    nodes = [
-        helper.make_node("Sub", ["features", "mean"], ["centred"]),
-        helper.make_node("MatMul", ["centred", "projection"], ["white"]),
-        helper.make_node("LpNormalization", ["white"], ["embedding"], axis=1, p=2),
-    ]
-    graph = helper.make_graph(
-        nodes, "logo_trunk_head",
-        [helper.make_tensor_value_info("features", onnx.TensorProto.FLOAT, ["batch", d])],
-        [helper.make_tensor_value_info("embedding", onnx.TensorProto.FLOAT, ["batch", k])],
-        [numpy_helper.from_array(mean.reshape(1, d), "mean"), numpy_helper.from_array(projection, "projection")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
-
-
 def train_mode(args: argparse.Namespace, command: str) -> int:
-    """``--mode trained``: cached trunk features → a trained head → ONNX + manifest entry."""
+    """Cached trunk features → a trained head (and trunk blocks) → ONNX + manifest entry."""
     import dataclasses
     import time
 
@@ -368,33 +317,33 @@ def start_models_folder(out: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=("pca", "trained"), default="pca",
-                        help="pca: fit the whitening (no torch); trained: train a metric-learning head (train extra)")
+    # The only mode since the PCA head was deleted; accepted so recorded commands replay.
+    parser.add_argument("--mode", choices=("trained",), default="trained", help=argparse.SUPPRESS)
     parser.add_argument("--flickr", type=Path, required=True)
     parser.add_argument("--icdar", type=Path, required=True)
     parser.add_argument("--trunk", default="trunk-effnet-lite0")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--dims", type=int, default=256)
     parser.add_argument("--shrink", type=float, default=0.1)
-    parser.add_argument("--clutter", type=int, help="street windows (default 1500; 4000 with --mode trained)")
+    parser.add_argument("--clutter", type=int, default=4000, help="street windows among the negatives")
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=MODELS_DIR,
                         help="models folder (default: the package's; a folder without a manifest starts as a copy of it)")
-    parser.add_argument("--name", default="logo-trunk")
-    trained = parser.add_argument_group("--mode trained")
+    parser.add_argument("--name", default="logo-trunk-tuned")
+    trained = parser.add_argument_group("training")
     trained.add_argument("--cache", type=Path, default=Path("runs/trunk_head"), help="cached trunk features")
     trained.add_argument("--synth", type=int, default=1000, help="synthetic identities")
     trained.add_argument("--icons", type=int, default=0, help="simple-icons marks used (0: every usable one)")
     trained.add_argument("--icon-views", type=int, default=6, help="prints per simple-icons mark")
     trained.add_argument("--hidden", type=int, default=512, help="residual MLP width (0: linear head)")
-    trained.add_argument("--steps", type=int, default=4000)
+    trained.add_argument("--steps", type=int, default=1500)
     trained.add_argument("--lr", type=float, default=1e-3)
     trained.add_argument("--temperature", type=float, default=0.1)
-    trained.add_argument("--tune-tail", type=float, default=0.0, metavar="LR",
+    trained.add_argument("--tune-tail", type=float, default=1e-4, metavar="LR",
                          help="also train the trunk's last block at this peak learning rate (0: frozen trunk); "
                               "writes trunk-NAME.onnx beside the head")
-    trained.add_argument("--tail-blocks", type=int, default=1, metavar="N",
+    trained.add_argument("--tail-blocks", type=int, default=2, metavar="N",
                          help="with --tune-tail: train the trunk's last N blocks (those on its stride-32 map)")
     trained.add_argument("--no-manifest", dest="manifest", action="store_false",
                          help="write the head file (and, for the photo check, its background bank), not its "
@@ -410,24 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{option} {folder}: no such folder")
     if start_models_folder(args.out):
         print(f"{args.out}: started as a copy of {MODELS_DIR}", file=sys.stderr)
-    if args.clutter is None:
-        args.clutter = 4000 if args.mode == "trained" else 1500
-    if args.mode == "trained":
-        command = "python -m screener.train.trunk_head " + " ".join(sys.argv[1:] if argv is None else argv)
-        return train_mode(args, command)
-
-    from ..logo.trunk import load_trunk, pooled_crops, unit
-
-    trunk = load_trunk(args.trunk, args.out, threads=args.threads)
-    items = fit_items(args.flickr, args.icdar, args.clutter, args.seed)
-    feats = [unit(pooled_crops(trunk, cut_all(v, args.size))) for v in items.values()]
-    mean, projection = fit_whitening(np.concatenate(feats), args.dims, args.shrink)
-    data = head_graph(mean, projection).SerializeToString()
-    head_file = args.out / f"{args.name}-head.onnx"
-    head_file.write_bytes(data)
-    counts = {k: len(v) for k, v in items.items()}
-    print(f"{head_file}: sha256 {hashlib.sha256(data).hexdigest()}, fitted on {counts}", file=sys.stderr)
-    return 0
+    command = "python -m screener.train.trunk_head " + " ".join(sys.argv[1:] if argv is None else argv)
+    return train_mode(args, command)
 
 
 if __name__ == "__main__":
