@@ -371,8 +371,8 @@ def precise_point(lines: Sequence[dict], brands: Sequence[str], config, decision
     Why: :func:`operating_point` counts logo-free street photos only, but a network may mistake a
     logo photo's background (cars, cans, shop fronts) for another brand long before a street
     fools it: on the fitting half the street points marked trained-brand photos at precision 0.77
-    (``logo-trunk``) and 0.83 (``logo-trunk-metric``) (BENCHMARKS.md, "The trunk with a fitted
-    decision", "A fitted decision for logo-trunk-metric")."""
+    and 0.83 with the two frozen-trunk networks since deleted (``logo-trunk``, ``logo-trunk-metric``;
+    BENCHMARKS.md, "The trunk with a fitted decision", "A fitted decision for logo-trunk-metric")."""
     from dataclasses import replace
 
     logo_lines = [l for l in lines if l["group"] != "street"]
