@@ -18,12 +18,20 @@ the photos that are reported.
 
     python benchmarks/logo_halves.py runs/lf_embed.json runs/lf_trunk.json [--max-false 1.0]
     python benchmarks/logo_halves.py --ranking runs/lf_embed.json runs/lf_trunk.json   # no threshold fitted
+    python benchmarks/logo_halves.py --screener A-fit.json A-report.json --versus B-fit.json B-report.json
+
+``--versus``: two screeners (``--ocr`` runs; each side's files merged) compared photo by photo:
+the photos each names right that the other does not, and how likely a split that uneven is
+if neither were better (an exact two-sided sign test on those photos). A rebuild of the same
+network at another training seed moves about four photos per group (BENCHMARKS.md, "A second
+training seed"), so a difference is read with its p-value, not as a count.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -153,6 +161,55 @@ def screener_rows(paths: list[Path]) -> int:
     return 0
 
 
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: the chance of a split at least this uneven between ``wins`` and
+    ``losses`` if each discordant photo were a fair coin (1.0 when there is none)."""
+    n, k = wins + losses, min(wins, losses)
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+
+
+def _merged(paths: list[Path]) -> dict:
+    """The screener brands and truth of one side's ``--ocr`` runs (e.g. one file per half)."""
+    side: dict = {"combined": {}, "truth": {}, "held": set()}
+    for path in paths:
+        run = json.loads(path.read_text())
+        if not run.get("combined"):
+            raise SystemExit(f"logo_halves.py: {path} is not a logo_flickr.py --ocr run (no screener brands)")
+        side["combined"].update({p: set(b) for p, b in run["combined"].items()})
+        side["truth"].update({p: set(b) for p, b in run["truth"].items()})
+        side["held"] |= set(run["report"]["heldout_brands"])
+    return side
+
+
+def paired_rows(first: list[Path], second: list[Path]) -> int:
+    """``--versus``: the two sides' screener brands photo by photo, per half and group (see the
+    module doc)."""
+    a, b = _merged(first), _merged(second)
+    truth, held = a["truth"], a["held"]
+    print(f"A: {', '.join(p.name for p in first)}; B: {', '.join(p.name for p in second)}")
+    print("| half | group | photos | right: both / A only / B only | sign test p | wrong brands A / B |")
+    print("|---|---|---|---|---|---|")
+    for half in ("fit", "report"):
+        photos = sorted(p for p in set(a["combined"]) & set(b["combined"]) if evaluation_half(p) == half)
+        groups = {"trained": [p for p in photos if truth.get(p) and truth[p] - held],
+                  "held-out": [p for p in photos if truth.get(p, set()) & held],
+                  "street": [p for p in photos if p.startswith("icdar/")]}
+        for group, mine in groups.items():
+            if not mine:
+                continue
+            right_a = {p for p in mine if a["combined"][p] & truth.get(p, set())}
+            right_b = {p for p in mine if b["combined"][p] & truth.get(p, set())}
+            wrong_a = sum(len(a["combined"][p] - truth.get(p, set())) for p in mine)
+            wrong_b = sum(len(b["combined"][p] - truth.get(p, set())) for p in mine)
+            only_a, only_b = len(right_a - right_b), len(right_b - right_a)
+            right = (f"{len(right_a & right_b)} / {only_a} / {only_b} | {sign_test(only_a, only_b):.2f}"
+                     if group != "street" else "- | -")  # a street photo has no brand to name right
+            print(f"| {half} | {group} | {len(mine)} | {right} | {wrong_a} / {wrong_b} |")
+    return 0
+
+
 def ranking_rows(paths: list[Path]) -> int:
     """``--ranking``: threshold-free measures of each run's network scores, per half.
 
@@ -191,12 +248,18 @@ def main(argv: list[str] | None = None) -> int:
                              "say); its threshold is the lowest adding no false street mark on the fit half")
     parser.add_argument("--screener", action="store_true",
                         help="report each `--ocr` run's screener brands (both stages, as configured) per half instead")
+    parser.add_argument("--versus", type=Path, nargs="+", default=None, metavar="RUN",
+                        help="with --screener: compare the runs given first (side A) with these (side B) photo by photo")
     parser.add_argument("--ranking", action="store_true",
                         help="threshold-free: photo top-1 and photos over the street photos' 99th percentile, per half")
     args = parser.parse_args(argv)
     large = tuple(args.large) if args.large else None
     if args.ranking:
         return ranking_rows(args.runs)
+    if args.versus:
+        if not args.screener:
+            parser.error("--versus compares screeners: give --screener too")
+        return paired_rows(args.runs, args.versus)
     if args.screener:
         return screener_rows(args.runs)
     if args.unite is not None:
