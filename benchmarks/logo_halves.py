@@ -23,8 +23,8 @@ the photos that are reported.
 ``--versus``: two screeners (``--ocr`` runs; each side's files merged) compared photo by photo:
 the photos each names right that the other does not, and how likely a split that uneven is
 if neither were better (an exact two-sided sign test on those photos). A rebuild of the same
-network at another training seed moves about four photos per group (BENCHMARKS.md, "A second
-training seed"), so a difference is read with its p-value, not as a count.
+network at another training seed moves up to five photos per group (BENCHMARKS.md, "Two more
+training seeds"), so a difference is read with its p-value, not as a count.
 """
 
 from __future__ import annotations

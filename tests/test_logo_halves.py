@@ -1,6 +1,6 @@
 """``benchmarks/logo_halves.py --screener A --versus B``: two screeners compared photo by photo,
 with the sign test that says whether the photos one names and the other misses could be chance
-(a rebuild at another seed moves about four per group: BENCHMARKS.md, "A second training seed")."""
+(a rebuild at another seed moves up to five per group: BENCHMARKS.md, "Two more training seeds")."""
 
 from __future__ import annotations
 
