@@ -174,8 +174,11 @@ def _merged(paths: list[Path]) -> dict:
     """The screener brands and truth of one side's ``--ocr`` runs (e.g. one file per half)."""
     side: dict = {"combined": {}, "truth": {}, "held": set()}
     for path in paths:
-        run = json.loads(path.read_text())
-        if not run.get("combined"):
+        try:
+            run = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"logo_halves.py: cannot read {path}: {exc}") from exc
+        if not isinstance(run, dict) or not run.get("combined"):
             raise SystemExit(f"logo_halves.py: {path} is not a logo_flickr.py --ocr run (no screener brands)")
         side["combined"].update({p: set(b) for p, b in run["combined"].items()})
         side["truth"].update({p: set(b) for p, b in run["truth"].items()})

@@ -49,3 +49,8 @@ def test_versus_needs_screener_runs(tmp_path):
         logo_halves.main([str(run), "--versus", str(run)])
     with pytest.raises(SystemExit, match="not a logo_flickr.py --ocr run"):
         logo_halves.main(["--screener", str(run), "--versus", str(run)])
+    with pytest.raises(SystemExit, match="cannot read"):
+        logo_halves.main(["--screener", str(tmp_path / "missing.json"), "--versus", str(run)])
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(SystemExit, match="cannot read"):
+        logo_halves.main(["--screener", str(tmp_path / "bad.json"), "--versus", str(run)])
