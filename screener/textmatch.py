@@ -408,11 +408,15 @@ class CueMatcher:
             if not normal:
                 continue
             if normal.isascii():
-                body = r"\s*".join(re.escape(part) for part in normal.split())
+                body = r"\s*".join(_spaced_word(part) for part in normal.split())
                 body = body.replace(":", r"\s*:\s*")  # "1:1", "1 : 1"
                 pattern = re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
-            else:  # CJK: no word boundaries; engines put stray spaces between characters
-                pattern = re.compile(r"\s*".join(re.escape(ch) for ch in normal if not ch.isspace()))
+            else:
+                # CJK: no word boundaries; engines put stray spaces between characters, and a
+                # CTC recogniser can emit a wide character twice ("1比比1" for "1比1": 比 is two
+                # halves that each look like it). BENCHMARKS.md, "Counterfeit cues read with
+                # stray spaces or a doubled character".
+                pattern = re.compile(r"\s*".join(re.escape(ch) + "+" for ch in normal if not ch.isspace()))
             self._patterns.append((cue, pattern))
 
     def __call__(self, texts: Sequence[TextHit]) -> tuple[CueMatch, ...]:
@@ -429,6 +433,18 @@ class CueMatcher:
             if current is None or len(match.cue) > len(current.cue):
                 best[match.box] = match
         return tuple(best.values())
+
+
+def _spaced_word(word: str) -> str:
+    """A cue word as a pattern that tolerates one stray space between its letters.
+
+    Engines split long words where letters sit apart ("REPL ICA", "m i rror qua lity"). Words
+    under five letters ("aaa", "dupe", "copy") stay whole: spaced short words are more often
+    other text ("A A A" rating rows) than a split cue.
+    """
+    if len(word) < 5:
+        return re.escape(word)
+    return r"\s?".join(re.escape(ch) for ch in word)
 
 
 def _normal_text(text: str) -> str:
