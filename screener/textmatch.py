@@ -52,7 +52,11 @@ _HOMOGLYPHS = {
 _SEQUENCES = (("i", "l"), ("rn", "m"), ("vv", "w"), ("cl", "d"))
 
 _PIECE_SPLIT = re.compile(r"[\s,;:/\\()\[\]{}<>\"'“”‘’·•|_+.\-]+")  # also . and - (web addresses, hyphenated pairs)
-_MAX_JOIN = 3  # neighbouring words joined when looking for split names
+# Neighbouring words joined when looking for split names. Engines read a letter-spaced wordmark
+# in fragments of a letter or two ("BRU NC L EL L"), so a join reaches a name of eight letters
+# read a letter at a time (3 missed 4 of the generator's 816 listings; BENCHMARKS.md, "Names read
+# in many fragments").
+_MAX_JOIN = 8
 # A rule of meaning, not a tuned value: a name shorter than this ("HP", "LG", "BMW") is one of
 # few letter combinations, so a near form of it is as likely another word as an alteration;
 # such names match exactly only.

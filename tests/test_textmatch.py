@@ -168,10 +168,22 @@ def test_split_cue_lookalikes_do_not_flag(line):
     ("Veltora礼盒$24.50", "Veltora"),   # engines run Chinese and Latin together
     ("高仿Gucci帽子", "Gucci"),
     ("VELTOR A", "Veltora"),            # a lone letter cut off a letter-spaced wordmark
+    ("V E L T O R A", "Veltora"),       # a letter-spaced wordmark read a letter at a time
 ])
 def test_exact_names_in_runs_and_spaced_wordmarks(matcher, line, brand):
     matches = matcher(read(line))
     assert [(m.brand, m.exact) for m in matches] == [(brand, True)], matches
+
+
+# Letter-spaced altered wordmarks come back from the engine in many fragments (RapidOCR on the
+# generator's listings, seeds 2, 5 and 7 of fit_geometry's sets): still the name, altered.
+@pytest.mark.parametrize("line, brand", [
+    ("VEL L T O RA", "Veltora"),        # a doubled letter
+    ("BRU NC L EL L", "Brundell"),      # cl for d
+])
+def test_altered_names_read_in_many_fragments(line, brand):
+    matches = BrandNameMatcher([(brand, [])], MatchConfig())(read(line))
+    assert [(m.brand, m.exact) for m in matches] == [(brand, False)], matches
 
 
 @pytest.mark.parametrize("gap, exact", [
