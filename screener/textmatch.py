@@ -402,31 +402,30 @@ def _drop_covered(matches: tuple[NameMatch, ...]) -> tuple[NameMatch, ...]:
     return tuple(result)
 
 
+# Phrases in which a cue word means something else: "AAA" is also a battery size and a rating,
+# "1:1" a model's scale. A rule of meaning, not a setting (like MIN_NEAR_LENGTH): a cue read only
+# inside one of these does not count, whatever cue list is configured.
+CUE_EXCEPTIONS = (
+    "aaa battery", "aaa batteries", "aaa cell", "aaa cells", "aaa alkaline", "aaa rechargeable",
+    "aaa size", "size aaa", "aaa rated", "rated aaa", "aaa rating", "1:1 scale", "scale 1:1",
+)
+
+
 class CueMatcher:
     """Finds counterfeit cue words and phrases (English and Chinese) in OCR lines."""
 
-    def __init__(self, cues: Sequence[str]):
-        self._patterns: list[tuple[str, re.Pattern[str]]] = []
-        for cue in cues:
-            normal = _normal_text(cue)
-            if not normal:
-                continue
-            if normal.isascii():
-                body = r"\s*".join(_spaced_word(part) for part in normal.split())
-                body = body.replace(":", r"\s*:\s*")  # "1:1", "1 : 1"
-                pattern = re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
-            else:
-                # CJK: no word boundaries; engines put stray spaces between characters, and a
-                # CTC recogniser can emit a wide character twice ("1比比1" for "1比1": 比 is two
-                # halves that each look like it). BENCHMARKS.md, "Counterfeit cues read with
-                # stray spaces or a doubled character".
-                pattern = re.compile(r"\s*".join(re.escape(ch) + "+" for ch in normal if not ch.isspace()))
-            self._patterns.append((cue, pattern))
+    def __init__(self, cues: Sequence[str], exceptions: Sequence[str] = CUE_EXCEPTIONS):
+        """``cues`` are the words and phrases to find; ``exceptions`` the phrases in which one of
+        them means something else ("AAA batteries"): what they cover is not searched."""
+        self._patterns = [(cue, _cue_pattern(cue)) for cue in cues if _normal_text(cue)]
+        self._exceptions = [_cue_pattern(phrase) for phrase in exceptions if _normal_text(phrase)]
 
     def __call__(self, texts: Sequence[TextHit]) -> tuple[CueMatch, ...]:
         found: list[CueMatch] = []
         for hit in texts:
             line = _normal_text(hit.text)
+            for exception in self._exceptions:
+                line = exception.sub(" ", line)
             for cue, pattern in self._patterns:
                 if pattern.search(line):
                     found.append(CueMatch(cue=cue, text=hit.text, box=hit.box, score=hit.score))
@@ -437,6 +436,19 @@ class CueMatcher:
             if current is None or len(match.cue) > len(current.cue):
                 best[match.box] = match
         return tuple(best.values())
+
+
+def _cue_pattern(cue: str) -> re.Pattern[str]:
+    """A cue word or phrase as a pattern over :func:`_normal_text` lines."""
+    normal = _normal_text(cue)
+    if normal.isascii():
+        body = r"\s*".join(_spaced_word(part) for part in normal.split())
+        body = body.replace(":", r"\s*:\s*")  # "1:1", "1 : 1"
+        return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
+    # CJK: no word boundaries; engines put stray spaces between characters, and a CTC recogniser
+    # can emit a wide character twice ("1比比1" for "1比1": 比 is two halves that each look like
+    # it). BENCHMARKS.md, "Counterfeit cues read with stray spaces or a doubled character".
+    return re.compile(r"\s*".join(re.escape(ch) + "+" for ch in normal if not ch.isspace()))
 
 
 def _spaced_word(word: str) -> str:

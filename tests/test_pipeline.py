@@ -34,6 +34,8 @@ def screener(tmp_path_factory) -> Screener:
     (["N0VALUX"], "suspect", {"altered_brand_name"}),
     (["Novalux bag", "1:1 replica"], "suspect", {"brand_mark", "counterfeit_cue"}),
     (["高仿 包包", "Leather tote"], "suspect", {"counterfeit_cue"}),
+    (["AAA grade", "Leather tote"], "suspect", {"counterfeit_cue"}),
+    (["AAA batteries", "Pack of 4"], "clear", set()),  # a battery size, not a grade
 ])
 def test_verdict_on_rendered_listing(screener, lines, verdict, kinds):
     result = screener.screen(render_listing(lines))

@@ -140,6 +140,19 @@ def test_boxes_on_other_rows_are_not_joined():
     assert BrandNameMatcher([("Kyrane", [])], MatchConfig())(hits) == ()
 
 
+@pytest.mark.parametrize("line, cues", [
+    ("4 x AAA batteries", []),          # a battery size
+    ("AAA Battery 1.5V", []),
+    ("Rated AAA", []),                  # a rating
+    ("1:1 scale model", []),            # a model's scale
+    ("AAA batteries replica", ["replica"]),  # the exception covers its own words only
+    ("AAA grade, not AAA batteries", ["aaa"]),
+])
+def test_cue_words_inside_an_exception_phrase_do_not_count(line, cues):
+    matcher = CueMatcher(MatchConfig().cue_words)
+    assert [m.cue for m in matcher(read(line))] == cues
+
+
 def test_cjk_cue_with_stray_spaces():
     assert [m.cue for m in CueMatcher(MatchConfig().cue_words)(read("1 比1 女包"))] == ["1比1"]
 
