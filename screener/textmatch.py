@@ -403,11 +403,12 @@ def _drop_covered(matches: tuple[NameMatch, ...]) -> tuple[NameMatch, ...]:
 
 
 # Phrases in which a cue word means something else: "AAA" is also a battery size and a rating,
-# "1:1" a model's scale. A rule of meaning, not a setting (like MIN_NEAR_LENGTH): a cue read only
-# inside one of these does not count, whatever cue list is configured.
+# "1:1" a model's scale or a mixing ratio. A rule of meaning, not a setting (like MIN_NEAR_LENGTH):
+# a cue read only inside one of these does not count, whatever cue list is configured.
 CUE_EXCEPTIONS = (
     "aaa battery", "aaa batteries", "aaa cell", "aaa cells", "aaa alkaline", "aaa rechargeable",
     "aaa size", "size aaa", "aaa rated", "rated aaa", "aaa rating", "1:1 scale", "scale 1:1",
+    "1:1 ratio", "ratio 1:1",
 )
 
 

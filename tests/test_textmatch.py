@@ -145,6 +145,7 @@ def test_boxes_on_other_rows_are_not_joined():
     ("AAA Battery 1.5V", []),
     ("Rated AAA", []),                  # a rating
     ("1:1 scale model", []),            # a model's scale
+    ("Mix at a 1:1 ratio", []),         # a mixing ratio
     ("AAA batteries replica", ["replica"]),  # the exception covers its own words only
     ("AAA grade, not AAA batteries", ["aaa"]),
 ])
