@@ -116,8 +116,8 @@ class MatchConfig:
     max_edits: int = 2
     cue_words: tuple[str, ...] = (
         "replica", "replicas", "1:1", "aaa", "aaaa", "aaa+", "mirror quality",
-        "mirror image quality", "super copy", "supercopy", "inspired by", "top copy",
-        "high copy", "copy grade", "knockoff", "knock-off",
+        "mirror image quality", "super copy", "supercopy", "inspired by", "inspired by designer",
+        "top copy", "high copy", "copy grade", "knockoff", "knock-off",
         "dupe", "dupes", "first copy", "master copy",
         "高仿", "复刻", "原单", "a货", "仿品", "1比1", "超a", "精仿", "顶级复刻", "莆田",
     )

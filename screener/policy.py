@@ -24,7 +24,7 @@ point, :mod:`screener.logo.operating_point`):
   (``align_near``) with a part that disagrees → ``imitation_logo``; so is a verified logo
   laid out like the reference (``imitation_layout``) whose region reads as an altered form
   of the brand's name (the wordmark copied, its name changed);
-- a cue word → ``counterfeit_cue``;
+- a cue word → ``counterfeit_cue`` ("inspired by" only beside a brand mark: ``CUES_NEEDING_A_BRAND``);
 - the genuine logo of brand A beside the name of brand B → ``mixed_marks``, unless B's own logo is
   in view away from its name (a second brand; B's wordmark matched on the name itself is still
   only its name; an imitation logo is flagged as such, pairing it with names would double-count);
@@ -49,7 +49,7 @@ from .errors import ConfigError
 from .decision import (ALTERED_NAME, OTHER_BRAND, LogoDecision, Relation, features, load_decision, margin, ranks,
                        relate, rivals)
 from .geometry import SAME_REGION, along, inside, iou, overlaps
-from .textmatch import BrandNameMatcher, CueMatcher, NameMatch
+from .textmatch import CUES_NEEDING_A_BRAND, BrandNameMatcher, CueMatcher, NameMatch
 from .types import (ALTERED_BRAND_NAME, BRAND_MARK, CLEAR, COUNTERFEIT_CUE, EXACT, IMITATION_LOGO,
                     MIXED_MARKS, NEAR, REVIEW, SUSPECT, BrandMark, Flag, LogoHit, TextHit)
 
@@ -119,8 +119,10 @@ class Policy:
         flags += self._altered_flags(altered, genuine_logo_brands)
         flags += [self._imitation_flag(h) for h in near_logos]
         flags += [self._copy_flag(h, m) for h, m in copies]
+        branded = bool(name_matches or genuine_logos or near_logos or copies)
         flags += [Flag(COUNTERFEIT_CUE, None, c.text, c.score, c.box,
-                       f"counterfeit cue {c.cue!r} in '{c.text}'") for c in self.cues(readable)]
+                       f"counterfeit cue {c.cue!r} in '{c.text}'") for c in self.cues(readable)
+                  if branded or c.cue not in CUES_NEEDING_A_BRAND]
         flags += self._mixed_flags(name_matches, genuine_logos)
 
         brands = _brand_marks(name_matches, genuine_logos, near_logos + [h for h, _ in copies])

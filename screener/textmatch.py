@@ -412,6 +412,12 @@ CUE_EXCEPTIONS = (
 )
 
 
+# Cues that speak of a copy only next to a brand: "inspired by Veltora" sells a dupe, "inspired by
+# nature" is marketing copy. They count where the photo also carries a brand mark (a name or a
+# logo); a longer cue on the same line ("inspired by designer") counts on its own.
+CUES_NEEDING_A_BRAND = ("inspired by",)
+
+
 class CueMatcher:
     """Finds counterfeit cue words and phrases (English and Chinese) in OCR lines."""
 

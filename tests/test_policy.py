@@ -45,6 +45,11 @@ def logo(brand: str, score: float) -> LogoHit:
     ([text("VELT0RA")], [], "suspect", {"altered_brand_name"}),
     ([text("Novalux replica")], [], "suspect", {"brand_mark", "counterfeit_cue"}),
     ([text("高仿 包包")], [], "suspect", {"counterfeit_cue"}),
+    # "inspired by" sells a dupe only of a brand: marketing copy otherwise
+    ([text("Inspired by nature")], [], "clear", set()),
+    ([text("Inspired by Veltora")], [], "suspect", {"brand_mark", "counterfeit_cue"}),
+    ([text("Inspired by nature")], [logo("Veltora", 0.93)], "suspect", {"brand_mark", "counterfeit_cue"}),
+    ([text("Inspired by designer perfume")], [], "suspect", {"counterfeit_cue"}),
     ([], [logo("Veltora", 0.72)], "suspect", {"imitation_logo"}),
     ([text("NOVALUX")], [logo("Veltora", 0.93)], "suspect", {"brand_mark", "mixed_marks"}),
     # OCR noise on a genuine mark that the logo stage confirms is not an altered name
